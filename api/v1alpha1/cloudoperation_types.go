@@ -1,0 +1,281 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Service names the cloud service whose operation is tracked.
+// +kubebuilder:validation:Enum=BCS;CCE;AOS;DWS
+type Service string
+
+// Supported services.
+const (
+	// ServiceBCS is Blockchain Service; the operation is an operation record
+	// (ListOpRecord), identified by its operation_id.
+	ServiceBCS Service = "BCS"
+	// ServiceCCE is Cloud Container Engine; the operation is a cluster
+	// upgrade workflow (ShowUpgradeWorkFlow), identified by its
+	// upgrade_workflow_id.
+	ServiceCCE Service = "CCE"
+	// ServiceAOS is Application Orchestration Service; the operation is a
+	// stack execution, identified by its action_id.
+	ServiceAOS Service = "AOS"
+	// ServiceDWS is Data Warehouse Service; the operation is a cluster action
+	// (ListClusterActions), identified by its action_name.
+	ServiceDWS Service = "DWS"
+)
+
+// Phase is the normalized state of an operation or step.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Cancelled;Unknown
+type Phase string
+
+// Normalized phases, the same for every service.
+const (
+	// PhasePending: accepted by the service, not started yet.
+	PhasePending Phase = "Pending"
+	// PhaseRunning: in progress.
+	PhaseRunning Phase = "Running"
+	// PhaseSucceeded: finished successfully. Terminal.
+	PhaseSucceeded Phase = "Succeeded"
+	// PhaseFailed: finished with a failure. Terminal (CCE workflows may
+	// resume from it; those keep being polled slowly).
+	PhaseFailed Phase = "Failed"
+	// PhaseCancelled: stopped before finishing. Terminal.
+	PhaseCancelled Phase = "Cancelled"
+	// PhaseUnknown: the service reported a status word cloudop does not
+	// know; serviceStatus holds it verbatim.
+	PhaseUnknown Phase = "Unknown"
+)
+
+// SecretReference names a Secret in the CloudOperation's own namespace.
+type SecretReference struct {
+	// Name of the Secret. It must hold the keys accessKey and secretKey, and
+	// may hold securityToken (temporary credentials) and projectID.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// CloudOperationSpec identifies one long-running operation of a cloud
+// service and how to reach it.
+//
+// +kubebuilder:validation:XValidation:rule="self.service != 'CCE' || has(self.clusterID)",message="clusterID is required when service is CCE",fieldPath=".clusterID",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.service != 'DWS' || has(self.clusterID)",message="clusterID is required when service is DWS",fieldPath=".clusterID",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.service != 'AOS' || has(self.stackID)",message="stackID is required when service is AOS",fieldPath=".stackID",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.service == 'AOS' || !has(self.stackID)",message="stackID is only used when service is AOS",fieldPath=".stackID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.service == 'BCS' || !has(self.blockchainID)",message="blockchainID is only used when service is BCS",fieldPath=".blockchainID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.service == 'CCE' || self.service == 'DWS' || !has(self.clusterID)",message="clusterID is only used when service is CCE or DWS",fieldPath=".clusterID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.service != 'DWS' || self.operationID.matches('^[A-Z][A-Z_]*$')",message="operationID of a DWS operation is an action name such as RESTORING or SNAPSHOTTING_FAILED",fieldPath=".operationID",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="(has(self.projectID) ? self.projectID : '') == (has(oldSelf.projectID) ? oldSelf.projectID : '')",message="projectID is immutable",fieldPath=".projectID"
+// +kubebuilder:validation:XValidation:rule="(has(self.clusterID) ? self.clusterID : '') == (has(oldSelf.clusterID) ? oldSelf.clusterID : '')",message="clusterID is immutable",fieldPath=".clusterID"
+// +kubebuilder:validation:XValidation:rule="(has(self.stackID) ? self.stackID : '') == (has(oldSelf.stackID) ? oldSelf.stackID : '')",message="stackID is immutable",fieldPath=".stackID"
+// +kubebuilder:validation:XValidation:rule="(has(self.blockchainID) ? self.blockchainID : '') == (has(oldSelf.blockchainID) ? oldSelf.blockchainID : '')",message="blockchainID is immutable",fieldPath=".blockchainID"
+type CloudOperationSpec struct {
+	// Service is the cloud service that runs the operation.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="service is immutable"
+	Service Service `json:"service"`
+
+	// Region is the cloud region, e.g. cn-north-4.
+	// +required
+	// +kubebuilder:validation:MinLength=4
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-[a-z]+)+-[0-9]{1,3}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="region is immutable"
+	Region string `json:"region"`
+
+	// ProjectID is the project that owns the operation. Optional when the
+	// credentials Secret has a projectID key.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[0-9A-Za-z]+$`
+	ProjectID string `json:"projectID,omitempty"`
+
+	// OperationID is the service's own ID of the operation: BCS
+	// operation_id, CCE upgrade_workflow_id, AOS action_id, DWS action_name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="operationID is immutable"
+	OperationID string `json:"operationID"`
+
+	// ClusterID is the CCE or DWS cluster the operation runs on.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.-]*$`
+	ClusterID string `json:"clusterID,omitempty"`
+
+	// StackID is the AOS stack the execution belongs to.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.-]*$`
+	StackID string `json:"stackID,omitempty"`
+
+	// BlockchainID narrows a BCS query to one blockchain.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.-]*$`
+	BlockchainID string `json:"blockchainID,omitempty"`
+
+	// CredentialsSecretRef names the Secret with the AK/SK to sign requests
+	// with. The Secret must be in the CloudOperation's namespace.
+	// +required
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// Endpoint overrides the service's regional base URL, e.g.
+	// https://cce.example.internal. It is used only when it matches the
+	// manager's --allowed-endpoint list.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$`
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// PollInterval is how often the operation is polled while it runs.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s')",message="pollInterval must be at least 5s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="pollInterval must be at most 24h"
+	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
+}
+
+// StepStatus is the state of one step of an operation.
+type StepStatus struct {
+	// Name of the step, as the service calls it.
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name"`
+	// Phase is the step's normalized state.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// ServiceStatus is the service's own word for the step's state.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ServiceStatus string `json:"serviceStatus,omitempty"`
+	// Message is the service's detail for the step.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+	// StartTime is when the step started.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when the step finished.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+}
+
+// OperationStep is one step of an operation with its sub-steps.
+type OperationStep struct {
+	StepStatus `json:",inline"`
+	// SubSteps are the step's sub-steps in execution order.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=128
+	SubSteps []StepStatus `json:"subSteps,omitempty"`
+}
+
+// CloudOperationStatus is the last observed state of the operation.
+type CloudOperationStatus struct {
+	// ObservedGeneration is the metadata.generation this status reflects.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase is the operation's normalized state.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// ServiceStatus is the service's own status word, verbatim.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ServiceStatus string `json:"serviceStatus,omitempty"`
+
+	// Progress is the completion percentage, when the service reports or
+	// implies one.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Progress *int32 `json:"progress,omitempty"`
+
+	// CurrentStep names the step in progress, or the step that failed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	CurrentStep string `json:"currentStep,omitempty"`
+
+	// Steps are the operation's steps in execution order.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=128
+	Steps []OperationStep `json:"steps,omitempty"`
+
+	// StartTime is when the operation started, as the service reports it.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// CompletionTime is when the operation reached a terminal phase.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// Message is a human-readable summary of the latest observation.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Message string `json:"message,omitempty"`
+
+	// LastHandledPollRequest is the last value of the
+	// ops.cloudop.dev/requested-poll annotation that was acted on.
+	// +optional
+	LastHandledPollRequest string `json:"lastHandledPollRequest,omitempty"`
+
+	// Conditions describe the object's state for kubectl wait, kstatus,
+	// Flux and Argo CD. See the Condition* and Reason* constants.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+}
+
+// CloudOperation tracks one long-running operation of a cloud service and
+// mirrors its phase, progress and steps into status.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=cloudop,categories=cloud
+// +kubebuilder:selectablefield:JSONPath=`.spec.service`
+// +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service`
+// +kubebuilder:printcolumn:name="Operation",type=string,JSONPath=`.spec.operationID`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress`
+// +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.message`
+type CloudOperation struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec identifies the operation.
+	// +required
+	Spec CloudOperationSpec `json:"spec"`
+
+	// Status is the operation's last observed state.
+	// +optional
+	Status CloudOperationStatus `json:"status,omitempty"`
+}
+
+// CloudOperationList is a list of CloudOperations.
+//
+// +kubebuilder:object:root=true
+type CloudOperationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the CloudOperations.
+	Items []CloudOperation `json:"items"`
+}

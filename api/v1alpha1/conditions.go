@@ -1,0 +1,118 @@
+package v1alpha1
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types. Together they let kubectl wait, kstatus (Flux), Argo CD
+// and Knative-style clients read a CloudOperation without configuration.
+// docs/conditions.md has a page per condition.
+const (
+	// ConditionReady is True only when the operation has succeeded.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the operation is pending or
+	// running, and before the first poll (kstatus reads it as InProgress).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the operation failed or was cancelled,
+	// or the spec can never work as written (kstatus reads it as Failed).
+	// It is absent otherwise.
+	ConditionStalled = "Stalled"
+	// ConditionSucceeded follows Knative/Tekton: Unknown while running, True
+	// on success, False on failure or cancellation.
+	ConditionSucceeded = "Succeeded"
+)
+
+// Condition reasons.
+const (
+	// ReasonProgressing: the object has been seen but not polled yet.
+	ReasonProgressing = "Progressing"
+	// ReasonPending: the service accepted the operation; it has not started.
+	ReasonPending = "Pending"
+	// ReasonInProgress: the operation is running.
+	ReasonInProgress = "InProgress"
+	// ReasonSucceeded: the operation finished successfully.
+	ReasonSucceeded = "Succeeded"
+	// ReasonFailed: the operation finished with a failure.
+	ReasonFailed = "Failed"
+	// ReasonResumable: the operation failed but the service can resume it
+	// (a CCE upgrade workflow in phase Pending); polled slowly.
+	ReasonResumable = "FailedResumable"
+	// ReasonCancelled: the operation was stopped before finishing.
+	ReasonCancelled = "Cancelled"
+	// ReasonUnknownStatus: the service reported a status word cloudop does
+	// not know; status.serviceStatus has it.
+	ReasonUnknownStatus = "UnknownStatus"
+	// ReasonAuthFailed: the service rejected the credentials (HTTP 401/403).
+	ReasonAuthFailed = "AuthFailed"
+	// ReasonCredentialsInvalid: the credentials Secret is missing or lacks a
+	// required key or value.
+	ReasonCredentialsInvalid = "CredentialsInvalid"
+	// ReasonNotFound: the service does not know the operation.
+	ReasonNotFound = "NotFound"
+	// ReasonThrottled: the service throttled cloudop; polling backs off.
+	ReasonThrottled = "Throttled"
+	// ReasonTransientError: a temporary failure (5xx, timeout, reset,
+	// unreadable answer); the last observed phase is kept.
+	ReasonTransientError = "TransientError"
+	// ReasonInvalidConfiguration: the spec can never work as written (the
+	// service answered 400, the endpoint is not allowed, the project is
+	// unknown).
+	ReasonInvalidConfiguration = "InvalidConfiguration"
+	// ReasonSuspended: polling is suspended by the suspend annotation.
+	ReasonSuspended = "Suspended"
+)
+
+// Annotations understood by the controller.
+const (
+	// AnnotationSuspend set to "true" stops polling; the status is kept.
+	AnnotationSuspend = "ops.cloudop.dev/suspend"
+	// AnnotationRequestedPoll requests an immediate poll whenever its value
+	// changes (any value, e.g. a timestamp). The handled value is recorded
+	// in status.lastHandledPollRequest.
+	AnnotationRequestedPoll = "ops.cloudop.dev/requested-poll"
+)
+
+// DefaultPollInterval is the poll interval when spec.pollInterval is unset.
+const DefaultPollInterval = 30 * time.Second
+
+// IsTerminal reports whether the phase is final: Succeeded, Failed or
+// Cancelled.
+func (p Phase) IsTerminal() bool {
+	return p == PhaseSucceeded || p == PhaseFailed || p == PhaseCancelled
+}
+
+// IsTerminal reports whether the operation has reached a final phase.
+func (o *CloudOperation) IsTerminal() bool { return o.Status.Phase.IsTerminal() }
+
+// IsSuspended reports whether polling is suspended by annotation.
+func (o *CloudOperation) IsSuspended() bool {
+	return o.GetAnnotations()[AnnotationSuspend] == "true"
+}
+
+// GetPollInterval returns spec.pollInterval or the default.
+func (o *CloudOperation) GetPollInterval() time.Duration {
+	if o.Spec.PollInterval != nil && o.Spec.PollInterval.Duration > 0 {
+		return o.Spec.PollInterval.Duration
+	}
+	return DefaultPollInterval
+}
+
+// GetCondition returns the condition of the given type, or nil.
+func (o *CloudOperation) GetCondition(conditionType string) *metav1.Condition {
+	return meta.FindStatusCondition(o.Status.Conditions, conditionType)
+}
+
+// IsReady reports whether the Ready condition is True for the current
+// generation.
+func (o *CloudOperation) IsReady() bool {
+	c := o.GetCondition(ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == o.Generation
+}
+
+// IsStalled reports whether the Stalled condition is True.
+func (o *CloudOperation) IsStalled() bool {
+	return meta.IsStatusConditionTrue(o.Status.Conditions, ConditionStalled)
+}

@@ -1,0 +1,258 @@
+package cloud
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Client defaults.
+const (
+	// DefaultRequestTimeout bounds one request, connection to last byte.
+	DefaultRequestTimeout = 15 * time.Second
+	// DefaultMaxBodyBytes bounds an answer. Operation records are a few
+	// KiB; anything near this is a misbehaving endpoint, not data.
+	DefaultMaxBodyBytes int64 = 4 << 20
+	// DefaultUserAgent identifies the operator to the cloud's logs.
+	DefaultUserAgent = "cloudop"
+)
+
+// HTTPClient sends signed, bounded GET requests to a cloud API. The zero
+// value is usable; NewHTTPClient returns one with an explicit transport.
+type HTTPClient struct {
+	// Client sends the requests; nil means a client built by
+	// NewHTTPTransportClient. Its CheckRedirect is replaced per request:
+	// redirects are never followed.
+	Client *http.Client
+	// Timeout bounds each request (via its context); 0 means
+	// DefaultRequestTimeout.
+	Timeout time.Duration
+	// MaxBodyBytes bounds each answer; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Now is the signing clock; nil means time.Now. Tests fix it.
+	Now func() time.Time
+	// UserAgent is sent (and signed); "" means DefaultUserAgent.
+	UserAgent string
+}
+
+// NewHTTPClient returns an HTTPClient with the defaults and its own
+// transport (see NewHTTPTransportClient).
+func NewHTTPClient() *HTTPClient {
+	return &HTTPClient{Client: NewHTTPTransportClient()}
+}
+
+// NewHTTPTransportClient returns an *http.Client with a cloned default
+// transport (proxy from the environment, HTTP/2, keep-alives) that
+// requires TLS 1.2 and never follows redirects.
+func NewHTTPTransportClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	tr.TLSClientConfig.MinVersion = tls.VersionTLS12
+	tr.ResponseHeaderTimeout = DefaultRequestTimeout
+	return &http.Client{Transport: tr, CheckRedirect: noRedirect}
+}
+
+// noRedirect stops at the first redirect and hands the 3xx answer back:
+// following one could send a signed request (and the project ID) to a
+// host nobody allowed. The 3xx is then classified like any other failure.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+var defaultTransportClient = NewHTTPTransportClient()
+
+// Get sends a signed GET to t.BaseURL + path with query, the given extra
+// headers, Accept: application/json and X-Project-Id (when the project is
+// known). It returns the body of a 2xx answer, or a classified *Error:
+// transport failures and bodies over MaxBodyBytes are KindTransient, other
+// statuses are classified by ClassifyResponse.
+//
+// path must be unescaped (each segment is escaped when sent); callers
+// check segments with ValidPathSegment so IDs cannot change the path.
+func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.Values, headers http.Header) ([]byte, error) {
+	base, err := NormalizeBaseURL(t.BaseURL)
+	if err != nil {
+		return nil, Permanentf("endpoint %q: %s", SanitizeText(t.BaseURL, MaxNameRunes), err)
+	}
+	u, _ := url.Parse(base)
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u.Path = path
+	u.RawQuery = encodeQuery(query)
+
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, Permanentf("cannot build request: %s", err)
+	}
+	for k, vs := range headers {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent())
+	project := t.ProjectID
+	if project == "" {
+		project = t.Credentials.ProjectID
+	}
+	if project != "" {
+		req.Header.Set(HeaderProjectID, project)
+	}
+	if err := Sign(req, nil, t.Credentials, c.now()); err != nil {
+		return nil, err
+	}
+
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, ClassifyTransport(err)
+	}
+	defer resp.Body.Close()
+
+	limit := c.maxBody()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, ClassifyTransport(err)
+	}
+	tooLarge := int64(len(body)) > limit
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if tooLarge {
+			return nil, &Error{
+				Kind: KindTransient, HTTPStatus: resp.StatusCode,
+				RequestID: SanitizeText(resp.Header.Get(HeaderRequestID), maxRequestIDRunes),
+				Message:   "response too large",
+			}
+		}
+		return body, nil
+	}
+	// An oversized error body is classified from its first bytes; it will
+	// not parse, which is fine: the status alone decides the kind.
+	return nil, classifyResponse(resp.StatusCode, resp.Header, body[:min(int64(len(body)), limit)], c.now())
+}
+
+func (c *HTTPClient) httpClient() *http.Client {
+	base := defaultTransportClient
+	if c.Client != nil {
+		base = c.Client
+	}
+	// A shallow copy so that a caller-supplied client cannot follow
+	// redirects, without mutating it.
+	hc := *base
+	hc.CheckRedirect = noRedirect
+	return &hc
+}
+
+func (c *HTTPClient) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return DefaultRequestTimeout
+}
+
+func (c *HTTPClient) maxBody() int64 {
+	if c.MaxBodyBytes > 0 {
+		return c.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+func (c *HTTPClient) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *HTTPClient) userAgent() string {
+	if c.UserAgent != "" {
+		return c.UserAgent
+	}
+	return DefaultUserAgent
+}
+
+// encodeQuery encodes q with keys sorted and everything but A-Za-z0-9-_.~
+// percent-encoded: the form the signature's canonical query uses, so the
+// gateway decodes exactly the values that were signed (url.Values.Encode
+// would write a space as "+", which the gateway does not decode).
+func encodeQuery(q url.Values) string {
+	if len(q) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, v := range q[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(escapeUnreserved(k))
+			b.WriteByte('=')
+			b.WriteString(escapeUnreserved(v))
+		}
+	}
+	return b.String()
+}
+
+func escapeUnreserved(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// ValidPathSegment reports whether an ID can be placed in a URL path as
+// one segment without changing the path's meaning: non-empty, at most 256
+// bytes, no "/", "\", "?", "#", "%", whitespace or control characters,
+// and not "." or "..".
+func ValidPathSegment(s string) bool {
+	if s == "" || len(s) > 256 || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(`/\?#%`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// RequireSegment returns a KindPermanent error naming field when value is
+// empty or unusable as a path segment; adapters use it for IDs that go
+// into the URL.
+func RequireSegment(field, value string) error {
+	if value == "" {
+		return Permanentf("%s is required", field)
+	}
+	if !ValidPathSegment(value) {
+		return Permanentf("%s %q cannot be used in a request path", field, SanitizeText(value, MaxNameRunes))
+	}
+	return nil
+}
+
+// asError returns err as *Error when it is one.
+func asError(err error) (*Error, bool) {
+	var ce *Error
+	ok := errors.As(err, &ce)
+	return ce, ok
+}

@@ -1,0 +1,269 @@
+package cloud
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// DefaultAllowedEndpoints is the spec.endpoint allowlist used when
+// EndpointResolver.Allowed is nil: HTTPS hosts under Huawei Cloud's public
+// API domains. A user-supplied endpoint is a server-side request the
+// manager makes with the user's credentials, so anything else (cluster
+// internal addresses, metadata services) must be allowed explicitly.
+var DefaultAllowedEndpoints = []string{
+	"https://*.myhuaweicloud.com",
+	"https://*.myhuaweicloud.cn",
+	"https://*.myhuaweicloud.eu",
+}
+
+// EndpointResolver decides the base URL each request goes to.
+type EndpointResolver struct {
+	// Overrides are the manager's --service-endpoint SERVICE=URL flags.
+	// They are trusted (set by the operator's installer) and not checked
+	// against Allowed.
+	Overrides map[Service]string
+	// Allowed are the patterns a CloudOperation's spec.endpoint must
+	// match: an exact base URL ("http://127.0.0.1:8080") or a scheme with
+	// a "*." host wildcard ("https://*.example.com", matching any host
+	// strictly below example.com). A pattern without a port matches only
+	// the scheme's default port. nil means DefaultAllowedEndpoints; an
+	// empty non-nil slice forbids spec.endpoint altogether.
+	Allowed []string
+}
+
+// Resolve returns the base URL (scheme://host[:port]) for service: the
+// spec endpoint when set (it must match the allowlist, else a
+// KindPermanent error naming spec.endpoint), else the service's override,
+// else the regional default (see DefaultEndpoint).
+func (r *EndpointResolver) Resolve(service Service, region, specEndpoint string) (string, error) {
+	if strings.TrimSpace(specEndpoint) != "" {
+		base, err := NormalizeBaseURL(specEndpoint)
+		if err != nil {
+			return "", Permanentf("spec.endpoint %q is not a valid base URL: %s", SanitizeText(specEndpoint, MaxNameRunes), err)
+		}
+		allowed := DefaultAllowedEndpoints
+		if r != nil && r.Allowed != nil {
+			allowed = r.Allowed
+		}
+		for _, p := range allowed {
+			if matchEndpointPattern(p, base) {
+				return base, nil
+			}
+		}
+		return "", Permanentf("spec.endpoint %q is not allowed by the manager (allowed: %s)", base, strings.Join(allowed, ", "))
+	}
+	if r != nil {
+		if o, ok := r.Overrides[service]; ok && o != "" {
+			base, err := NormalizeBaseURL(o)
+			if err != nil {
+				return "", Permanentf("--service-endpoint for %s is not a valid base URL: %s", service, err)
+			}
+			return base, nil
+		}
+	}
+	return DefaultEndpoint(service, region)
+}
+
+// Validate checks the overrides and allowlist patterns, for the manager to
+// fail fast at start-up instead of on every reconcile.
+func (r *EndpointResolver) Validate() error {
+	if r == nil {
+		return nil
+	}
+	for s, o := range r.Overrides {
+		if _, err := NormalizeBaseURL(o); err != nil {
+			return fmt.Errorf("service endpoint for %s: %w", s, err)
+		}
+	}
+	for _, p := range r.Allowed {
+		if _, err := parseEndpointPattern(p); err != nil {
+			return fmt.Errorf("allowed endpoint %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// regionPattern keeps a region safe to splice into a host name.
+var regionPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Regional domain exceptions, from the Huawei Cloud Go SDK v0.1.207 region
+// tables. eu-west-101 (the EU sovereign region) lives under
+// myhuaweicloud.eu; eu-west-0 (Paris) under .com. Some DWS regions answer
+// only under myhuaweicloud.cn.
+var (
+	regionDomains = map[string]string{
+		"eu-west-0": "myhuaweicloud.com",
+	}
+	serviceRegionDomains = map[Service]map[string]string{
+		ServiceDWS: {
+			"ap-southeast-4": "myhuaweicloud.cn",
+			"cn-east-4":      "myhuaweicloud.cn",
+			"cn-north-12":    "myhuaweicloud.cn",
+			"cn-south-4":     "myhuaweicloud.cn",
+			"tr-west-1":      "myhuaweicloud.cn",
+		},
+	}
+)
+
+// DefaultEndpoint returns https://{service}.{region}.{domain}, where domain
+// is myhuaweicloud.com except: myhuaweicloud.eu for eu-* regions other
+// than eu-west-0, and myhuaweicloud.cn for the DWS regions the SDK lists
+// there. BCS uses .com (the SDK lists .cn only as a second choice). The AOS
+// host (aos.{region}...) is unverified; override it if it does not answer.
+func DefaultEndpoint(service Service, region string) (string, error) {
+	region = strings.TrimSpace(region)
+	if region == "" {
+		return "", Permanentf("spec.region is required to find the %s endpoint", service)
+	}
+	if len(region) > 63 || !regionPattern.MatchString(region) {
+		return "", Permanentf("spec.region %q is not a valid region name", SanitizeText(region, MaxNameRunes))
+	}
+	svc := strings.ToLower(string(service))
+	if svc == "" || !regionPattern.MatchString(svc) {
+		return "", Permanentf("unsupported service %q", SanitizeText(string(service), MaxNameRunes))
+	}
+	domain := "myhuaweicloud.com"
+	if strings.HasPrefix(region, "eu-") {
+		domain = "myhuaweicloud.eu"
+	}
+	if d, ok := regionDomains[region]; ok {
+		domain = d
+	}
+	if d, ok := serviceRegionDomains[service][region]; ok {
+		domain = d
+	}
+	return "https://" + svc + "." + region + "." + domain, nil
+}
+
+// ParseServiceEndpoint parses a --service-endpoint flag value such as
+// "CCE=http://127.0.0.1:8080". The service name is case-insensitive and
+// must be one of the supported services.
+func ParseServiceEndpoint(s string) (Service, string, error) {
+	name, raw, ok := strings.Cut(s, "=")
+	if !ok {
+		return "", "", fmt.Errorf("service endpoint %q: want SERVICE=URL", s)
+	}
+	svc := Service(strings.ToUpper(strings.TrimSpace(name)))
+	switch svc {
+	case ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS:
+	default:
+		return "", "", fmt.Errorf("service endpoint %q: unknown service %q", s, name)
+	}
+	base, err := NormalizeBaseURL(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("service endpoint %q: %w", s, err)
+	}
+	return svc, base, nil
+}
+
+// NormalizeBaseURL checks that s is an http(s) URL with a host and nothing
+// after it but an optional "/", and returns it as scheme://host[:port]
+// with scheme and host lower-cased.
+func NormalizeBaseURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return "", fmt.Errorf("cannot parse URL")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "https" && scheme != "http" {
+		return "", fmt.Errorf("scheme must be https or http")
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("user information is not allowed")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", fmt.Errorf("host is missing")
+	}
+	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("only scheme://host[:port] is allowed, without path, query or fragment")
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.ContainsAny(host, "*%") {
+		return "", fmt.Errorf("invalid host")
+	}
+	if p := u.Port(); p != "" {
+		host = net.JoinHostPort(host, p)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host, nil
+}
+
+type endpointPattern struct {
+	scheme string
+	// suffix is ".example.com" for a wildcard, or "" for an exact host.
+	suffix string
+	host   string
+	port   string
+}
+
+func parseEndpointPattern(p string) (endpointPattern, error) {
+	p = strings.TrimSpace(p)
+	scheme, rest, ok := strings.Cut(p, "://")
+	if !ok {
+		return endpointPattern{}, fmt.Errorf("want scheme://host[:port]")
+	}
+	wildcard := strings.HasPrefix(rest, "*.")
+	if wildcard {
+		// Parse with a placeholder label so url.Parse accepts the host.
+		rest = "wildcard" + rest[1:]
+	}
+	base, err := NormalizeBaseURL(scheme + "://" + rest)
+	if err != nil {
+		return endpointPattern{}, err
+	}
+	u, _ := url.Parse(base)
+	ep := endpointPattern{scheme: u.Scheme, host: u.Hostname(), port: u.Port()}
+	if wildcard {
+		ep.suffix = strings.TrimPrefix(ep.host, "wildcard")
+		ep.host = ""
+		if strings.Count(ep.suffix, ".") < 2 {
+			// "*.com" would allow the whole internet.
+			return endpointPattern{}, fmt.Errorf("wildcard needs at least two labels after it")
+		}
+	}
+	return ep, nil
+}
+
+// matchEndpointPattern reports whether the normalized base URL matches
+// pattern. Invalid patterns match nothing.
+func matchEndpointPattern(pattern, base string) bool {
+	ep, err := parseEndpointPattern(pattern)
+	if err != nil {
+		return false
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	if u.Scheme != ep.scheme {
+		return false
+	}
+	port := u.Port()
+	if port == defaultPort(u.Scheme) {
+		port = ""
+	}
+	pport := ep.port
+	if pport == defaultPort(ep.scheme) {
+		pport = ""
+	}
+	if port != pport {
+		return false
+	}
+	host := u.Hostname()
+	if ep.suffix != "" {
+		label := strings.TrimSuffix(host, ep.suffix)
+		return label != host && label != "" && !strings.HasSuffix(label, ".")
+	}
+	return host == ep.host
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "https" {
+		return "443"
+	}
+	return "80"
+}

@@ -1,0 +1,199 @@
+package cloud
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Size limits for text copied from a cloud answer into status. The API
+// server rejects objects over ~1.5 MiB and condition messages over 32768
+// characters; a runaway service message must not break the status update.
+const (
+	MaxMessageRunes     = 1024
+	MaxNameRunes        = 256
+	MaxStatusWordRunes  = 128
+	MaxSteps            = 64
+	MaxSubStepsPerStep  = 64
+	maxUnknownStatuses  = 16
+	missingStatusMarker = "(missing)"
+)
+
+// StatusTable maps a service's status words to phases. Lookups ignore case
+// and surrounding spaces because services are inconsistent about both
+// (CCE says "Success", DWS "SUCCESS").
+type StatusTable map[string]Phase
+
+// Lookup returns the phase for word and whether the table knows it.
+func (t StatusTable) Lookup(word string) (Phase, bool) {
+	key := strings.TrimSpace(word)
+	if p, ok := t[key]; ok {
+		return p, true
+	}
+	for k, p := range t {
+		if strings.EqualFold(k, key) {
+			return p, true
+		}
+	}
+	return PhaseUnknown, false
+}
+
+// MapOperationStatus maps the operation's own status word. An empty or
+// unknown word gives PhaseUnknown and is recorded in op.UnknownStatuses
+// (an empty word as "(missing)") so the controller can warn about it.
+func (t StatusTable) MapOperationStatus(op *Operation, word string) Phase {
+	if strings.TrimSpace(word) == "" {
+		op.AddUnknownStatus(missingStatusMarker)
+		return PhaseUnknown
+	}
+	p, ok := t.Lookup(word)
+	if !ok {
+		op.AddUnknownStatus(word)
+	}
+	return p
+}
+
+// MapStepStatus maps a step's status word. An empty word means the step
+// has not started (every service here leaves it empty until then), so it
+// is Pending; an unknown word is Unknown and recorded in op.
+func (t StatusTable) MapStepStatus(op *Operation, word string) Phase {
+	if strings.TrimSpace(word) == "" {
+		return PhasePending
+	}
+	p, ok := t.Lookup(word)
+	if !ok {
+		op.AddUnknownStatus(word)
+	}
+	return p
+}
+
+// AddUnknownStatus records a status word the mapping did not recognise,
+// once, bounded in length and count.
+func (o *Operation) AddUnknownStatus(word string) {
+	word = SanitizeText(word, MaxStatusWordRunes)
+	for _, w := range o.UnknownStatuses {
+		if w == word {
+			return
+		}
+	}
+	if len(o.UnknownStatuses) < maxUnknownStatuses {
+		o.UnknownStatuses = append(o.UnknownStatuses, word)
+	}
+}
+
+// CurrentStepOf names the step a reader should look at: the first Failed
+// step if any, else the first step that has not succeeded, else "" (all
+// done). Steps must be in execution order.
+func CurrentStepOf(steps []Step) string {
+	for _, s := range steps {
+		if s.Phase == PhaseFailed {
+			return s.Name
+		}
+	}
+	for _, s := range steps {
+		if s.Phase != PhaseSucceeded {
+			return s.Name
+		}
+	}
+	return ""
+}
+
+// PercentOf returns done/total as a whole percentage rounded down (so 100
+// only when everything is done), or nil when total is zero.
+func PercentOf(done, total int) *int32 {
+	if total <= 0 {
+		return nil
+	}
+	if done < 0 {
+		done = 0
+	}
+	if done > total {
+		done = total
+	}
+	p := int32(done * 100 / total)
+	return &p
+}
+
+// ClampPercent bounds a service-reported progress to 0..100.
+func ClampPercent(v float64) *int32 {
+	if v != v { // NaN
+		return nil
+	}
+	if v < 0 {
+		v = 0
+	}
+	if v > 100 {
+		v = 100
+	}
+	p := int32(v)
+	return &p
+}
+
+// LimitSteps caps the number of steps and sub-steps kept in an Operation so
+// that one huge answer cannot produce a status too big to store. Derived
+// fields (progress, current step) must be computed before calling it.
+func LimitSteps(steps []Step) []Step {
+	if len(steps) > MaxSteps {
+		steps = steps[:MaxSteps]
+	}
+	for i := range steps {
+		if len(steps[i].SubSteps) > MaxSubStepsPerStep {
+			steps[i].SubSteps = steps[i].SubSteps[:MaxSubStepsPerStep]
+		}
+	}
+	return steps
+}
+
+// SanitizeText makes service-provided text safe to show in status: valid
+// UTF-8, control characters and runs of whitespace collapsed to one space,
+// trimmed, and cut to maxRunes (with an ellipsis) when longer.
+func SanitizeText(s string, maxRunes int) string {
+	if s == "" || maxRunes < 1 {
+		return ""
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > maxRunes {
+		rs := []rune(s)
+		s = string(rs[:maxRunes-1]) + "…"
+	}
+	return s
+}
+
+// JoinNonEmpty joins the non-empty parts with sep.
+func JoinNonEmpty(sep string, parts ...string) string {
+	kept := parts[:0:0]
+	for _, p := range parts {
+		if strings.TrimSpace(p) != "" {
+			kept = append(kept, strings.TrimSpace(p))
+		}
+	}
+	return strings.Join(kept, sep)
+}
+
+// DecodeJSONObject decodes a 200 answer into v. A body that is not a JSON
+// object is a KindTransient error: a gateway or proxy answering with HTML
+// or a truncated body is expected to pass.
+func DecodeJSONObject(body []byte, v any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return &Error{Kind: KindTransient, Message: "response is not a JSON object"}
+	}
+	if err := json.Unmarshal(trimmed, v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return &Error{Kind: KindTransient, Message: "response is not valid JSON", Err: err}
+		}
+		return &Error{Kind: KindTransient, Message: "response does not have the expected shape", Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+// Package cloud holds the service-neutral model of a long-running cloud
+// operation, the typed errors every service adapter returns, and the shared
+// HTTP plumbing (endpoints, signing, bounded bodies) the adapters use.
+//
+// Each service lives in its own package below this one (bcs, cce, aos, dws)
+// and turns its API's answer into an Operation.
+package cloud
+
+import "time"
+
+// Service names a supported cloud service. The values match the
+// CloudOperation API's spec.service enum.
+type Service string
+
+// Supported services.
+const (
+	ServiceBCS Service = "BCS"
+	ServiceCCE Service = "CCE"
+	ServiceAOS Service = "AOS"
+	ServiceDWS Service = "DWS"
+)
+
+// Phase is the normalized state of an operation or one of its steps.
+type Phase string
+
+// Normalized phases. Unknown means the service reported a word the mapping
+// does not know; the word itself is kept in ServiceStatus.
+const (
+	PhasePending   Phase = "Pending"
+	PhaseRunning   Phase = "Running"
+	PhaseSucceeded Phase = "Succeeded"
+	PhaseFailed    Phase = "Failed"
+	PhaseCancelled Phase = "Cancelled"
+	PhaseUnknown   Phase = "Unknown"
+)
+
+// IsTerminal reports whether no further change is expected in this phase.
+func (p Phase) IsTerminal() bool {
+	return p == PhaseSucceeded || p == PhaseFailed || p == PhaseCancelled
+}
+
+// Operation is one observation of a cloud operation, normalized across
+// services. Adapters fill it from a single API answer.
+type Operation struct {
+	// Phase is the normalized overall state.
+	Phase Phase
+	// ServiceStatus is the service's own status word, verbatim.
+	ServiceStatus string
+	// Progress is the completion percentage (0-100), nil when unknown.
+	Progress *int32
+	// CurrentStep names the step in progress (or the one that failed).
+	CurrentStep string
+	// Steps are the operation's steps in execution order.
+	Steps []Step
+	// StartTime and CompletionTime are nil when the service does not say.
+	StartTime      *time.Time
+	CompletionTime *time.Time
+	// Message is a human-readable summary from the service, if any.
+	Message string
+	// Resumable marks a Failed phase the service may leave on its own
+	// (CCE's workflow phase Pending: a task failed but can be retried).
+	Resumable bool
+	// EstimatedRemaining is the service's estimate of time left; zero when
+	// the service gives none (DWS estimated_time -1).
+	EstimatedRemaining time.Duration
+	// UnknownStatuses lists status words (of the operation or its steps)
+	// that the mapping did not recognise, for warning events.
+	UnknownStatuses []string
+}
+
+// Step is one step (or sub-step) of an operation.
+type Step struct {
+	Name           string
+	Phase          Phase
+	ServiceStatus  string
+	Message        string
+	StartTime      *time.Time
+	CompletionTime *time.Time
+	SubSteps       []Step
+}
+
+// Credentials are the AK/SK pair (and optional temporary token) a request
+// is signed with.
+type Credentials struct {
+	AccessKey     string
+	SecretKey     string
+	SecurityToken string
+	ProjectID     string
+}
+
+// Target identifies one operation to observe: which service, where, and
+// with which credentials.
+type Target struct {
+	Service Service
+	Region  string
+	// ProjectID is the project the URL names (already defaulted from the
+	// credentials when the spec leaves it empty).
+	ProjectID    string
+	OperationID  string
+	ClusterID    string
+	StackID      string
+	BlockchainID string
+	// BaseURL is the resolved scheme://host[:port] to call.
+	BaseURL     string
+	Credentials Credentials
+}

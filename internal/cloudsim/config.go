@@ -1,0 +1,583 @@
+package cloudsim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Service names a simulated cloud service. The values match cloudop's
+// CloudOperation spec.service.
+type Service string
+
+// Simulated services.
+const (
+	BCS Service = "BCS"
+	CCE Service = "CCE"
+	AOS Service = "AOS"
+	DWS Service = "DWS"
+)
+
+// Services lists the simulated services in a stable order.
+var Services = []Service{BCS, CCE, AOS, DWS}
+
+func (s Service) valid() bool {
+	switch s {
+	case BCS, CCE, AOS, DWS:
+		return true
+	}
+	return false
+}
+
+// ScenarioKind selects how an operation evolves over time.
+type ScenarioKind string
+
+// Built-in scenario kinds. See docs/cloudsim.md for what each service
+// reports in each of them.
+const (
+	// ScenarioSuccess runs every step and succeeds.
+	ScenarioSuccess ScenarioKind = "success"
+	// ScenarioFail fails at params.step (and params.subStep).
+	ScenarioFail ScenarioKind = "fail"
+	// ScenarioResume fails like ScenarioFail, waits params.resumeAfter, then
+	// re-runs the failed step and succeeds (CCE's Pending workflow that is
+	// retried).
+	ScenarioResume ScenarioKind = "resume"
+	// ScenarioCancel stops the operation during params.step, optionally
+	// after a rollback period (params.rollback).
+	ScenarioCancel ScenarioKind = "cancel"
+	// ScenarioNever starts params.step and never finishes it.
+	ScenarioNever ScenarioKind = "never"
+	// ScenarioUnknownStatus runs until params.step and then reports the
+	// status word params.status, which is in none of the documented enums.
+	ScenarioUnknownStatus ScenarioKind = "unknown-status"
+)
+
+func (k ScenarioKind) valid() bool {
+	switch k {
+	case ScenarioSuccess, ScenarioFail, ScenarioResume, ScenarioCancel, ScenarioNever, ScenarioUnknownStatus:
+		return true
+	}
+	return false
+}
+
+// Duration is a time.Duration that reads and writes as a Go duration string
+// ("90s", "1m30s") in scenario files. A bare number is read as seconds.
+type Duration struct {
+	time.Duration
+}
+
+// D is shorthand for Duration{d}, handy in Go literals.
+func D(d time.Duration) Duration { return Duration{d} }
+
+// MarshalJSON writes the duration as a string such as "1m30s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.Duration.String())
+}
+
+// UnmarshalJSON reads a duration string, or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (want e.g. \"30s\", \"5m\")", s)
+		}
+		d.Duration = v
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("invalid duration %s (want a string such as \"30s\" or a number of seconds)", b)
+	}
+	d.Duration = time.Duration(f * float64(time.Second))
+	return nil
+}
+
+// Config is the content of a scenario file.
+type Config struct {
+	// Settings are the simulator-wide settings.
+	Settings Settings `json:"settings,omitzero"`
+	// Accounts are the credentials the simulator accepts.
+	Accounts []Account `json:"accounts,omitempty"`
+	// Operations are created when the simulator starts; their clock starts
+	// then (minus startedAgo).
+	Operations []OperationSpec `json:"operations,omitempty"`
+	// Templates create many similar operations (benchmarks).
+	Templates []Template `json:"templates,omitempty"`
+}
+
+// Settings are the simulator-wide settings of a scenario file.
+type Settings struct {
+	// Speed is simulated seconds per real second; 0 means 1.
+	Speed float64 `json:"speed,omitempty"`
+	// ClockSkew is how far X-Sdk-Date may be from the simulator clock;
+	// 0 means 15m, like the real gateway.
+	ClockSkew Duration `json:"clockSkew,omitzero"`
+	// StepDuration is the default (simulated) duration of every step or
+	// sub-step that does not set one; 0 means 10s.
+	StepDuration Duration `json:"stepDuration,omitzero"`
+	// Faults apply to every service request (after the operation's own).
+	Faults []Fault `json:"faults,omitempty"`
+	// RateLimit, when set, throttles each access key like the gateway does.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+}
+
+// RateLimit is a token bucket per access key. Requests over it get HTTP 429
+// with APIGW.0308.
+type RateLimit struct {
+	// RPS is the sustained rate in requests per second.
+	RPS float64 `json:"rps"`
+	// Burst is the bucket size; 0 means max(1, RPS).
+	Burst int `json:"burst,omitempty"`
+}
+
+// Account is a set of credentials and the projects they may address.
+type Account struct {
+	// AccessKey (AK) identifies the account in the Authorization header.
+	AccessKey string `json:"accessKey"`
+	// SecretKey (SK) is the HMAC key.
+	SecretKey string `json:"secretKey"`
+	// SecurityToken marks temporary credentials: requests must then carry
+	// it in X-Security-Token.
+	SecurityToken string `json:"securityToken,omitempty"`
+	// DomainID is reported as BCS domain_id; derived from the AK if empty.
+	DomainID string `json:"domainID,omitempty"`
+	// ProjectIDs are the projects the account may address; any other
+	// project gets 403.
+	ProjectIDs []string `json:"projectIDs"`
+}
+
+// OperationSpec describes one simulated operation.
+type OperationSpec struct {
+	// Service runs the operation.
+	Service Service `json:"service"`
+	// ID is the service's ID of the operation: BCS operation_id, CCE
+	// upgrade_workflow_id, AOS action_id, DWS action_name.
+	ID string `json:"id"`
+	// ProjectID owns the operation.
+	ProjectID string `json:"projectID"`
+	// ClusterID is required for CCE and DWS.
+	ClusterID string `json:"clusterID,omitempty"`
+	// StackID is required for AOS.
+	StackID string `json:"stackID,omitempty"`
+	// BlockchainID is the BCS blockchain (optional, used by the
+	// blockchain_id filter).
+	BlockchainID string `json:"blockchainID,omitempty"`
+	// Scenario is the kind of evolution; empty means success.
+	Scenario ScenarioKind `json:"scenario,omitempty"`
+	// Params tune the scenario.
+	Params Params `json:"params,omitzero"`
+	// Steps replace the service's default steps.
+	Steps []StepSpec `json:"steps,omitempty"`
+	// StartedAgo backdates the start (simulated time), so an operation can
+	// begin half-way through.
+	StartedAgo Duration `json:"startedAgo,omitzero"`
+	// Faults apply to requests for this operation only.
+	Faults []Fault `json:"faults,omitempty"`
+}
+
+// Key is the operation's identity within its service, used by the admin
+// API, faults and request counts: the ID, except for DWS, whose action
+// names repeat across clusters, where it is "clusterID/actionName".
+func (o OperationSpec) Key() string {
+	if o.Service == DWS {
+		return o.ClusterID + "/" + o.ID
+	}
+	return o.ID
+}
+
+// Params tune a scenario. Every field is optional.
+type Params struct {
+	// Step is the 1-based step where the scenario's event (failure,
+	// cancellation, hang, unknown status) happens. Default: CCE 3
+	// (Cluster), otherwise 2, at most the number of steps.
+	Step int `json:"step,omitempty"`
+	// SubStep is the 1-based sub-step of Step where it happens; default:
+	// the last one for fail/resume, the first one otherwise.
+	SubStep int `json:"subStep,omitempty"`
+	// After is how long into that sub-step the event happens; default: its
+	// whole duration for fail/resume, half of it for cancel, 0 otherwise.
+	After *Duration `json:"after,omitempty"`
+	// ResumeAfter is how long a resume scenario stays failed (CCE Pending)
+	// before the failed step runs again; default 60s.
+	ResumeAfter Duration `json:"resumeAfter,omitzero"`
+	// Rollback is how long a cancel scenario reports rolling back (DWS
+	// ROLLBACK_RUNNING) before it is cancelled; default 0.
+	Rollback Duration `json:"rollback,omitzero"`
+	// RollbackFails makes a cancel scenario end in a failed rollback (DWS
+	// ROLLBACK_FAIL; a plain failure elsewhere).
+	RollbackFails bool `json:"rollbackFails,omitempty"`
+	// Wait is how long the operation is queued (BCS waiting, CCE Init, AOS
+	// Pending, DWS WAITING) before its first step starts.
+	Wait Duration `json:"wait,omitzero"`
+	// StepDuration overrides Settings.StepDuration for this operation.
+	StepDuration Duration `json:"stepDuration,omitzero"`
+	// Status is the word reported by unknown-status; default "paused"
+	// (CCE/AOS "Paused", DWS "PAUSED").
+	Status string `json:"status,omitempty"`
+	// Message is the failure message.
+	Message string `json:"message,omitempty"`
+	// UnknownEstimate makes DWS report estimated_time -1 on running
+	// sub-items too.
+	UnknownEstimate bool `json:"unknownEstimate,omitempty"`
+
+	// BlockchainName is BCS blockchain_name (default "bcs-" + id prefix).
+	BlockchainName string `json:"blockchainName,omitempty"`
+	// ResourceType is BCS resource_type (default BCSSVC01).
+	ResourceType string `json:"resourceType,omitempty"`
+	// OperationType is BCS operation_type (default "99", create).
+	OperationType string `json:"operationType,omitempty"`
+	// ClusterName is BCS cluster_info.name and DWS cluster_name.
+	ClusterName string `json:"clusterName,omitempty"`
+	// ClusterVersion and TargetVersion are CCE spec fields.
+	ClusterVersion string `json:"clusterVersion,omitempty"`
+	// TargetVersion is the CCE upgrade's target version.
+	TargetVersion string `json:"targetVersion,omitempty"`
+	// StackName is the AOS stack's name (default "stack-" + id prefix).
+	StackName string `json:"stackName,omitempty"`
+	// ActionName is the AOS lifecycle action (default "create").
+	ActionName string `json:"actionName,omitempty"`
+}
+
+// StepSpec is one step of an operation. A step with sub-steps lasts as
+// long as they do; a step without runs as a single implicit sub-step of
+// the same name.
+type StepSpec struct {
+	// Name is the step's name (a CCE taskType, a BCS step_name, an AOS
+	// element name, a DWS item_name).
+	Name string `json:"name"`
+	// NameZH is the Chinese name DWS reports when x-language asks for it.
+	NameZH string `json:"nameZH,omitempty"`
+	// Duration is the simulated duration (default: the step duration
+	// setting). Ignored when SubSteps are given.
+	Duration Duration `json:"duration,omitzero"`
+	// SubSteps run in order; they may not have sub-steps themselves.
+	SubSteps []StepSpec `json:"subSteps,omitempty"`
+}
+
+// Template creates Count operations from one spec, replacing "{{i}}" in
+// its string IDs with the index (Start, Start+1, ...). An ID without
+// "{{i}}" gets "-{{i}}" appended so that IDs stay unique.
+type Template struct {
+	// Count is the number of operations to create.
+	Count int `json:"count"`
+	// Start is the first index; default 0.
+	Start int `json:"start,omitempty"`
+	// Operation is the spec to copy.
+	Operation OperationSpec `json:"operation"`
+}
+
+// Expand returns the template's operations.
+func (t Template) Expand() ([]OperationSpec, error) {
+	if t.Count < 0 || t.Count > 1_000_000 {
+		return nil, fmt.Errorf("template count %d out of range [0, 1000000]", t.Count)
+	}
+	id := t.Operation.ID
+	if !strings.Contains(id, "{{i}}") {
+		id += "-{{i}}"
+	}
+	out := make([]OperationSpec, 0, t.Count)
+	for i := t.Start; i < t.Start+t.Count; i++ {
+		n := strconv.Itoa(i)
+		o := t.Operation
+		o.ID = strings.ReplaceAll(id, "{{i}}", n)
+		o.ProjectID = strings.ReplaceAll(o.ProjectID, "{{i}}", n)
+		o.ClusterID = strings.ReplaceAll(o.ClusterID, "{{i}}", n)
+		o.StackID = strings.ReplaceAll(o.StackID, "{{i}}", n)
+		o.BlockchainID = strings.ReplaceAll(o.BlockchainID, "{{i}}", n)
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// FaultKind is what an injected fault does to a request.
+type FaultKind string
+
+// Fault kinds.
+const (
+	// FaultLatency delays the request by Latency and lets it continue (to
+	// other faults or the normal answer).
+	FaultLatency FaultKind = "latency"
+	// FaultThrottle answers 429 with APIGW.0308.
+	FaultThrottle FaultKind = "throttle"
+	// FaultError500 answers 500 with the service's internal error body.
+	FaultError500 FaultKind = "error500"
+	// FaultReset closes the connection without any response (TCP RST when
+	// possible).
+	FaultReset FaultKind = "reset"
+	// FaultMalformed answers 200 with a truncated, invalid JSON body.
+	FaultMalformed FaultKind = "malformed"
+	// FaultNotFound answers 404 with the service's not-found body.
+	FaultNotFound FaultKind = "notfound"
+	// FaultUnauthorized answers 401 with APIGW.0301.
+	FaultUnauthorized FaultKind = "unauthorized"
+)
+
+func (k FaultKind) valid() bool {
+	switch k {
+	case FaultLatency, FaultThrottle, FaultError500, FaultReset, FaultMalformed, FaultNotFound, FaultUnauthorized:
+		return true
+	}
+	return false
+}
+
+// Fault injects a failure into matching requests.
+type Fault struct {
+	// Kind is what the fault does.
+	Kind FaultKind `json:"kind"`
+	// Latency is the (real-time) delay of a latency fault.
+	Latency Duration `json:"latency,omitzero"`
+	// Probability in (0, 1] that a matching request is hit; 0 means 1.
+	Probability float64 `json:"probability,omitempty"`
+	// Count limits the fault to the next Count hits, after which it
+	// expires; 0 means unlimited. When listed, it is the hits left.
+	Count int `json:"count,omitempty"`
+	// After lets the first After matching requests through untouched.
+	// When listed, it is how many are still to be let through.
+	After int `json:"after,omitempty"`
+	// RetryAfter, for throttle, sets a Retry-After header (whole seconds).
+	RetryAfter Duration `json:"retryAfter,omitzero"`
+}
+
+func (f Fault) validate() error {
+	if !f.Kind.valid() {
+		return fmt.Errorf("unknown fault kind %q (want one of latency, throttle, error500, reset, malformed, notfound, unauthorized)", f.Kind)
+	}
+	if f.Kind == FaultLatency && f.Latency.Duration <= 0 {
+		return errors.New("latency fault needs a positive latency")
+	}
+	if f.Probability < 0 || f.Probability > 1 || math.IsNaN(f.Probability) {
+		return fmt.Errorf("probability %v out of range [0, 1]", f.Probability)
+	}
+	if f.Count < 0 {
+		return fmt.Errorf("count %d is negative", f.Count)
+	}
+	if f.After < 0 {
+		return fmt.Errorf("after %d is negative", f.After)
+	}
+	if f.RetryAfter.Duration < 0 {
+		return errors.New("retryAfter is negative")
+	}
+	return nil
+}
+
+func validateFaults(fs []Fault) error {
+	for i, f := range fs {
+		if err := f.validate(); err != nil {
+			return fmt.Errorf("faults[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func validID(what, s string, required bool) error {
+	if s == "" {
+		if required {
+			return fmt.Errorf("%s is required", what)
+		}
+		return nil
+	}
+	if len(s) > 128 {
+		return fmt.Errorf("%s %q is longer than 128 characters", what, s)
+	}
+	// IDs are path segments (and DWS keys join two with "/"), so keep them
+	// to characters that need no escaping.
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':' || c == '~') {
+			return fmt.Errorf("%s %q has character %q (allowed: letters, digits, - _ . : ~)", what, s, c)
+		}
+	}
+	return nil
+}
+
+func (o OperationSpec) validate() error {
+	if !o.Service.valid() {
+		return fmt.Errorf("service %q unknown (want BCS, CCE, AOS or DWS)", o.Service)
+	}
+	if err := validID("id", o.ID, true); err != nil {
+		return err
+	}
+	if err := validID("projectID", o.ProjectID, true); err != nil {
+		return err
+	}
+	if err := validID("clusterID", o.ClusterID, o.Service == CCE || o.Service == DWS); err != nil {
+		return fmt.Errorf("%w for service %s", err, o.Service)
+	}
+	if err := validID("stackID", o.StackID, o.Service == AOS); err != nil {
+		return fmt.Errorf("%w for service %s", err, o.Service)
+	}
+	if err := validID("blockchainID", o.BlockchainID, false); err != nil {
+		return err
+	}
+	if o.StackID != "" && o.Service != AOS {
+		return fmt.Errorf("stackID is only used by AOS, not %s", o.Service)
+	}
+	if o.BlockchainID != "" && o.Service != BCS {
+		return fmt.Errorf("blockchainID is only used by BCS, not %s", o.Service)
+	}
+	if o.ClusterID != "" && o.Service != CCE && o.Service != DWS && o.Service != BCS {
+		return fmt.Errorf("clusterID is not used by %s", o.Service)
+	}
+	if o.Scenario != "" && !o.Scenario.valid() {
+		return fmt.Errorf("scenario %q unknown (want success, fail, resume, cancel, never or unknown-status)", o.Scenario)
+	}
+	p := o.Params
+	if p.Step < 0 || p.SubStep < 0 {
+		return errors.New("params.step and params.subStep are 1-based and cannot be negative")
+	}
+	for name, d := range map[string]Duration{"resumeAfter": p.ResumeAfter, "rollback": p.Rollback, "wait": p.Wait, "stepDuration": p.StepDuration} {
+		if d.Duration < 0 {
+			return fmt.Errorf("params.%s is negative", name)
+		}
+	}
+	if p.After != nil && p.After.Duration < 0 {
+		return errors.New("params.after is negative")
+	}
+	if o.StartedAgo.Duration < 0 {
+		return errors.New("startedAgo is negative")
+	}
+	if len(o.Steps) > 128 {
+		return fmt.Errorf("%d steps, at most 128 allowed", len(o.Steps))
+	}
+	for i, s := range o.Steps {
+		if s.Name == "" {
+			return fmt.Errorf("steps[%d]: name is required", i)
+		}
+		if s.Duration.Duration < 0 {
+			return fmt.Errorf("steps[%d]: duration is negative", i)
+		}
+		if len(s.SubSteps) > 128 {
+			return fmt.Errorf("steps[%d]: %d sub-steps, at most 128 allowed", i, len(s.SubSteps))
+		}
+		for j, ss := range s.SubSteps {
+			if ss.Name == "" {
+				return fmt.Errorf("steps[%d].subSteps[%d]: name is required", i, j)
+			}
+			if ss.Duration.Duration < 0 {
+				return fmt.Errorf("steps[%d].subSteps[%d]: duration is negative", i, j)
+			}
+			if len(ss.SubSteps) > 0 {
+				return fmt.Errorf("steps[%d].subSteps[%d]: sub-steps cannot have sub-steps", i, j)
+			}
+		}
+	}
+	return validateFaults(o.Faults)
+}
+
+func (a Account) validate() error {
+	if a.AccessKey == "" {
+		return errors.New("accessKey is required")
+	}
+	if a.SecretKey == "" {
+		return errors.New("secretKey is required")
+	}
+	if len(a.ProjectIDs) == 0 {
+		return errors.New("projectIDs needs at least one project")
+	}
+	for i, p := range a.ProjectIDs {
+		if err := validID(fmt.Sprintf("projectIDs[%d]", i), p, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s Settings) validate() error {
+	if s.Speed < 0 || math.IsNaN(s.Speed) || math.IsInf(s.Speed, 0) {
+		return fmt.Errorf("speed %v must be a finite number >= 0", s.Speed)
+	}
+	if s.ClockSkew.Duration < 0 {
+		return errors.New("clockSkew is negative")
+	}
+	if s.StepDuration.Duration < 0 {
+		return errors.New("stepDuration is negative")
+	}
+	if s.RateLimit != nil && (s.RateLimit.RPS <= 0 || s.RateLimit.Burst < 0) {
+		return errors.New("rateLimit needs rps > 0 and burst >= 0")
+	}
+	return validateFaults(s.Faults)
+}
+
+// Validate checks the whole configuration and reports the first problem
+// with its location, e.g. "operations[2]: service "XYZ" unknown".
+func (c Config) Validate() error {
+	if err := c.Settings.validate(); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	aks := map[string]bool{}
+	for i, a := range c.Accounts {
+		if err := a.validate(); err != nil {
+			return fmt.Errorf("accounts[%d]: %w", i, err)
+		}
+		if aks[a.AccessKey] {
+			return fmt.Errorf("accounts[%d]: duplicate accessKey %q", i, a.AccessKey)
+		}
+		aks[a.AccessKey] = true
+	}
+	keys := map[string]string{}
+	check := func(where string, o OperationSpec) error {
+		if err := o.validate(); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		k := string(o.Service) + "/" + o.Key()
+		if prev, dup := keys[k]; dup {
+			return fmt.Errorf("%s: duplicate %s operation %q (also %s)", where, o.Service, o.Key(), prev)
+		}
+		keys[k] = where
+		return nil
+	}
+	for i, o := range c.Operations {
+		if err := check(fmt.Sprintf("operations[%d]", i), o); err != nil {
+			return err
+		}
+	}
+	for i, t := range c.Templates {
+		ops, err := t.Expand()
+		if err != nil {
+			return fmt.Errorf("templates[%d]: %w", i, err)
+		}
+		for j, o := range ops {
+			if err := check(fmt.Sprintf("templates[%d] (index %d)", i, t.Start+j), o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ParseConfig reads a scenario file (YAML or JSON). Unknown fields are
+// errors, so typos do not silently change a scenario.
+func ParseConfig(data []byte) (Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return Config{}, fmt.Errorf("parse scenario: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("invalid scenario: %w", err)
+	}
+	return c, nil
+}
+
+// LoadConfig reads and parses the scenario file at path.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,17 @@
+// Package cloudsim is a local simulator of the Huawei Cloud "query the
+// operation" APIs that cloudop polls (think LocalStack): BCS ListOpRecord,
+// CCE ShowUpgradeWorkFlow, AOS stack executions and DWS ListClusterActions.
+//
+// A Simulator is an http.Handler. It verifies SDK-HMAC-SHA256 signatures
+// with its own verifier, answers with the JSON shapes of the public API
+// reference, and derives every operation's state from elapsed (scalable)
+// time and a scenario (success, fail, resume, cancel, never,
+// unknown-status). Faults (latency, throttling, 5xx, connection resets,
+// malformed bodies, 404, 401) can be injected per operation or globally, by
+// probability or for "the next N requests", so retry paths are testable
+// deterministically. Every request is counted per service and operation.
+//
+// An unsigned admin API under /admin/ manages the simulator at run time;
+// see docs/cloudsim.md. Tests embed the simulator with httptest and inject
+// a clock (WithClock) so that the state at any instant is reproducible.
+package cloudsim

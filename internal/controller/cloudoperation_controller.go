@@ -1,0 +1,214 @@
+// Package controller reconciles CloudOperations: it polls the cloud
+// service through an injected Observer, derives status with pure functions,
+// and patches status once per reconcile when something visible changed.
+package controller
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
+)
+
+// Observer fetches the current state of one cloud operation. specEndpoint
+// is the object's spec.endpoint, which the observer checks against its
+// allowlist. cloud.Router implements it; tests inject their own.
+type Observer interface {
+	Observe(ctx context.Context, t cloud.Target, specEndpoint string) (*cloud.Operation, error)
+}
+
+// EventRecorder records Kubernetes events (events.k8s.io) on objects.
+type EventRecorder interface {
+	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
+}
+
+// CloudOperationReconciler polls cloud operations and mirrors them into
+// CloudOperation status.
+type CloudOperationReconciler struct {
+	// Client reads and patches CloudOperations (cached reads).
+	Client client.Client
+	// SecretReader reads credentials Secrets. The manager passes its
+	// uncached API reader so Secrets are fetched one by one with "get",
+	// never listed or cached cluster-wide.
+	SecretReader client.Reader
+	// Observer fetches operations from the cloud.
+	Observer Observer
+	// Recorder records transition events.
+	Recorder EventRecorder
+	// Policy decides when to poll next.
+	Policy PollPolicy
+	// Clock is the time source; tests use a fake one.
+	Clock clock.PassiveClock
+
+	failures failureCounter
+}
+
+// +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile observes one CloudOperation and updates its status.
+func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+
+	obj := &opsv1.CloudOperation{}
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.failures.forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+
+	// Say "in progress" before anything else, so a fresh object never looks
+	// done to kstatus; the first poll follows at once.
+	if needsInitialStatus(obj) {
+		return ctrl.Result{RequeueAfter: time.Millisecond}, r.patchStatus(ctx, obj, initialStatus(obj))
+	}
+	pollRequest := obj.GetAnnotations()[opsv1.AnnotationRequestedPoll]
+	pollRequested := pollRequest != "" && pollRequest != obj.Status.LastHandledPollRequest
+	if obj.IsSuspended() && !pollRequested {
+		return ctrl.Result{}, r.patchStatus(ctx, obj, suspendedStatus(obj))
+	}
+	if r.donePolling(obj) && !pollRequested {
+		return ctrl.Result{}, nil
+	}
+
+	obs := r.observe(ctx, obj)
+	next := computeStatus(obj, obs)
+	next.LastHandledPollRequest = pollRequest
+	failures := r.failures.record(req.NamespacedName, obs.err)
+	observations.WithLabelValues(string(obj.Spec.Service), resultLabel(obs.err)).Inc()
+	if obs.err != nil {
+		logger.V(1).Info("observation failed", "kind", cloud.KindOf(obs.err).String(), "error", obs.err.Error(), "failures", failures)
+	}
+
+	var unknown []string
+	if obs.op != nil {
+		unknown = obs.op.UnknownStatuses
+	}
+	events := transitionEvents(&obj.Status, &next, unknown)
+	if err := r.patchStatus(ctx, obj, next); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Events follow the patch, so a failed patch (retried) never records a
+	// transition twice.
+	for _, e := range events {
+		r.Recorder.Eventf(obj, nil, e.eventType, e.reason, "Poll", "%s", e.note)
+	}
+
+	after, again := r.Policy.NextPoll(obj, obs, failures)
+	if !again {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// donePolling reports whether the object's current generation already has
+// a terminal phase that will not change. Resumable failures keep polling.
+func (r *CloudOperationReconciler) donePolling(obj *opsv1.CloudOperation) bool {
+	if obj.Status.ObservedGeneration != obj.Generation {
+		return false
+	}
+	if obj.IsTerminal() {
+		c := obj.GetCondition(opsv1.ConditionStalled)
+		return c == nil || c.Reason != opsv1.ReasonResumable
+	}
+	// Permanent configuration errors wait for a spec change.
+	c := obj.GetCondition(opsv1.ConditionStalled)
+	return c != nil && c.Status == "True"
+}
+
+// observe loads the credentials and asks the cloud for the operation.
+func (r *CloudOperationReconciler) observe(ctx context.Context, obj *opsv1.CloudOperation) observation {
+	target, err := loadTarget(ctx, r.SecretReader, obj)
+	if err == nil {
+		var op *cloud.Operation
+		op, err = r.Observer.Observe(ctx, target, obj.Spec.Endpoint)
+		if err == nil {
+			return observation{op: op, now: r.Clock.Now()}
+		}
+	}
+	return observation{err: err, now: r.Clock.Now()}
+}
+
+// patchStatus writes status with one merge patch, and only when it differs
+// from what the API server already has.
+func (r *CloudOperationReconciler) patchStatus(ctx context.Context, obj *opsv1.CloudOperation, next opsv1.CloudOperationStatus) error {
+	if equality.Semantic.DeepEqual(obj.Status, next) {
+		return nil
+	}
+	base := obj.DeepCopy()
+	obj.Status = next
+	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	statusWrites.Inc()
+	return nil
+}
+
+// SetupWithManager registers the controller. Status writes do not trigger
+// reconciles (generation and annotation changes do), so a poll is never
+// followed by a second, useless one.
+func (r *CloudOperationReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&opsv1.CloudOperation{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+		))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Named("cloudoperation").
+		Complete(r)
+}
+
+func resultLabel(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return cloud.KindOf(err).String()
+}
+
+// failureCounter counts consecutive failed observations per object, for
+// backoff. It lives in memory: after a restart backoff starts over, which
+// costs at most a few extra calls.
+type failureCounter struct {
+	mu sync.Mutex
+	n  map[types.NamespacedName]int
+}
+
+func (f *failureCounter) record(key types.NamespacedName, err error) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err == nil {
+		delete(f.n, key)
+		return 0
+	}
+	if f.n == nil {
+		f.n = map[types.NamespacedName]int{}
+	}
+	f.n[key]++
+	return f.n[key]
+}
+
+func (f *failureCounter) forget(key types.NamespacedName) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.n, key)
+}

@@ -1,0 +1,85 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
+)
+
+// Keys of the credentials Secret.
+const (
+	secretKeyAccessKey     = "accessKey"
+	secretKeySecretKey     = "secretKey"
+	secretKeySecurityToken = "securityToken"
+	secretKeyProjectID     = "projectID"
+)
+
+// credentialsError says what is wrong with a credentials Secret. Its
+// message names the Secret and key, never a value.
+type credentialsError struct{ msg string }
+
+func (e *credentialsError) Error() string { return e.msg }
+
+// loadTarget reads the credentials Secret from the object's own namespace
+// and builds the target to observe. The Secret is read on every poll, so a
+// fixed Secret takes effect without a restart.
+func loadTarget(ctx context.Context, reader client.Reader, obj *opsv1.CloudOperation) (cloud.Target, error) {
+	name := obj.Spec.CredentialsSecretRef.Name
+	var secret corev1.Secret
+	if err := reader.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: name}, &secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return cloud.Target{}, &credentialsError{fmt.Sprintf("credentials Secret %q not found in namespace %q", name, obj.Namespace)}
+		}
+		return cloud.Target{}, fmt.Errorf("reading credentials Secret %q: %w", name, err)
+	}
+	creds, err := credentialsFromSecret(&secret)
+	if err != nil {
+		return cloud.Target{}, err
+	}
+	project := obj.Spec.ProjectID
+	if project == "" {
+		project = creds.ProjectID
+	}
+	if project == "" {
+		return cloud.Target{}, &credentialsError{fmt.Sprintf("no project: set spec.projectID or key %q in Secret %q", secretKeyProjectID, name)}
+	}
+	return cloud.Target{
+		Service:      cloud.Service(obj.Spec.Service),
+		Region:       obj.Spec.Region,
+		ProjectID:    project,
+		OperationID:  obj.Spec.OperationID,
+		ClusterID:    obj.Spec.ClusterID,
+		StackID:      obj.Spec.StackID,
+		BlockchainID: obj.Spec.BlockchainID,
+		Credentials:  creds,
+	}, nil
+}
+
+// credentialsFromSecret extracts and checks the keys of a credentials
+// Secret.
+func credentialsFromSecret(secret *corev1.Secret) (cloud.Credentials, error) {
+	value := func(key string) string { return strings.TrimSpace(string(secret.Data[key])) }
+	for _, key := range []string{secretKeyAccessKey, secretKeySecretKey} {
+		v, ok := secret.Data[key]
+		if !ok {
+			return cloud.Credentials{}, &credentialsError{fmt.Sprintf("credentials Secret %q has no key %q", secret.Name, key)}
+		}
+		if strings.TrimSpace(string(v)) == "" {
+			return cloud.Credentials{}, &credentialsError{fmt.Sprintf("credentials Secret %q has an empty %q", secret.Name, key)}
+		}
+	}
+	return cloud.Credentials{
+		AccessKey:     value(secretKeyAccessKey),
+		SecretKey:     value(secretKeySecretKey),
+		SecurityToken: value(secretKeySecurityToken),
+		ProjectID:     value(secretKeyProjectID),
+	}, nil
+}

@@ -1,0 +1,102 @@
+package controller
+
+import (
+	"errors"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
+)
+
+// PollPolicy decides when an operation is polled next. docs/polling.md
+// describes the rules.
+type PollPolicy struct {
+	// MaxBackoff caps the wait after repeated errors.
+	MaxBackoff time.Duration
+	// ResumableInterval is the slow interval for failed operations that the
+	// service can resume (CCE workflows in phase Pending).
+	ResumableInterval time.Duration
+	// AuthRetryInterval is the slow interval after the service rejected the
+	// credentials: retrying faster only risks locking the access key.
+	AuthRetryInterval time.Duration
+	// MinInterval is the shortest wait, whatever an estimate says.
+	MinInterval time.Duration
+	// JitterFactor spreads polls of objects created together; see
+	// wait.Jitter.
+	JitterFactor float64
+}
+
+// DefaultPollPolicy is the policy the manager uses unless flags say
+// otherwise.
+func DefaultPollPolicy() PollPolicy {
+	return PollPolicy{
+		MaxBackoff:        10 * time.Minute,
+		ResumableInterval: 5 * time.Minute,
+		AuthRetryInterval: 2 * time.Minute,
+		MinInterval:       5 * time.Second,
+		JitterFactor:      0.1,
+	}
+}
+
+// NextPoll returns how long to wait before the next poll, and false when
+// the operation needs no more polls. failures counts consecutive failed
+// observations, including this one.
+func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, obs observation, failures int) (time.Duration, bool) {
+	interval := obj.GetPollInterval()
+	if obs.err != nil {
+		return p.afterError(obj, obs, interval, failures)
+	}
+	op := obs.op
+	switch {
+	case op.Phase == cloud.PhaseFailed && op.Resumable:
+		return p.jitter(max(p.ResumableInterval, interval)), true
+	case op.Phase.IsTerminal():
+		return 0, false
+	case op.EstimatedRemaining > 0 && op.EstimatedRemaining < interval:
+		// Poll near the service's own estimate rather than a full interval
+		// later.
+		return max(op.EstimatedRemaining, p.MinInterval), true
+	}
+	return p.jitter(interval), true
+}
+
+func (p PollPolicy) afterError(obj *opsv1.CloudOperation, obs observation, interval time.Duration, failures int) (time.Duration, bool) {
+	if obj.IsTerminal() {
+		// Only resumable workflows are polled after a terminal phase.
+		return p.jitter(max(p.ResumableInterval, interval)), true
+	}
+	reason, stalled := errorReason(obj, obs)
+	if stalled {
+		return 0, false
+	}
+	switch reason {
+	case opsv1.ReasonAuthFailed:
+		return p.jitter(max(p.AuthRetryInterval, interval)), true
+	case opsv1.ReasonCredentialsInvalid, opsv1.ReasonNotFound:
+		return p.jitter(interval), true
+	case opsv1.ReasonThrottled:
+		var ce *cloud.Error
+		if errors.As(obs.err, &ce) && ce.RetryAfter > 0 {
+			return max(ce.RetryAfter, p.backoff(interval, failures)), true
+		}
+	}
+	return p.jitter(p.backoff(interval, failures)), true
+}
+
+// backoff doubles the interval for each consecutive failure, up to the cap.
+func (p PollPolicy) backoff(interval time.Duration, failures int) time.Duration {
+	d := interval
+	for i := 1; i < failures && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, max(p.MaxBackoff, interval))
+}
+
+func (p PollPolicy) jitter(d time.Duration) time.Duration {
+	if p.JitterFactor <= 0 {
+		return d
+	}
+	return wait.Jitter(d, p.JitterFactor)
+}

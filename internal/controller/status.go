@@ -1,0 +1,278 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
+)
+
+// Limits that keep a status within what the CRD schema accepts, whatever
+// the service returns.
+const (
+	maxSteps          = 128
+	maxStepMessage    = 1024
+	maxStatusMessage  = 4096
+	maxConditionMsg   = 32768
+	maxName           = 256
+	maxServiceStatus  = 64
+	notFoundGraceTime = 2 * time.Minute
+)
+
+// observation is what one reconcile learned: an operation or an error.
+type observation struct {
+	op  *cloud.Operation
+	err error
+	// now is the time of the observation.
+	now time.Time
+}
+
+// initialStatus is written as soon as an object is first seen, so kstatus
+// and kubectl wait never mistake a fresh object for a finished one.
+func initialStatus(obj *opsv1.CloudOperation) opsv1.CloudOperationStatus {
+	st := *obj.Status.DeepCopy()
+	st.ObservedGeneration = obj.Generation
+	msg := "waiting for the first poll of the operation"
+	setCondition(&st, obj.Generation, opsv1.ConditionReconciling, metav1.ConditionTrue, opsv1.ReasonProgressing, msg)
+	setCondition(&st, obj.Generation, opsv1.ConditionReady, metav1.ConditionFalse, opsv1.ReasonProgressing, msg)
+	setCondition(&st, obj.Generation, opsv1.ConditionSucceeded, metav1.ConditionUnknown, opsv1.ReasonProgressing, msg)
+	return st
+}
+
+// needsInitialStatus reports whether the object has never been given a
+// status for its current generation.
+func needsInitialStatus(obj *opsv1.CloudOperation) bool {
+	return len(obj.Status.Conditions) == 0
+}
+
+// computeStatus derives the next status from the previous one and an
+// observation. It is pure: the same inputs give the same status.
+//
+// A failed observation never changes the phase, steps or progress already
+// observed; it only explains itself in conditions and message.
+func computeStatus(obj *opsv1.CloudOperation, obs observation) opsv1.CloudOperationStatus {
+	st := *obj.Status.DeepCopy()
+	gen := obj.Generation
+	st.ObservedGeneration = gen
+
+	if obs.err != nil {
+		applyError(&st, obj, obs)
+		return st
+	}
+	op := obs.op
+	st.Phase = opsv1.Phase(op.Phase)
+	st.ServiceStatus = truncate(op.ServiceStatus, maxServiceStatus)
+	st.Progress = clampProgress(op.Progress)
+	st.CurrentStep = truncate(op.CurrentStep, maxName)
+	st.Steps = convertSteps(op.Steps)
+	st.StartTime = metaTime(op.StartTime)
+	st.CompletionTime = metaTime(op.CompletionTime)
+	st.Message = truncate(op.Message, maxStatusMessage)
+	applyPhaseConditions(&st, gen, op)
+	return st
+}
+
+// applyPhaseConditions sets the four conditions from a successful
+// observation.
+func applyPhaseConditions(st *opsv1.CloudOperationStatus, gen int64, op *cloud.Operation) {
+	msg := phaseMessage(op)
+	switch op.Phase {
+	case cloud.PhasePending, cloud.PhaseRunning:
+		reason := opsv1.ReasonInProgress
+		if op.Phase == cloud.PhasePending {
+			reason = opsv1.ReasonPending
+		}
+		setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, reason, msg)
+		setCondition(st, gen, opsv1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
+		setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionUnknown, reason, msg)
+		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionStalled)
+	case cloud.PhaseSucceeded:
+		setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionTrue, opsv1.ReasonSucceeded, msg)
+		setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionTrue, opsv1.ReasonSucceeded, msg)
+		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionReconciling)
+		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionStalled)
+	case cloud.PhaseFailed, cloud.PhaseCancelled:
+		reason := opsv1.ReasonFailed
+		if op.Phase == cloud.PhaseCancelled {
+			reason = opsv1.ReasonCancelled
+		} else if op.Resumable {
+			reason = opsv1.ReasonResumable
+		}
+		setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, reason, msg)
+		setCondition(st, gen, opsv1.ConditionStalled, metav1.ConditionTrue, reason, msg)
+		setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionFalse, reason, msg)
+		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionReconciling)
+	default: // Unknown: keep polling, say what the service said.
+		setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, opsv1.ReasonUnknownStatus, msg)
+		setCondition(st, gen, opsv1.ConditionReconciling, metav1.ConditionTrue, opsv1.ReasonUnknownStatus, msg)
+		setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionUnknown, opsv1.ReasonUnknownStatus, msg)
+		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionStalled)
+	}
+}
+
+func phaseMessage(op *cloud.Operation) string {
+	var msg string
+	switch op.Phase {
+	case cloud.PhasePending:
+		msg = "operation is pending"
+	case cloud.PhaseRunning:
+		msg = "operation is running"
+	case cloud.PhaseSucceeded:
+		msg = "operation succeeded"
+	case cloud.PhaseFailed:
+		msg = "operation failed"
+		if op.Resumable {
+			msg = "operation failed; the service can resume it"
+		}
+	case cloud.PhaseCancelled:
+		msg = "operation was cancelled"
+	default:
+		msg = fmt.Sprintf("service reported unknown status %q", op.ServiceStatus)
+	}
+	// The step says where a running operation is, or where a failed one
+	// stopped; after success or cancellation it adds nothing.
+	if op.CurrentStep != "" && (!op.Phase.IsTerminal() || op.Phase == cloud.PhaseFailed) {
+		msg += " (step " + op.CurrentStep + ")"
+	}
+	if op.Message != "" {
+		msg += ": " + op.Message
+	}
+	return msg
+}
+
+// applyError explains a failed observation in conditions without touching
+// what was observed before.
+func applyError(st *opsv1.CloudOperationStatus, obj *opsv1.CloudOperation, obs observation) {
+	gen := obj.Generation
+	reason, stalled := errorReason(obj, obs)
+	msg := truncate(obs.err.Error(), maxStatusMessage)
+	st.Message = msg
+	if st.Phase.IsTerminal() {
+		// A terminal phase stays as observed; a later failed poll (CCE
+		// resumable workflows) only updates the message.
+		return
+	}
+	setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	if stalled {
+		setCondition(st, gen, opsv1.ConditionStalled, metav1.ConditionTrue, reason, msg)
+		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionReconciling)
+	} else {
+		setCondition(st, gen, opsv1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
+		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionStalled)
+	}
+	setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionUnknown, reason, msg)
+}
+
+// errorReason maps an observation error to a condition reason and whether
+// it stalls the object. This is the one place error kinds meet conditions.
+func errorReason(obj *opsv1.CloudOperation, obs observation) (reason string, stalled bool) {
+	var credErr *credentialsError
+	if errors.As(obs.err, &credErr) {
+		return opsv1.ReasonCredentialsInvalid, false
+	}
+	switch cloud.KindOf(obs.err) {
+	case cloud.KindThrottled:
+		return opsv1.ReasonThrottled, false
+	case cloud.KindAuth:
+		return opsv1.ReasonAuthFailed, false
+	case cloud.KindNotFound:
+		// The service may not list a just-started operation yet.
+		return opsv1.ReasonNotFound, obs.now.Sub(obj.CreationTimestamp.Time) > notFoundGraceTime
+	case cloud.KindPermanent:
+		return opsv1.ReasonInvalidConfiguration, true
+	default:
+		return opsv1.ReasonTransientError, false
+	}
+}
+
+// setCondition sets a condition stamped with the generation it describes.
+// Its lastTransitionTime moves only when the status value changes.
+func setCondition(st *opsv1.CloudOperationStatus, gen int64, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type:               typ,
+		Status:             status,
+		ObservedGeneration: gen,
+		Reason:             reason,
+		Message:            truncate(msg, maxConditionMsg),
+	})
+}
+
+func convertSteps(steps []cloud.Step) []opsv1.OperationStep {
+	if len(steps) == 0 {
+		return nil
+	}
+	out := make([]opsv1.OperationStep, 0, min(len(steps), maxSteps))
+	for _, s := range steps[:min(len(steps), maxSteps)] {
+		step := opsv1.OperationStep{StepStatus: convertStep(s)}
+		if len(s.SubSteps) > 0 {
+			step.SubSteps = make([]opsv1.StepStatus, 0, min(len(s.SubSteps), maxSteps))
+			for _, sub := range s.SubSteps[:min(len(s.SubSteps), maxSteps)] {
+				step.SubSteps = append(step.SubSteps, convertStep(sub))
+			}
+		}
+		out = append(out, step)
+	}
+	return out
+}
+
+func convertStep(s cloud.Step) opsv1.StepStatus {
+	return opsv1.StepStatus{
+		Name:           truncate(s.Name, maxName),
+		Phase:          opsv1.Phase(s.Phase),
+		ServiceStatus:  truncate(s.ServiceStatus, maxServiceStatus),
+		Message:        truncate(s.Message, maxStepMessage),
+		StartTime:      metaTime(s.StartTime),
+		CompletionTime: metaTime(s.CompletionTime),
+	}
+}
+
+// metaTime converts to the second precision the API server stores, so a
+// re-observed time compares equal to the stored one.
+func metaTime(t *time.Time) *metav1.Time {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
+	return &mt
+}
+
+func clampProgress(p *int32) *int32 {
+	if p == nil {
+		return nil
+	}
+	v := min(max(*p, 0), 100)
+	return &v
+}
+
+// truncate shortens s to at most n bytes without splitting a rune.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// suspendedStatus marks a non-terminal operation as not being polled. A
+// terminal one keeps its status: suspension changes nothing there.
+func suspendedStatus(obj *opsv1.CloudOperation) opsv1.CloudOperationStatus {
+	st := *obj.Status.DeepCopy()
+	if st.Phase.IsTerminal() {
+		return st
+	}
+	gen := obj.Generation
+	st.ObservedGeneration = gen
+	msg := "polling is suspended by the " + opsv1.AnnotationSuspend + " annotation"
+	setCondition(&st, gen, opsv1.ConditionReady, metav1.ConditionFalse, opsv1.ReasonSuspended, msg)
+	setCondition(&st, gen, opsv1.ConditionReconciling, metav1.ConditionFalse, opsv1.ReasonSuspended, msg)
+	return st
+}

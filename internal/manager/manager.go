@@ -1,0 +1,148 @@
+// Package manager assembles the cloudop manager: the scheme, the
+// controller-runtime manager, the cloud adapters and the reconciler. The
+// manager command and the end-to-end tests both start it from here.
+package manager
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/aos"
+	"github.com/cloudop/cloudop/internal/cloud/bcs"
+	"github.com/cloudop/cloudop/internal/cloud/cce"
+	"github.com/cloudop/cloudop/internal/cloud/dws"
+	"github.com/cloudop/cloudop/internal/controller"
+)
+
+// Options configures a manager.
+type Options struct {
+	// MetricsAddr is the Prometheus endpoint's address; "0" disables it.
+	MetricsAddr string
+	// ProbeAddr is the address of /healthz and /readyz; "" or "0" disables.
+	ProbeAddr string
+	// LeaderElect turns on leader election.
+	LeaderElect bool
+	// LeaderElectionNamespace is where the lease lives (outside a cluster
+	// it must be set).
+	LeaderElectionNamespace string
+	// Workers is the number of concurrent reconciles.
+	Workers int
+	// RequestTimeout bounds one cloud API request.
+	RequestTimeout time.Duration
+	// KubeQPS and KubeBurst limit requests to the API server.
+	KubeQPS   float32
+	KubeBurst int
+	// ServiceEndpoints are SERVICE=URL overrides of regional hosts.
+	ServiceEndpoints []string
+	// AllowedEndpoints are the patterns spec.endpoint may match.
+	AllowedEndpoints []string
+	// Policy decides poll timing; zero means controller.DefaultPollPolicy.
+	Policy *controller.PollPolicy
+}
+
+// NewScheme returns a scheme with the core and CloudOperation types.
+func NewScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(opsv1.AddToScheme(scheme))
+	return scheme
+}
+
+// Run builds the manager and runs it until ctx is done.
+func Run(ctx context.Context, restConfig *rest.Config, o Options) error {
+	mgr, err := New(restConfig, o)
+	if err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// New builds a manager with the cloudop controller registered.
+func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
+	router, err := NewRouter(o.ServiceEndpoints, o.AllowedEndpoints, o.RequestTimeout)
+	if err != nil {
+		return nil, err
+	}
+	cfg := rest.CopyConfig(restConfig)
+	if o.KubeQPS > 0 {
+		cfg.QPS, cfg.Burst = o.KubeQPS, o.KubeBurst
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  NewScheme(),
+		Metrics:                 metricsserver.Options{BindAddress: defaultString(o.MetricsAddr, "0")},
+		HealthProbeBindAddress:  defaultString(o.ProbeAddr, "0"),
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        "cloudop-manager.ops.cloudop.dev",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// Managed fields are never read; dropping them saves a large share
+		// of the cache's memory.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	policy := controller.DefaultPollPolicy()
+	if o.Policy != nil {
+		policy = *o.Policy
+	}
+	reconciler := &controller.CloudOperationReconciler{
+		Client:       mgr.GetClient(),
+		SecretReader: mgr.GetAPIReader(),
+		Observer:     router,
+		Recorder:     mgr.GetEventRecorder("cloudop"),
+		Policy:       policy,
+		Clock:        clock.RealClock{},
+	}
+	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1)); err != nil {
+		return nil, fmt.Errorf("setting up controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// NewRouter wires the service adapters explicitly: no registries.
+func NewRouter(serviceEndpoints, allowedEndpoints []string, requestTimeout time.Duration) (*cloud.Router, error) {
+	overrides := map[cloud.Service]string{}
+	for _, v := range serviceEndpoints {
+		svc, url, err := cloud.ParseServiceEndpoint(v)
+		if err != nil {
+			return nil, fmt.Errorf("service endpoint %q: %w", v, err)
+		}
+		overrides[svc] = url
+	}
+	httpClient := cloud.NewHTTPClient(requestTimeout)
+	return &cloud.Router{
+		Endpoints: &cloud.EndpointResolver{Overrides: overrides, Allowed: allowedEndpoints},
+		Services: map[cloud.Service]cloud.Fetcher{
+			cloud.ServiceBCS: bcs.New(httpClient),
+			cloud.ServiceCCE: cce.New(httpClient),
+			cloud.ServiceAOS: aos.New(httpClient),
+			cloud.ServiceDWS: dws.New(httpClient),
+		},
+	}, nil
+}
+
+func defaultString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
