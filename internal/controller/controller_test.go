@@ -1,0 +1,292 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
+)
+
+var testNow = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+func int32p(v int32) *int32 { return &v }
+
+func newCCEOperation(ns, name, opID string) *opsv1.CloudOperation {
+	return &opsv1.CloudOperation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: opsv1.CloudOperationSpec{
+			Service:              opsv1.ServiceCCE,
+			Region:               "cn-north-4",
+			OperationID:          opID,
+			ClusterID:            "b4b9e60f-8aa2-11ee-af09-0255ac10004f",
+			CredentialsSecretRef: opsv1.SecretReference{Name: "creds"},
+		},
+	}
+}
+
+func runningOp() *cloud.Operation {
+	start := testNow.Add(-time.Minute)
+	return &cloud.Operation{
+		Phase: cloud.PhaseRunning, ServiceStatus: "Running", Progress: int32p(25), CurrentStep: "Snapshot",
+		StartTime: &start,
+		Steps: []cloud.Step{
+			{Name: "PreCheck", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success", StartTime: &start, CompletionTime: &start},
+			{Name: "Snapshot", Phase: cloud.PhaseRunning, ServiceStatus: "Running"},
+			{Name: "Cluster", Phase: cloud.PhasePending},
+		},
+	}
+}
+
+func succeededOp() *cloud.Operation {
+	op := runningOp()
+	op.Phase, op.ServiceStatus, op.Progress, op.CurrentStep = cloud.PhaseSucceeded, "Success", int32p(100), ""
+	for i := range op.Steps {
+		op.Steps[i].Phase, op.Steps[i].ServiceStatus = cloud.PhaseSucceeded, "Success"
+	}
+	return op
+}
+
+// reconcileOnce runs one Reconcile and fails the test on error.
+func reconcileOnce(t *testing.T, r *CloudOperationReconciler, obj *opsv1.CloudOperation) ctrl.Result {
+	t.Helper()
+	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}})
+	if err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	return res
+}
+
+func fetch(t *testing.T, obj *opsv1.CloudOperation) *opsv1.CloudOperation {
+	t.Helper()
+	got := &opsv1.CloudOperation{}
+	if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}, got); err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	return got
+}
+
+func conditionReason(obj *opsv1.CloudOperation, typ string) string {
+	c := obj.GetCondition(typ)
+	if c == nil {
+		return "<absent>"
+	}
+	return string(c.Status) + "/" + c.Reason
+}
+
+func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-1")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+
+	observer, events := newFakeObserver(), &recordedEvents{}
+	observer.set("wf-1", runningOp(), nil)
+	r := newTestReconciler(observer, events, testNow)
+
+	// First: the initial status, before any cloud call.
+	res := reconcileOnce(t, r, obj)
+	got := fetch(t, obj)
+	g.Expect(observer.callCount("wf-1")).To(Equal(0))
+	g.Expect(res.RequeueAfter).To(BeNumerically(">", 0))
+	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("True/Progressing"))
+	g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/Progressing"))
+	g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+
+	// Second: the first poll, mirrored into status.
+	res = reconcileOnce(t, r, obj)
+	got = fetch(t, obj)
+	g.Expect(observer.callCount("wf-1")).To(Equal(1))
+	g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseRunning))
+	g.Expect(got.Status.Progress).To(Equal(int32p(25)))
+	g.Expect(got.Status.CurrentStep).To(Equal("Snapshot"))
+	g.Expect(got.Status.Steps).To(HaveLen(3))
+	g.Expect(got.Status.Steps[0].Phase).To(Equal(opsv1.PhaseSucceeded))
+	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("True/InProgress"))
+	g.Expect(conditionReason(got, opsv1.ConditionSucceeded)).To(Equal("Unknown/InProgress"))
+	g.Expect(res.RequeueAfter).To(Equal(30 * time.Second))
+	for _, c := range got.Status.Conditions {
+		g.Expect(c.ObservedGeneration).To(Equal(got.Generation), c.Type)
+	}
+	eventsAfterFirstPoll := events.list()
+	g.Expect(eventsAfterFirstPoll).To(ContainElement(ContainSubstring("PhaseChanged phase new → Running")))
+
+	// Third..fifth: nothing new in the cloud, nothing written, no events.
+	rv := got.ResourceVersion
+	for range 3 {
+		reconcileOnce(t, r, obj)
+	}
+	g.Expect(observer.callCount("wf-1")).To(Equal(4))
+	g.Expect(fetch(t, obj).ResourceVersion).To(Equal(rv))
+	g.Expect(events.list()).To(Equal(eventsAfterFirstPoll))
+
+	// Success: Ready, no more polls after.
+	observer.set("wf-1", succeededOp(), nil)
+	res = reconcileOnce(t, r, obj)
+	got = fetch(t, obj)
+	g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseSucceeded))
+	g.Expect(got.IsReady()).To(BeTrue())
+	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("<absent>"))
+	g.Expect(conditionReason(got, opsv1.ConditionStalled)).To(Equal("<absent>"))
+	g.Expect(conditionReason(got, opsv1.ConditionSucceeded)).To(Equal("True/Succeeded"))
+	g.Expect(res.RequeueAfter).To(BeZero())
+	g.Expect(events.list()).To(ContainElement(ContainSubstring("StepChanged step \"Snapshot\" is Succeeded")))
+
+	calls, rv := observer.callCount("wf-1"), got.ResourceVersion
+	reconcileOnce(t, r, obj)
+	g.Expect(observer.callCount("wf-1")).To(Equal(calls), "a terminal operation is not polled again")
+	g.Expect(fetch(t, obj).ResourceVersion).To(Equal(rv))
+}
+
+func TestTransientErrorKeepsObservedPhase(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-2")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer := newFakeObserver()
+	observer.set("wf-2", runningOp(), nil)
+	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	reconcileOnce(t, r, obj)
+	reconcileOnce(t, r, obj)
+
+	observer.set("wf-2", nil, &cloud.Error{Kind: cloud.KindTransient, HTTPStatus: 500, Code: "CCE.5000500", Message: "Internal Server Error", RequestID: "req-1"})
+	first := reconcileOnce(t, r, obj)
+	second := reconcileOnce(t, r, obj)
+	got := fetch(t, obj)
+	g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseRunning))
+	g.Expect(got.Status.Steps).To(HaveLen(3))
+	g.Expect(got.Status.Progress).To(Equal(int32p(25)))
+	g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/TransientError"))
+	g.Expect(got.GetCondition(opsv1.ConditionReady).Message).To(ContainSubstring("CCE.5000500"))
+	g.Expect(got.GetCondition(opsv1.ConditionReady).Message).To(ContainSubstring("req-1"))
+	g.Expect(second.RequeueAfter).To(BeNumerically(">", first.RequeueAfter), "consecutive failures back off")
+
+	observer.set("wf-2", runningOp(), nil)
+	reconcileOnce(t, r, obj)
+	g.Expect(conditionReason(fetch(t, obj), opsv1.ConditionReady)).To(Equal("False/InProgress"))
+}
+
+func TestCredentialsProblemsHaveClearReasonsAndRecover(t *testing.T) {
+	cases := []struct {
+		name    string
+		secret  map[string]string // nil: no Secret at all
+		message string
+	}{
+		{name: "missing secret", message: `credentials Secret "creds" not found`},
+		{name: "missing key", secret: map[string]string{"secretKey": "x", "projectID": "p1"}, message: `has no key "accessKey"`},
+		{name: "empty value", secret: map[string]string{"accessKey": "AK", "secretKey": " ", "projectID": "p1"}, message: `has an empty "secretKey"`},
+		{name: "no project anywhere", secret: map[string]string{"accessKey": "AK", "secretKey": "SK"}, message: "no project"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := newNamespace(t)
+			if tc.secret != nil {
+				newSecret(t, ns, "creds", tc.secret)
+			}
+			obj := newCCEOperation(ns, "upgrade", "wf-3")
+			g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+			observer := newFakeObserver()
+			observer.set("wf-3", runningOp(), nil)
+			r := newTestReconciler(observer, &recordedEvents{}, testNow)
+			reconcileOnce(t, r, obj)
+			res := reconcileOnce(t, r, obj)
+
+			got := fetch(t, obj)
+			g.Expect(observer.callCount("wf-3")).To(Equal(0), "no cloud call without usable credentials")
+			g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/CredentialsInvalid"))
+			g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("True/CredentialsInvalid"))
+			g.Expect(got.GetCondition(opsv1.ConditionReady).Message).To(ContainSubstring(tc.message))
+			g.Expect(res.RequeueAfter).To(BeNumerically(">", 0), "retried: the Secret may be fixed")
+
+			// Fixing the Secret takes effect on the next poll.
+			_ = k8s.Delete(context.Background(), secretObject(ns, "creds"))
+			newSecret(t, ns, "creds", validCredentials())
+			reconcileOnce(t, r, obj)
+			got = fetch(t, obj)
+			g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseRunning))
+			g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/InProgress"))
+		})
+	}
+}
+
+func TestPermanentErrorStallsAndStopsPolling(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-4")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer := newFakeObserver()
+	observer.set("wf-4", nil, &cloud.Error{Kind: cloud.KindPermanent, HTTPStatus: 400, Code: "CCE.01400001", Message: "bad cluster id"})
+	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	reconcileOnce(t, r, obj)
+	res := reconcileOnce(t, r, obj)
+	got := fetch(t, obj)
+	g.Expect(conditionReason(got, opsv1.ConditionStalled)).To(Equal("True/InvalidConfiguration"))
+	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("<absent>"))
+	g.Expect(res.RequeueAfter).To(BeZero())
+	reconcileOnce(t, r, obj)
+	g.Expect(observer.callCount("wf-4")).To(Equal(1))
+}
+
+func TestSuspendAndRequestedPollAnnotations(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-5")
+	obj.Annotations = map[string]string{opsv1.AnnotationSuspend: "true"}
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer := newFakeObserver()
+	observer.set("wf-5", runningOp(), nil)
+	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	reconcileOnce(t, r, obj)
+	res := reconcileOnce(t, r, obj)
+	got := fetch(t, obj)
+	g.Expect(observer.callCount("wf-5")).To(Equal(0))
+	g.Expect(res.RequeueAfter).To(BeZero())
+	g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/Suspended"))
+
+	// A poll request is honoured once, even while suspended.
+	got.Annotations[opsv1.AnnotationRequestedPoll] = "2026-11-23T10:00:00Z"
+	g.Expect(k8s.Update(context.Background(), got)).To(Succeed())
+	reconcileOnce(t, r, obj)
+	reconcileOnce(t, r, obj)
+	got = fetch(t, obj)
+	g.Expect(observer.callCount("wf-5")).To(Equal(1))
+	g.Expect(got.Status.LastHandledPollRequest).To(Equal("2026-11-23T10:00:00Z"))
+	g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseRunning))
+}
+
+func TestUnknownStatusWordIsKeptAndWarned(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-6")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer, events := newFakeObserver(), &recordedEvents{}
+	observer.set("wf-6", &cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: "Paused", UnknownStatuses: []string{"Paused"}}, nil)
+	r := newTestReconciler(observer, events, testNow)
+	reconcileOnce(t, r, obj)
+	reconcileOnce(t, r, obj)
+	reconcileOnce(t, r, obj)
+	got := fetch(t, obj)
+	g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseUnknown))
+	g.Expect(got.Status.ServiceStatus).To(Equal("Paused"))
+	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("True/UnknownStatus"))
+	warnings := 0
+	for _, e := range events.list() {
+		if strings.HasPrefix(e, "Warning UnknownStatus") {
+			warnings++
+		}
+	}
+	g.Expect(warnings).To(Equal(1), "warned once, not on every poll")
+}

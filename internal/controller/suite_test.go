@@ -1,0 +1,173 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	testingclock "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/testenv"
+)
+
+// One control plane for the package, started in TestMain.
+var (
+	restConfig *rest.Config
+	k8s        client.Client
+)
+
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	restConfig = cfg
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	if err := opsv1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = env.Stop()
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping control plane:", err)
+	}
+	os.Exit(code)
+}
+
+// zapLevel keeps test output quiet unless CLOUDOP_TEST_VERBOSE is set.
+func zapLevel() zapcore.Level {
+	if os.Getenv("CLOUDOP_TEST_VERBOSE") != "" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.ErrorLevel
+}
+
+// newNamespace creates a namespace of its own for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
+	return ns.Name
+}
+
+// newSecret creates a credentials Secret in ns.
+func newSecret(t *testing.T, ns, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+	if err := k8s.Create(context.Background(), s); err != nil {
+		t.Fatalf("creating secret: %v", err)
+	}
+}
+
+// validCredentials are the Secret keys of a working account.
+func validCredentials() map[string]string {
+	return map[string]string{"accessKey": "AK0000TEST", "secretKey": "sk-test", "projectID": "0123456789abcdef0123456789abcdef"}
+}
+
+// fakeObserver is the test adapter: it returns what a test scripted for
+// each operation ID and counts the calls.
+type fakeObserver struct {
+	mu      sync.Mutex
+	answers map[string]answer
+	calls   map[string]int
+	targets map[string]cloud.Target
+}
+
+type answer struct {
+	op  *cloud.Operation
+	err error
+}
+
+func newFakeObserver() *fakeObserver {
+	return &fakeObserver{answers: map[string]answer{}, calls: map[string]int{}, targets: map[string]cloud.Target{}}
+}
+
+func (f *fakeObserver) set(operationID string, op *cloud.Operation, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers[operationID] = answer{op: op, err: err}
+}
+
+func (f *fakeObserver) Observe(_ context.Context, t cloud.Target, _ string) (*cloud.Operation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[t.OperationID]++
+	f.targets[t.OperationID] = t
+	a, ok := f.answers[t.OperationID]
+	if !ok {
+		return nil, &cloud.Error{Kind: cloud.KindNotFound, HTTPStatus: 404, Code: "TEST.404", Message: "no such operation"}
+	}
+	if a.op == nil {
+		return nil, a.err
+	}
+	op := *a.op
+	return &op, a.err
+}
+
+func (f *fakeObserver) callCount(operationID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[operationID]
+}
+
+// recordedEvents collects events instead of sending them.
+type recordedEvents struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recordedEvents) Eventf(_, _ runtime.Object, eventtype, reason, _, note string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, eventtype+" "+reason+" "+fmt.Sprintf(note, args...))
+}
+
+func (r *recordedEvents) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.events...)
+}
+
+// newTestReconciler builds a reconciler that talks to the control plane
+// directly (no cache), so each Reconcile call sees the latest object.
+func newTestReconciler(obs Observer, rec *recordedEvents, now time.Time) *CloudOperationReconciler {
+	return &CloudOperationReconciler{
+		Client:       k8s,
+		SecretReader: k8s,
+		Observer:     obs,
+		Recorder:     rec,
+		Policy:       PollPolicy{MaxBackoff: 10 * time.Minute, ResumableInterval: 5 * time.Minute, AuthRetryInterval: 2 * time.Minute, MinInterval: 5 * time.Second},
+		Clock:        testingclock.NewFakePassiveClock(now),
+	}
+}
+
+func secretObject(ns, name string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+}
