@@ -1,0 +1,64 @@
+package controller
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/cloudop/cloudop/internal/testenv"
+)
+
+// kubectl runs the built kubectl against the test control plane.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	bin, err := testenv.Kubectl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := testenv.WriteKubeconfig(restConfig, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestKubectlGetShowsPrinterColumns(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-kubectl")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer := newFakeObserver()
+	op := runningOp()
+	op.Message = "upgrading control plane"
+	observer.set("wf-kubectl", op, nil)
+	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	reconcileOnce(t, r, obj)
+	reconcileOnce(t, r, obj)
+
+	for _, resource := range []string{"cloudoperations", "cloudop", "cloud"} {
+		out := kubectl(t, "get", resource, "-n", ns)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		g.Expect(lines).To(HaveLen(2), out)
+		g.Expect(strings.Fields(lines[0])).To(Equal([]string{"NAME", "SERVICE", "OPERATION", "PHASE", "PROGRESS", "STEP", "READY", "AGE"}), resource)
+		g.Expect(strings.Fields(lines[1])[:7]).To(Equal([]string{"upgrade", "CCE", "wf-kubectl", "Running", "25", "Snapshot", "False"}), resource)
+	}
+
+	wide := kubectl(t, "get", "cloudoperations", "-n", ns, "-o", "wide")
+	g.Expect(wide).To(ContainSubstring("MESSAGE"))
+	g.Expect(wide).To(ContainSubstring("upgrading control plane"))
+
+	// The selectable field works with a field selector.
+	g.Expect(kubectl(t, "get", "cloudoperations", "-n", ns, "--field-selector", "spec.service=CCE", "-o", "name")).
+		To(Equal("cloudoperation.ops.cloudop.dev/upgrade\n"))
+	g.Expect(kubectl(t, "get", "cloudoperations", "-n", ns, "--field-selector", "spec.service=DWS", "-o", "name")).
+		To(BeEmpty())
+}

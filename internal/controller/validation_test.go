@@ -1,0 +1,201 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// validSpec returns a spec the API server accepts, for each service.
+func validSpec(service string) map[string]any {
+	spec := map[string]any{
+		"service":              service,
+		"region":               "cn-north-4",
+		"operationID":          "op-1",
+		"credentialsSecretRef": map[string]any{"name": "creds"},
+	}
+	switch service {
+	case "CCE":
+		spec["clusterID"] = "b4b9e60f-8aa2-11ee-af09-0255ac10004f"
+	case "DWS":
+		spec["clusterID"] = "9f76c502-fc9c-4a52-8656-65d0da6e3d57"
+		spec["operationID"] = "SNAPSHOTTING"
+	case "AOS":
+		spec["stackID"] = "cb2cdea0-cc70-11e6-8448-0242ac001004"
+	case "BCS":
+		spec["blockchainID"] = "23604f57-eac9-3777-e9f5-ae87457f2338"
+	}
+	return spec
+}
+
+func cloudOperation(ns, name string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "ops.cloudop.dev/v1alpha1",
+		"kind":       "CloudOperation",
+		"metadata":   map[string]any{"name": name, "namespace": ns},
+	}}
+	if spec != nil {
+		u.Object["spec"] = spec
+	}
+	return u
+}
+
+func TestValidSamplesAreAccepted(t *testing.T) {
+	ns := newNamespace(t)
+	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS"} {
+		if err := k8s.Create(context.Background(), cloudOperation(ns, strings.ToLower(svc), validSpec(svc))); err != nil {
+			t.Errorf("%s: valid spec rejected: %v", svc, err)
+		}
+	}
+}
+
+func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
+	with := func(service string, mutate func(spec map[string]any)) map[string]any {
+		spec := validSpec(service)
+		mutate(spec)
+		return spec
+	}
+	set := func(service, key string, value any) map[string]any {
+		return with(service, func(s map[string]any) { s[key] = value })
+	}
+	drop := func(service, key string) map[string]any {
+		return with(service, func(s map[string]any) { delete(s, key) })
+	}
+	cases := []struct {
+		name  string
+		spec  map[string]any
+		field string // must appear in the error message
+	}{
+		{"no spec", nil, "spec"},
+		{"missing service", drop("CCE", "service"), "spec.service"},
+		{"unknown service", set("CCE", "service", "ECS"), "spec.service"},
+		{"lowercase service", set("CCE", "service", "cce"), "spec.service"},
+		{"service not a string", set("CCE", "service", 7), "spec.service"},
+		{"missing region", drop("CCE", "region"), "spec.region"},
+		{"empty region", set("CCE", "region", ""), "spec.region"},
+		{"region with uppercase", set("CCE", "region", "CN-North-4"), "spec.region"},
+		{"region without number", set("CCE", "region", "cn-north"), "spec.region"},
+		{"region with spaces", set("CCE", "region", "cn north 4"), "spec.region"},
+		{"region too long", set("CCE", "region", "cn-"+strings.Repeat("a", 40)+"-1"), "spec.region"},
+		{"region is a URL", set("CCE", "region", "https://cn-north-4"), "spec.region"},
+		{"missing operationID", drop("CCE", "operationID"), "spec.operationID"},
+		{"empty operationID", set("CCE", "operationID", ""), "spec.operationID"},
+		{"operationID with space", set("CCE", "operationID", " BCS SVC01-99"), "spec.operationID"},
+		{"operationID with slash", set("CCE", "operationID", "../../v3/secret"), "spec.operationID"},
+		{"operationID with query", set("CCE", "operationID", "wf?x=1"), "spec.operationID"},
+		{"operationID too long", set("CCE", "operationID", strings.Repeat("a", 129)), "spec.operationID"},
+		{"operationID not a string", set("CCE", "operationID", 12), "spec.operationID"},
+		{"DWS lowercase action name", set("DWS", "operationID", "snapshotting"), "spec.operationID"},
+		{"DWS action name with dash", set("DWS", "operationID", "SNAP-SHOT"), "spec.operationID"},
+		{"CCE without clusterID", drop("CCE", "clusterID"), "spec.clusterID"},
+		{"DWS without clusterID", drop("DWS", "clusterID"), "spec.clusterID"},
+		{"AOS without stackID", drop("AOS", "stackID"), "spec.stackID"},
+		{"AOS with clusterID", set("AOS", "clusterID", "c1"), "spec.clusterID"},
+		{"BCS with clusterID", set("BCS", "clusterID", "c1"), "spec.clusterID"},
+		{"CCE with stackID", set("CCE", "stackID", "s1"), "spec.stackID"},
+		{"DWS with stackID", set("DWS", "stackID", "s1"), "spec.stackID"},
+		{"CCE with blockchainID", set("CCE", "blockchainID", "b1"), "spec.blockchainID"},
+		{"AOS with blockchainID", set("AOS", "blockchainID", "b1"), "spec.blockchainID"},
+		{"empty clusterID", set("CCE", "clusterID", ""), "spec.clusterID"},
+		{"clusterID with slash", set("CCE", "clusterID", "a/b"), "spec.clusterID"},
+		{"clusterID too long", set("CCE", "clusterID", strings.Repeat("c", 65)), "spec.clusterID"},
+		{"stackID with space", set("AOS", "stackID", "a b"), "spec.stackID"},
+		{"stackID too long", set("AOS", "stackID", strings.Repeat("s", 65)), "spec.stackID"},
+		{"blockchainID with percent", set("BCS", "blockchainID", "a%2F"), "spec.blockchainID"},
+		{"empty projectID", set("CCE", "projectID", ""), "spec.projectID"},
+		{"projectID with dash", set("CCE", "projectID", "0123-4567"), "spec.projectID"},
+		{"projectID too long", set("CCE", "projectID", strings.Repeat("0", 65)), "spec.projectID"},
+		{"missing credentialsSecretRef", drop("CCE", "credentialsSecretRef"), "spec.credentialsSecretRef"},
+		{"secret ref without name", set("CCE", "credentialsSecretRef", map[string]any{}), "spec.credentialsSecretRef.name"},
+		{"secret ref empty name", set("CCE", "credentialsSecretRef", map[string]any{"name": ""}), "spec.credentialsSecretRef.name"},
+		{"secret ref uppercase name", set("CCE", "credentialsSecretRef", map[string]any{"name": "Creds"}), "spec.credentialsSecretRef.name"},
+		{"secret ref other namespace field", set("CCE", "credentialsSecretRef", map[string]any{"name": "creds", "namespace": "kube-system"}), "spec.credentialsSecretRef.namespace"},
+		{"secret ref name too long", set("CCE", "credentialsSecretRef", map[string]any{"name": strings.Repeat("a", 254)}), "spec.credentialsSecretRef.name"},
+		{"endpoint not a URL", set("CCE", "endpoint", "cce.example.com"), "spec.endpoint"},
+		{"endpoint ftp", set("CCE", "endpoint", "ftp://cce.example.com"), "spec.endpoint"},
+		{"endpoint with path", set("CCE", "endpoint", "https://cce.example.com/api/v3"), "spec.endpoint"},
+		{"endpoint with credentials", set("CCE", "endpoint", "https://user:pass@cce.example.com"), "spec.endpoint"},
+		{"endpoint with query", set("CCE", "endpoint", "https://cce.example.com?x=1"), "spec.endpoint"},
+		{"endpoint too long", set("CCE", "endpoint", "https://"+strings.Repeat("a", 250)+".com"), "spec.endpoint"},
+		{"pollInterval too short", set("CCE", "pollInterval", "1s"), "spec.pollInterval"},
+		{"pollInterval zero", set("CCE", "pollInterval", "0s"), "spec.pollInterval"},
+		{"pollInterval too long", set("CCE", "pollInterval", "25h"), "spec.pollInterval"},
+		{"pollInterval negative", set("CCE", "pollInterval", "-30s"), "spec.pollInterval"},
+		{"pollInterval no unit", set("CCE", "pollInterval", "30"), "spec.pollInterval"},
+		{"pollInterval words", set("CCE", "pollInterval", "thirty seconds"), "spec.pollInterval"},
+		{"pollInterval number", set("CCE", "pollInterval", 30), "spec.pollInterval"},
+		{"unknown field", set("CCE", "interval", "30s"), "spec.interval"},
+	}
+	ns := newNamespace(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := cloudOperation(ns, "invalid-"+strings.ToLower(strings.ReplaceAll(tc.name, " ", "-")), tc.spec)
+			// Strict field validation is what kubectl uses by default.
+			err := k8s.Create(context.Background(), obj, client.FieldValidation("Strict"))
+			if err == nil {
+				t.Fatalf("accepted, want rejection naming %s", tc.field)
+			}
+			if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+				t.Fatalf("want Invalid or BadRequest, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("error does not name %s: %v", tc.field, err)
+			}
+		})
+	}
+	if len(cases) < 50 {
+		t.Fatalf("only %d invalid cases", len(cases))
+	}
+}
+
+func TestIdentityFieldsAreImmutable(t *testing.T) {
+	cases := []struct {
+		service string
+		field   string
+		value   any
+	}{
+		{"CCE", "service", "DWS"},
+		{"CCE", "region", "cn-south-1"},
+		{"CCE", "operationID", "other"},
+		{"CCE", "clusterID", "other-cluster"},
+		{"CCE", "projectID", "0123456789abcdef0123456789abcdef"},
+		{"AOS", "stackID", "other-stack"},
+		{"BCS", "blockchainID", "other-chain"},
+	}
+	ns := newNamespace(t)
+	for _, tc := range cases {
+		t.Run(tc.service+"/"+tc.field, func(t *testing.T) {
+			name := strings.ToLower(tc.service + "-" + tc.field)
+			obj := cloudOperation(ns, name, validSpec(tc.service))
+			if err := k8s.Create(context.Background(), obj); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if err := unstructured.SetNestedField(obj.Object, tc.value, "spec", tc.field); err != nil {
+				t.Fatal(err)
+			}
+			err := k8s.Update(context.Background(), obj)
+			if err == nil {
+				t.Fatalf("changing spec.%s was accepted", tc.field)
+			}
+			if !strings.Contains(err.Error(), tc.field+" is immutable") && !strings.Contains(err.Error(), "spec."+tc.field) {
+				t.Fatalf("error does not name %s: %v", tc.field, err)
+			}
+		})
+	}
+
+	// pollInterval and the endpoint are not identity: they may change.
+	t.Run("pollInterval mutable", func(t *testing.T) {
+		obj := cloudOperation(ns, "mutable", validSpec("CCE"))
+		if err := k8s.Create(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+		_ = unstructured.SetNestedField(obj.Object, "2m", "spec", "pollInterval")
+		if err := k8s.Update(context.Background(), obj); err != nil {
+			t.Fatalf("changing pollInterval rejected: %v", err)
+		}
+	})
+}
