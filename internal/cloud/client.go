@@ -3,13 +3,13 @@ package cloud
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Client defaults.
@@ -41,10 +41,11 @@ type HTTPClient struct {
 	UserAgent string
 }
 
-// NewHTTPClient returns an HTTPClient with the defaults and its own
-// transport (see NewHTTPTransportClient).
-func NewHTTPClient() *HTTPClient {
-	return &HTTPClient{Client: NewHTTPTransportClient()}
+// NewHTTPClient returns an HTTPClient with its own transport (see
+// NewHTTPTransportClient) and the given per-request timeout (0 means
+// DefaultRequestTimeout).
+func NewHTTPClient(timeout time.Duration) *HTTPClient {
+	return &HTTPClient{Client: NewHTTPTransportClient(), Timeout: timeout}
 }
 
 // NewHTTPTransportClient returns an *http.Client with a cloned default
@@ -56,7 +57,6 @@ func NewHTTPTransportClient() *http.Client {
 		tr.TLSClientConfig = &tls.Config{}
 	}
 	tr.TLSClientConfig.MinVersion = tls.VersionTLS12
-	tr.ResponseHeaderTimeout = DefaultRequestTimeout
 	return &http.Client{Transport: tr, CheckRedirect: noRedirect}
 }
 
@@ -230,7 +230,7 @@ func ValidPathSegment(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if r <= ' ' || r == 0x7f || strings.ContainsRune(`/\?#%`, r) {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`/\?#%`, r) {
 			return false
 		}
 	}
@@ -248,11 +248,4 @@ func RequireSegment(field, value string) error {
 		return Permanentf("%s %q cannot be used in a request path", field, SanitizeText(value, MaxNameRunes))
 	}
 	return nil
-}
-
-// asError returns err as *Error when it is one.
-func asError(err error) (*Error, bool) {
-	var ce *Error
-	ok := errors.As(err, &ce)
-	return ce, ok
 }

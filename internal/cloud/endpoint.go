@@ -161,7 +161,7 @@ func ParseServiceEndpoint(s string) (Service, string, error) {
 
 // NormalizeBaseURL checks that s is an http(s) URL with a host and nothing
 // after it but an optional "/", and returns it as scheme://host[:port]
-// with scheme and host lower-cased.
+// with scheme and host lower-cased and a default port dropped.
 func NormalizeBaseURL(s string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
@@ -184,7 +184,7 @@ func NormalizeBaseURL(s string) (string, error) {
 	if strings.ContainsAny(host, "*%") {
 		return "", fmt.Errorf("invalid host")
 	}
-	if p := u.Port(); p != "" {
+	if p := u.Port(); p != "" && p != defaultPort(scheme) {
 		host = net.JoinHostPort(host, p)
 	} else if strings.Contains(host, ":") {
 		host = "[" + host + "]"

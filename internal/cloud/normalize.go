@@ -135,7 +135,11 @@ func ClampPercent(v float64) *int32 {
 // LimitSteps caps the number of steps and sub-steps kept in an Operation so
 // that one huge answer cannot produce a status too big to store. Derived
 // fields (progress, current step) must be computed before calling it.
+// An empty list becomes nil so that "no steps" has one representation.
 func LimitSteps(steps []Step) []Step {
+	if len(steps) == 0 {
+		return nil
+	}
 	if len(steps) > MaxSteps {
 		steps = steps[:MaxSteps]
 	}

@@ -128,9 +128,13 @@ func NewRouter(serviceEndpoints, allowedEndpoints []string, requestTimeout time.
 		}
 		overrides[svc] = url
 	}
+	endpoints := &cloud.EndpointResolver{Overrides: overrides, Allowed: allowedEndpoints}
+	if err := endpoints.Validate(); err != nil {
+		return nil, err
+	}
 	httpClient := cloud.NewHTTPClient(requestTimeout)
 	return &cloud.Router{
-		Endpoints: &cloud.EndpointResolver{Overrides: overrides, Allowed: allowedEndpoints},
+		Endpoints: endpoints,
 		Services: map[cloud.Service]cloud.Fetcher{
 			cloud.ServiceBCS: bcs.New(httpClient),
 			cloud.ServiceCCE: cce.New(httpClient),

@@ -140,7 +140,7 @@ type Map[T any] map[string]T
 func (m *Map[T]) UnmarshalJSON(data []byte) error {
 	*m = nil
 	var raw map[string]json.RawMessage
-	if json.Unmarshal(data, &raw) != nil {
+	if json.Unmarshal(data, &raw) != nil || raw == nil {
 		return nil
 	}
 	out := make(Map[T], len(raw))

@@ -1,0 +1,328 @@
+// Package bcs observes Blockchain Service (BCS) operations through
+// ListOpRecord (GET /v2/{project_id}/operation/record).
+package bcs
+
+import (
+	"context"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/internal/flex"
+)
+
+// Statuses maps operation_status (and step/sub-step status) words.
+// "stop" is BCS's "operation interrupted".
+var Statuses = cloud.StatusTable{
+	"waiting":    cloud.PhasePending,
+	"processing": cloud.PhaseRunning,
+	"finished":   cloud.PhaseSucceeded,
+	"failed":     cloud.PhaseFailed,
+	"stop":       cloud.PhaseCancelled,
+}
+
+type listResponse struct {
+	Count            flex.Int          `json:"count"`
+	OperationRecords flex.List[record] `json:"operation_records"`
+}
+
+type record struct {
+	OperationID      flex.String       `json:"operation_id"`
+	ResourceType     flex.String       `json:"resource_type"`
+	OperationType    flex.String       `json:"operation_type"`
+	BlockchainID     flex.String       `json:"blockchain_id"`
+	OperationProcess flex.Map[process] `json:"operation_process"`
+	RecordTime       flex.Int          `json:"record_time"`
+	OperationStatus  flex.String       `json:"operation_status"`
+	Message          flex.Strings      `json:"message"`
+	Desc             flex.String       `json:"desc"`
+}
+
+type process struct {
+	StepName  flex.String         `json:"step_name"`
+	Status    flex.String         `json:"status"`
+	Detail    flex.String         `json:"detail"`
+	SubSteps  flex.Map[subDetail] `json:"sub_steps"`
+	SerialNum flex.Int            `json:"serial_num"`
+}
+
+type subDetail struct {
+	SubstepName flex.String  `json:"substep_name"`
+	Detail      flex.String  `json:"detail"`
+	Status      flex.String  `json:"status"`
+	Message     flex.Strings `json:"message"`
+	StartTime   flex.Int     `json:"start_time"`
+	EndTime     flex.Int     `json:"end_time"`
+	SerialNum   flex.Int     `json:"serial_num"`
+}
+
+// Adapter fetches BCS operations. It implements cloud.Fetcher.
+type Adapter struct {
+	HTTP *cloud.HTTPClient
+}
+
+var _ cloud.Fetcher = (*Adapter)(nil)
+
+// New returns an Adapter sending its requests through c.
+func New(c *cloud.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
+
+// Fetch lists the operation records filtered by t.OperationID (and
+// t.BlockchainID when set) and returns the matching one (see Lookup).
+func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, error) {
+	if strings.TrimSpace(t.OperationID) == "" {
+		return nil, cloud.Permanentf("spec.operationID is required")
+	}
+	project, err := t.RequireProjectID()
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"operation_id": {t.OperationID}}
+	if t.BlockchainID != "" {
+		q.Set("blockchain_id", t.BlockchainID)
+	}
+	c := a.HTTP
+	if c == nil {
+		c = &cloud.HTTPClient{}
+	}
+	body, err := c.Get(ctx, t, "/v2/"+project+"/operation/record", q, nil)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := ParseList(body)
+	if err != nil {
+		return nil, err
+	}
+	return Lookup(ops, t.OperationID)
+}
+
+// Parse reads a ListOpRecord answer holding a single record, which is what
+// the API returns when filtered by operation_id. No record is a
+// KindNotFound error; several are a KindPermanent one (use ParseList and
+// Lookup to choose).
+func Parse(body []byte) (*cloud.Operation, error) {
+	ops, err := ParseList(body)
+	if err != nil {
+		return nil, err
+	}
+	switch len(ops) {
+	case 0:
+		return nil, &cloud.Error{Kind: cloud.KindNotFound, Message: "no operation record in the answer"}
+	case 1:
+		for _, op := range ops {
+			return op, nil
+		}
+	}
+	return nil, cloud.Permanentf("the answer holds %d operation records, not one", len(ops))
+}
+
+// ParseList reads every record of a ListOpRecord answer, keyed by its
+// operation_id exactly as the service wrote it. Records without an
+// operation_id are skipped; of two records with the same ID the first
+// wins. It lets a future coalescing layer serve many CloudOperations from
+// one list call.
+func ParseList(body []byte) (map[string]*cloud.Operation, error) {
+	var resp listResponse
+	if err := cloud.DecodeJSONObject(body, &resp); err != nil {
+		return nil, err
+	}
+	ops := make(map[string]*cloud.Operation, len(resp.OperationRecords))
+	for _, r := range resp.OperationRecords {
+		id := string(r.OperationID)
+		if id == "" {
+			continue
+		}
+		if _, dup := ops[id]; dup {
+			continue
+		}
+		ops[id] = convert(r)
+	}
+	return ops, nil
+}
+
+// Lookup picks the record for id from ParseList's result. An exact match
+// wins. Otherwise IDs are compared with all whitespace removed, because
+// the published examples show IDs with stray spaces (" BCS SVC01-99-…" for
+// "BCSSVC01-99-…") while a CloudOperation's spec.operationID cannot hold
+// spaces; BCS IDs are "TYPE-OP-TIMESTAMP" with no legitimate whitespace,
+// so this cannot join two distinct IDs in practice. Exactly one such match
+// is accepted; several are a KindPermanent error; none is KindNotFound.
+func Lookup(ops map[string]*cloud.Operation, id string) (*cloud.Operation, error) {
+	if op, ok := ops[id]; ok {
+		return op, nil
+	}
+	want := stripSpace(id)
+	var found *cloud.Operation
+	n := 0
+	for k, op := range ops {
+		if stripSpace(k) == want {
+			found = op
+			n++
+		}
+	}
+	switch {
+	case n == 1:
+		return found, nil
+	case n > 1:
+		return nil, cloud.Permanentf("%d operation records match operation_id %q when spaces are ignored", n, cloud.SanitizeText(id, cloud.MaxNameRunes))
+	}
+	return nil, &cloud.Error{Kind: cloud.KindNotFound, Message: "no operation record with operation_id " + cloud.SanitizeText(id, cloud.MaxNameRunes)}
+}
+
+func stripSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func convert(r record) *cloud.Operation {
+	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(string(r.OperationStatus), cloud.MaxStatusWordRunes)}
+	op.Phase = Statuses.MapOperationStatus(op, string(r.OperationStatus))
+
+	steps := make([]cloud.Step, 0, len(r.OperationProcess))
+	order := make([]int64, 0, len(r.OperationProcess))
+	for key, p := range r.OperationProcess {
+		steps = append(steps, convertStep(op, key, p))
+		order = append(order, p.SerialNum.Value)
+	}
+	sortBySerial(steps, order)
+
+	// Progress: BCS reports none, so it is the share of finished units
+	// (sub-steps, or a step itself when it has none).
+	done, total := 0, 0
+	var start, end *time.Time
+	for _, s := range steps {
+		if len(s.SubSteps) == 0 {
+			total++
+			if s.Phase == cloud.PhaseSucceeded {
+				done++
+			}
+		}
+		for _, ss := range s.SubSteps {
+			total++
+			if ss.Phase == cloud.PhaseSucceeded {
+				done++
+			}
+		}
+		start = earliest(start, s.StartTime)
+		end = latestEnd(end, s.SubSteps)
+	}
+	op.Progress = cloud.PercentOf(done, total)
+	if op.Phase == cloud.PhaseSucceeded {
+		op.Progress = cloud.PercentOf(1, 1)
+	}
+	op.CurrentStep = cloud.CurrentStepOf(steps)
+	op.StartTime = start
+	if op.Phase.IsTerminal() {
+		op.CompletionTime = end
+	}
+
+	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", r.Message...), cloud.MaxMessageRunes)
+	if op.Message == "" {
+		op.Message = cloud.SanitizeText(string(r.Desc), cloud.MaxMessageRunes)
+	}
+	if op.Message == "" && op.Phase == cloud.PhaseFailed {
+		op.Message = failureMessage(steps)
+	}
+	op.Steps = cloud.LimitSteps(steps)
+	return op
+}
+
+func convertStep(op *cloud.Operation, key string, p process) cloud.Step {
+	name := string(p.StepName)
+	if strings.TrimSpace(name) == "" {
+		name = key
+	}
+	s := cloud.Step{
+		Name:          cloud.SanitizeText(name, cloud.MaxNameRunes),
+		Phase:         Statuses.MapStepStatus(op, string(p.Status)),
+		ServiceStatus: cloud.SanitizeText(string(p.Status), cloud.MaxStatusWordRunes),
+		Message:       cloud.SanitizeText(string(p.Detail), cloud.MaxMessageRunes),
+	}
+	order := make([]int64, 0, len(p.SubSteps))
+	for k, sd := range p.SubSteps {
+		sname := string(sd.SubstepName)
+		if strings.TrimSpace(sname) == "" {
+			sname = k
+		}
+		ss := cloud.Step{
+			Name:          cloud.SanitizeText(sname, cloud.MaxNameRunes),
+			Phase:         Statuses.MapStepStatus(op, string(sd.Status)),
+			ServiceStatus: cloud.SanitizeText(string(sd.Status), cloud.MaxStatusWordRunes),
+			// A not-started sub-step's detail ("waiting") is all it says.
+			Message:   cloud.SanitizeText(cloud.JoinNonEmpty("; ", append([]string{string(sd.Detail)}, sd.Message...)...), cloud.MaxMessageRunes),
+			StartTime: cloud.ParseEpoch(sd.StartTime.Value),
+		}
+		if ss.Phase.IsTerminal() {
+			ss.CompletionTime = cloud.ParseEpoch(sd.EndTime.Value)
+		}
+		s.SubSteps = append(s.SubSteps, ss)
+		order = append(order, sd.SerialNum.Value)
+	}
+	sortBySerial(s.SubSteps, order)
+	// A step carries no times of its own: it spans its sub-steps.
+	for _, ss := range s.SubSteps {
+		s.StartTime = earliest(s.StartTime, ss.StartTime)
+	}
+	if s.Phase.IsTerminal() {
+		s.CompletionTime = latestEnd(nil, s.SubSteps)
+	}
+	return s
+}
+
+// sortBySerial orders steps by serial number, then name, keeping serial
+// numbers paired with their steps.
+func sortBySerial(steps []cloud.Step, serial []int64) {
+	idx := make([]int, len(steps))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		if serial[idx[a]] != serial[idx[b]] {
+			return serial[idx[a]] < serial[idx[b]]
+		}
+		return steps[idx[a]].Name < steps[idx[b]].Name
+	})
+	sorted := make([]cloud.Step, len(steps))
+	for i, j := range idx {
+		sorted[i] = steps[j]
+	}
+	copy(steps, sorted)
+}
+
+func earliest(a, b *time.Time) *time.Time {
+	if a == nil || (b != nil && b.Before(*a)) {
+		return b
+	}
+	return a
+}
+
+func latestEnd(cur *time.Time, steps []cloud.Step) *time.Time {
+	for _, s := range steps {
+		if s.CompletionTime != nil && (cur == nil || s.CompletionTime.After(*cur)) {
+			cur = s.CompletionTime
+		}
+	}
+	return cur
+}
+
+// failureMessage names the first failed step (and sub-step) with what it
+// says, for a failed operation whose record has no message.
+func failureMessage(steps []cloud.Step) string {
+	for _, s := range steps {
+		for _, ss := range s.SubSteps {
+			if ss.Phase == cloud.PhaseFailed {
+				return cloud.SanitizeText(cloud.JoinNonEmpty(": ", s.Name+" / "+ss.Name+" failed", ss.Message), cloud.MaxMessageRunes)
+			}
+		}
+		if s.Phase == cloud.PhaseFailed {
+			return cloud.SanitizeText(cloud.JoinNonEmpty(": ", s.Name+" failed", s.Message), cloud.MaxMessageRunes)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,125 @@
+package cloud
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestStatusTable(t *testing.T) {
+	tab := StatusTable{"Success": PhaseSucceeded, "RUNNING": PhaseRunning}
+	op := &Operation{}
+	tests := []struct {
+		word string
+		step bool
+		want Phase
+	}{
+		{"Success", false, PhaseSucceeded},
+		{" SUCCESS ", false, PhaseSucceeded},
+		{"running", true, PhaseRunning},
+		{"", true, PhasePending},
+		{"", false, PhaseUnknown},
+		{"Exploded", true, PhaseUnknown},
+		{"Exploded", false, PhaseUnknown},
+	}
+	for _, tt := range tests {
+		var got Phase
+		if tt.step {
+			got = tab.MapStepStatus(op, tt.word)
+		} else {
+			got = tab.MapOperationStatus(op, tt.word)
+		}
+		if got != tt.want {
+			t.Errorf("%q (step %v) = %v, want %v", tt.word, tt.step, got, tt.want)
+		}
+	}
+	if want := []string{"(missing)", "Exploded"}; strings.Join(op.UnknownStatuses, ",") != strings.Join(want, ",") {
+		t.Errorf("UnknownStatuses = %q, want %q", op.UnknownStatuses, want)
+	}
+}
+
+func TestCurrentStepOf(t *testing.T) {
+	tests := []struct {
+		phases []Phase
+		want   string
+	}{
+		{nil, ""},
+		{[]Phase{PhaseSucceeded, PhaseSucceeded}, ""},
+		{[]Phase{PhaseSucceeded, PhaseRunning, PhasePending}, "s1"},
+		{[]Phase{PhaseSucceeded, PhasePending, PhaseFailed}, "s2"},
+		{[]Phase{PhasePending, PhasePending}, "s0"},
+		{[]Phase{PhaseSucceeded, PhaseCancelled}, "s1"},
+	}
+	for _, tt := range tests {
+		var steps []Step
+		for i, p := range tt.phases {
+			steps = append(steps, Step{Name: "s" + string(rune('0'+i)), Phase: p})
+		}
+		if got := CurrentStepOf(steps); got != tt.want {
+			t.Errorf("%v: got %q, want %q", tt.phases, got, tt.want)
+		}
+	}
+}
+
+func TestPercentOf(t *testing.T) {
+	for _, tt := range []struct {
+		done, total int
+		want        int32
+		isNil       bool
+	}{
+		{0, 0, 0, true}, {1, 3, 33, false}, {2, 3, 66, false}, {3, 3, 100, false}, {5, 3, 100, false}, {-1, 3, 0, false},
+	} {
+		got := PercentOf(tt.done, tt.total)
+		if (got == nil) != tt.isNil || (got != nil && *got != tt.want) {
+			t.Errorf("PercentOf(%d,%d) = %v", tt.done, tt.total, got)
+		}
+	}
+}
+
+func TestSanitizeText(t *testing.T) {
+	tests := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"  a \n\t b  ", 10, "a b"},
+		{"abcdef", 4, "abc…"},
+		{"abcd", 4, "abcd"},
+		{"\xffok", 10, "\uFFFDok"},
+		{"x\u0000y", 10, "x y"},
+		{"anything", 0, ""},
+	}
+	for _, tt := range tests {
+		if got := SanitizeText(tt.in, tt.max); got != tt.want {
+			t.Errorf("SanitizeText(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
+	long := SanitizeText(strings.Repeat("界", 3000), MaxMessageRunes)
+	if utf8.RuneCountInString(long) != MaxMessageRunes {
+		t.Errorf("long text has %d runes", utf8.RuneCountInString(long))
+	}
+}
+
+func TestLimitSteps(t *testing.T) {
+	steps := make([]Step, MaxSteps+5)
+	steps[0].SubSteps = make([]Step, MaxSubStepsPerStep+1)
+	steps = LimitSteps(steps)
+	if len(steps) != MaxSteps || len(steps[0].SubSteps) != MaxSubStepsPerStep {
+		t.Errorf("got %d steps, %d sub-steps", len(steps), len(steps[0].SubSteps))
+	}
+}
+
+func TestDecodeJSONObject(t *testing.T) {
+	var v struct{ A int }
+	for body, wantErr := range map[string]bool{
+		`{"A":1}`: false, ` {"A":1} `: false, `<html>`: true, `[]`: true, `null`: true, ``: true, `{"A":`: true, `{"A":"x"}`: true,
+	} {
+		err := DecodeJSONObject([]byte(body), &v)
+		if (err != nil) != wantErr {
+			t.Errorf("%q: err = %v", body, err)
+		}
+		if err != nil && KindOf(err) != KindTransient {
+			t.Errorf("%q: kind %v, want Transient", body, KindOf(err))
+		}
+	}
+}

@@ -1,0 +1,44 @@
+package cloud
+
+import "context"
+
+// Fetcher observes one operation of one service. Each service package
+// provides an Adapter implementing it; t.BaseURL is already resolved.
+type Fetcher interface {
+	Fetch(ctx context.Context, t Target) (*Operation, error)
+}
+
+// Router resolves a target's endpoint and hands it to the service's
+// Fetcher. It is built explicitly by the manager (no registration at
+// init), so tests can route services to fakes.
+type Router struct {
+	// Endpoints resolves base URLs; nil means the regional defaults and
+	// the default spec.endpoint allowlist.
+	Endpoints *EndpointResolver
+	// Services maps each supported service to its Fetcher.
+	Services map[Service]Fetcher
+}
+
+// Observe resolves t.BaseURL (from specEndpoint, an override or the
+// regional default) and fetches the operation. An unsupported service and
+// a disallowed endpoint are KindPermanent errors; fetch errors are passed
+// through (already classified by the adapters).
+func (r *Router) Observe(ctx context.Context, t Target, specEndpoint string) (*Operation, error) {
+	f, ok := r.Services[t.Service]
+	if !ok || f == nil {
+		return nil, Permanentf("unsupported service %q", SanitizeText(string(t.Service), MaxNameRunes))
+	}
+	base, err := r.Endpoints.Resolve(t.Service, t.Region, specEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	t.BaseURL = base
+	op, err := f.Fetch(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if op == nil {
+		return nil, &Error{Kind: KindTransient, Message: "adapter returned no operation"}
+	}
+	return op, nil
+}
