@@ -46,8 +46,15 @@ $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-tools.sh $(ASSETS_DIR)
 
 .PHONY: test
-test: tools ## Run all tests against a real control plane (envtest) and cloudsim.
+test: tools ## Run all tests against a real control plane (envtest) and cloudsim, then each fuzz target briefly.
 	go test $(GO_TEST_FLAGS) ./...
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
+
+FUZZTIME ?= 3s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for longer (FUZZTIME=2m by default).
+	FUZZTIME=$(or $(filter-out 3s,$(FUZZTIME)),2m) hack/fuzz.sh
 
 ##@ Build and run
 
