@@ -131,6 +131,9 @@ type Settings struct {
 	Faults []Fault `json:"faults,omitempty"`
 	// RateLimit, when set, throttles each access key like the gateway does.
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// BCSNotFound makes a BCS list whose operation_id filter matches no
+	// operation answer 404 BCS.4040404 instead of {"count":0,...}.
+	BCSNotFound bool `json:"bcsNotFound,omitempty"`
 }
 
 // RateLimit is a token bucket per access key. Requests over it get HTTP 429
@@ -267,8 +270,9 @@ type StepSpec struct {
 }
 
 // Template creates Count operations from one spec, replacing "{{i}}" in
-// its string IDs with the index (Start, Start+1, ...). An ID without
-// "{{i}}" gets "-{{i}}" appended so that IDs stay unique.
+// its string IDs with the index (Start, Start+1, ...). When none of id,
+// projectID, clusterID and stackID contains "{{i}}", the ID gets "-{{i}}"
+// appended so that the copies stay distinct.
 type Template struct {
 	// Count is the number of operations to create.
 	Count int `json:"count"`
@@ -284,7 +288,9 @@ func (t Template) Expand() ([]OperationSpec, error) {
 		return nil, fmt.Errorf("template count %d out of range [0, 1000000]", t.Count)
 	}
 	id := t.Operation.ID
-	if !strings.Contains(id, "{{i}}") {
+	o := t.Operation
+	if !strings.Contains(o.ID+o.ProjectID+o.ClusterID+o.StackID, "{{i}}") {
+		// Nothing would tell the copies apart.
 		id += "-{{i}}"
 	}
 	out := make([]OperationSpec, 0, t.Count)

@@ -114,7 +114,9 @@ func defaultSteps(svc Service, id string) []StepSpec {
 	case CCE:
 		return []StepSpec{{Name: "PreCheck"}, {Name: "Snapshot"}, {Name: "Cluster"}, {Name: "PostCheck"}}
 	case AOS:
-		return []StepSpec{{Name: "hello-app"}, {Name: "hello-package"}, {Name: "hello-component"}}
+		// Alphabetical in execution order, so that clients ordering
+		// pending elements by name still see the right order.
+		return []StepSpec{{Name: "hello-app"}, {Name: "hello-component"}, {Name: "hello-package"}}
 	case DWS:
 		switch {
 		case strings.HasPrefix(id, "SNAPSHOTTING"):
@@ -271,7 +273,7 @@ func (pl *plan) eval(e time.Duration) snapshot {
 					// since it will never end.
 					running(min(e, t+d))
 					ss.progress = min(ss.progress, 0.99)
-					sn.progress = min(sn.progress, 0.99)
+					sn.progress = frac(done+scale(d, ss.progress), pl.total)
 					sn.state = StateRunning
 					sn.remaining = -1
 					return sn

@@ -1,0 +1,148 @@
+package cloudsim
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleScenarioFile(t *testing.T) {
+	cfg, err := LoadConfig("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Settings.Speed != 60 || cfg.Settings.StepDuration.Duration != 30*time.Second || cfg.Settings.RateLimit.Burst != 40 ||
+		len(cfg.Settings.Faults) != 1 || cfg.Settings.Faults[0].Latency.Duration != 50*time.Millisecond {
+		t.Errorf("settings %+v", cfg.Settings)
+	}
+	if len(cfg.Accounts) != 2 || cfg.Accounts[1].SecurityToken != "sim-token" {
+		t.Errorf("accounts %+v", cfg.Accounts)
+	}
+	if len(cfg.Operations) != 5 || cfg.Operations[1].Params.ResumeAfter.Duration != 5*time.Minute ||
+		cfg.Operations[3].Steps[0].SubSteps[1].Duration.Duration != 20*time.Minute || cfg.Operations[3].StartedAgo.Duration != 2*time.Minute {
+		t.Errorf("operations %+v", cfg.Operations)
+	}
+	sim, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sim.Operations("")); n != 8 {
+		t.Errorf("%d operations, want 5 + 3 from the template", n)
+	}
+	if st, err := sim.Operation(CCE, "bench-2"); err != nil || st.Scenario != ScenarioNever {
+		t.Errorf("template operation: %+v, %v", st, err)
+	}
+
+	// The documentation shows this very file.
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "cloudsim.md"))
+	if err != nil {
+		t.Skipf("docs not readable: %v", err)
+	}
+	example, _ := os.ReadFile("testdata/example.yaml")
+	body := string(example)
+	body = body[strings.Index(body, "settings:"):]
+	if !strings.Contains(string(doc), body) {
+		t.Error("docs/cloudsim.md does not contain testdata/example.yaml (from settings: on); keep them in sync")
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"not YAML", "operations: [", "parse scenario"},
+		{"unknown field", "settings: {sped: 2}", `unknown field "sped"`},
+		{"bad duration", "settings: {clockSkew: soon}", `invalid duration "soon"`},
+		{"negative speed", "settings: {speed: -1}", "settings: speed -1 must be a finite number >= 0"},
+		{"account without secret", "accounts: [{accessKey: A, projectIDs: [p]}]", "accounts[0]: secretKey is required"},
+		{"account without project", "accounts: [{accessKey: A, secretKey: S}]", "accounts[0]: projectIDs needs at least one project"},
+		{"duplicate account", "accounts: [{accessKey: A, secretKey: S, projectIDs: [p]}, {accessKey: A, secretKey: T, projectIDs: [p]}]",
+			`accounts[1]: duplicate accessKey "A"`},
+		{"unknown service", "operations: [{service: ECS, id: x, projectID: p}]", `operations[0]: service "ECS" unknown`},
+		{"missing id", "operations: [{service: BCS, projectID: p}]", "operations[0]: id is required"},
+		{"CCE without cluster", "operations: [{service: CCE, id: w, projectID: p}]", "operations[0]: clusterID is required for service CCE"},
+		{"AOS without stack", "operations: [{service: AOS, id: a, projectID: p}]", "operations[0]: stackID is required for service AOS"},
+		{"stack on CCE", "operations: [{service: CCE, id: w, projectID: p, clusterID: c, stackID: s}]", "stackID is only used by AOS"},
+		{"slash in id", "operations: [{service: BCS, id: a/b, projectID: p}]", `id "a/b" has character '/'`},
+		{"unknown scenario", "operations: [{service: BCS, id: a, projectID: p, scenario: explode}]", `scenario "explode" unknown`},
+		{"unknown param", "operations: [{service: BCS, id: a, projectID: p, params: {stpe: 2}}]", `unknown field "stpe"`},
+		{"negative step", "operations: [{service: BCS, id: a, projectID: p, params: {step: -1}}]", "1-based"},
+		{"nested sub-steps", "operations: [{service: BCS, id: a, projectID: p, steps: [{name: s, subSteps: [{name: t, subSteps: [{name: u}]}]}]}]",
+			"steps[0].subSteps[0]: sub-steps cannot have sub-steps"},
+		{"unnamed step", "operations: [{service: BCS, id: a, projectID: p, steps: [{duration: 1s}]}]", "steps[0]: name is required"},
+		{"bad fault", "operations: [{service: BCS, id: a, projectID: p, faults: [{kind: boom}]}]", `operations[0]: faults[0]: unknown fault kind "boom"`},
+		{"latency without duration", "settings: {faults: [{kind: latency}]}", "settings: faults[0]: latency fault needs a positive latency"},
+		{"probability over 1", "settings: {faults: [{kind: reset, probability: 2}]}", "probability 2 out of range"},
+		{"duplicate operation", "operations: [{service: BCS, id: a, projectID: p}, {service: BCS, id: a, projectID: q}]",
+			`operations[1]: duplicate BCS operation "a" (also operations[0])`},
+		{"same DWS action on two clusters is fine, twice on one is not",
+			"operations: [{service: DWS, id: RESTORING, projectID: p, clusterID: a}, {service: DWS, id: RESTORING, projectID: p, clusterID: b}, {service: DWS, id: RESTORING, projectID: p, clusterID: a}]",
+			`operations[2]: duplicate DWS operation "a/RESTORING"`},
+		{"template clash", "operations: [{service: BCS, id: t-1, projectID: p}]\ntemplates: [{count: 2, operation: {service: BCS, id: t, projectID: p}}]",
+			`templates[0] (index 1): duplicate BCS operation "t-1"`},
+		{"template count", "templates: [{count: -1, operation: {service: BCS, id: t, projectID: p}}]", "templates[0]: template count -1 out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseConfigForms(t *testing.T) {
+	// JSON works too, durations may be numbers of seconds, and an empty
+	// file is an empty simulator.
+	cfg, err := ParseConfig([]byte(`{"settings":{"stepDuration":1.5},"operations":[{"service":"BCS","id":"a","projectID":"p","startedAgo":"1h"}]}`))
+	if err != nil || cfg.Settings.StepDuration.Duration != 1500*time.Millisecond || cfg.Operations[0].StartedAgo.Duration != time.Hour {
+		t.Fatalf("%+v, %v", cfg, err)
+	}
+	if _, err := ParseConfig(nil); err != nil {
+		t.Errorf("empty file: %v", err)
+	}
+	if _, err := LoadConfig("testdata/does-not-exist.yaml"); err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestTemplateExpand(t *testing.T) {
+	ops, err := Template{Count: 3, Start: 1, Operation: OperationSpec{Service: CCE, ID: "wf", ProjectID: "p", ClusterID: "c"}}.Expand()
+	if err != nil || len(ops) != 3 || ops[0].ID != "wf-1" || ops[2].ID != "wf-3" {
+		t.Errorf("%+v, %v", ops, err)
+	}
+	ops, _ = Template{Count: 2, Operation: OperationSpec{Service: DWS, ID: "RESTORING", ProjectID: "p{{i}}", ClusterID: "c{{i}}"}}.Expand()
+	if ops[1].ID != "RESTORING" || ops[1].ClusterID != "c1" || ops[1].ProjectID != "p1" || ops[1].Key() != "c1/RESTORING" {
+		t.Errorf("%+v", ops)
+	}
+}
+
+// TestExportedSymbolsDocumented keeps the promise that every exported
+// declaration has a doc comment (a cheap stand-in for a linter).
+func TestExportedSymbolsDocumented(t *testing.T) {
+	files, _ := filepath.Glob("*.go")
+	decl := regexp.MustCompile(`^(func(?: \([^)]*\))? |type |var |const )([A-Z]\w*)`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(data), "\n")
+		for i, l := range lines {
+			m := decl.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			if i == 0 || !strings.HasPrefix(lines[i-1], "//") {
+				t.Errorf("%s:%d: exported %s has no doc comment", f, i+1, m[2])
+			}
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package cloudsim
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func faultConfig() Config {
+	return Config{Operations: []OperationSpec{
+		{Service: CCE, ID: "wf-1", ProjectID: testProject, ClusterID: "cl-1"},
+		{Service: CCE, ID: "wf-2", ProjectID: testProject, ClusterID: "cl-1"},
+		{Service: BCS, ID: "op-1", ProjectID: testProject},
+		{Service: AOS, ID: "act-1", ProjectID: testProject, StackID: "st-1"},
+		{Service: DWS, ID: "RESTORING", ProjectID: testProject, ClusterID: "cl-1"},
+	}}
+}
+
+// TestFaultKinds checks what each fault kind answers, per service.
+func TestFaultKinds(t *testing.T) {
+	reqs := map[Service]req{
+		BCS: {path: bcsPath(testProject), query: map[string]string{"operation_id": "op-1"}},
+		CCE: {path: ccePath(testProject, "cl-1", "wf-1")},
+		AOS: aosReq("st-1", "act-1"),
+		DWS: {path: dwsPath(testProject, "cl-1", "RESTORING")},
+	}
+	keys := map[Service]string{BCS: "op-1", CCE: "wf-1", AOS: "act-1", DWS: "cl-1/RESTORING"}
+	tests := []struct {
+		kind   FaultKind
+		status int
+		codes  map[Service]string
+	}{
+		{FaultThrottle, 429, map[Service]string{BCS: "APIGW.0308", CCE: "APIGW.0308", AOS: "APIGW.0308", DWS: "APIGW.0308"}},
+		{FaultError500, 500, map[Service]string{BCS: "BCS.5000500", CCE: "CCE.01500001", AOS: "AOS.0500", DWS: "DWS.0000"}},
+		{FaultNotFound, 404, map[Service]string{BCS: "BCS.4040404", CCE: "CCE.01404001", AOS: "AOS.0404", DWS: "DWS.0001"}},
+		{FaultUnauthorized, 401, map[Service]string{BCS: "APIGW.0301", CCE: "APIGW.0301", AOS: "APIGW.0301", DWS: "APIGW.0301"}},
+	}
+	e := newEnv(t, faultConfig())
+	for _, tt := range tests {
+		for _, svc := range Services {
+			t.Run(string(tt.kind)+"/"+string(svc), func(t *testing.T) {
+				if err := e.sim.SetFaults(svc, keys[svc], Fault{Kind: tt.kind, Count: 1}); err != nil {
+					t.Fatal(err)
+				}
+				status, body, resp := e.do(reqs[svc])
+				eb := errBody(t, body)
+				if status != tt.status || eb.ErrorCode != tt.codes[svc] || eb.ErrorMsg == "" {
+					t.Fatalf("%d %s, want %d %s", status, body, tt.status, tt.codes[svc])
+				}
+				if resp.Header.Get("X-Request-Id") == "" {
+					t.Error("no X-Request-Id")
+				}
+				if tt.kind == FaultThrottle && !strings.Contains(eb.ErrorMsg, "The throttling threshold has been reached") {
+					t.Errorf("throttle message %q", eb.ErrorMsg)
+				}
+				// Count 1: the next request goes through.
+				if status, body, _ := e.do(reqs[svc]); status != 200 {
+					t.Fatalf("after the fault: %d %s", status, body)
+				}
+			})
+		}
+	}
+}
+
+func TestFaultMalformed(t *testing.T) {
+	e := newEnv(t, faultConfig())
+	if err := e.sim.AddFault(CCE, "wf-1", Fault{Kind: FaultMalformed, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	status, body, resp := e.do(req{path: ccePath(testProject, "cl-1", "wf-1")})
+	var v any
+	if status != 200 || json.Unmarshal(body, &v) == nil || !strings.HasPrefix(string(body), `{"kind":"WorkFlowTask"`) {
+		t.Fatalf("want 200 with truncated JSON, got %d %s", status, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+func TestFaultReset(t *testing.T) {
+	e := newEnv(t, faultConfig())
+	if err := e.sim.SetFaults(CCE, "wf-1", Fault{Kind: FaultReset, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		resp, err := e.srv.Client().Do(e.sdkRequest(req{path: ccePath(testProject, "cl-1", "wf-1")}))
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("request %d: got status %d, want a connection error", i, resp.StatusCode)
+		}
+	}
+	if status, _, _ := e.do(req{path: ccePath(testProject, "cl-1", "wf-1")}); status != 200 {
+		t.Fatalf("after two resets: %d", status)
+	}
+	c := e.sim.Counts().Operations[CCE]["wf-1"]
+	if c.Total != 3 || c.ByStatus[StatusReset] != 2 || c.ByStatus[200] != 1 {
+		t.Errorf("counts %+v", c)
+	}
+}
+
+func TestFaultLatency(t *testing.T) {
+	e := newEnv(t, faultConfig())
+	if err := e.sim.SetFaults("", "", Fault{Kind: FaultLatency, Latency: D(150 * time.Millisecond), Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if status, _, _ := e.do(req{path: ccePath(testProject, "cl-1", "wf-1")}); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("took %s, want at least 150ms", d)
+	}
+
+	// A client that gives up during the delay gets nothing.
+	if err := e.sim.SetFaults("", "", Fault{Kind: FaultLatency, Latency: D(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	client := *e.srv.Client()
+	client.Timeout = 100 * time.Millisecond
+	if _, err := client.Do(e.sdkRequest(req{path: ccePath(testProject, "cl-1", "wf-1")})); err == nil {
+		t.Error("want a client timeout")
+	}
+}
+
+// TestFaultBudgets makes "fails twice then recovers" and "works three
+// times then fails" deterministic, and checks ordering and scoping.
+func TestFaultBudgets(t *testing.T) {
+	e := newEnv(t, faultConfig())
+	wf1 := req{path: ccePath(testProject, "cl-1", "wf-1")}
+	wf2 := req{path: ccePath(testProject, "cl-1", "wf-2")}
+	statuses := func(r req, n int) string {
+		var out []string
+		for range n {
+			s, _, _ := e.do(r)
+			out = append(out, http.StatusText(s))
+		}
+		return strings.Join(out, ",")
+	}
+
+	// Fails twice, then recovers; wf-2 is not affected.
+	if err := e.sim.SetFaults(CCE, "wf-1", Fault{Kind: FaultError500, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(wf2, 1); got != "OK" {
+		t.Errorf("wf-2: %s", got)
+	}
+	if got := statuses(wf1, 3); got != "Internal Server Error,Internal Server Error,OK" {
+		t.Errorf("count 2: %s", got)
+	}
+	if fs, _ := e.sim.Faults(CCE, "wf-1"); len(fs) != 0 {
+		t.Errorf("a spent fault is dropped, got %v", fs)
+	}
+
+	// Lets three through, then throttles once.
+	if err := e.sim.SetFaults(CCE, "wf-1", Fault{Kind: FaultThrottle, After: 3, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(wf1, 5); got != "OK,OK,OK,Too Many Requests,OK" {
+		t.Errorf("after 3: %s", got)
+	}
+
+	// The operation's faults come first; a global one answers the rest.
+	if err := e.sim.SetFaults(CCE, "wf-1", Fault{Kind: FaultNotFound, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.SetFaults("", "", Fault{Kind: FaultThrottle, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(wf1, 4); got != "Not Found,Too Many Requests,Too Many Requests,OK" {
+		t.Errorf("op then global: %s", got)
+	}
+
+	// Unlimited until cleared.
+	if err := e.sim.SetFaults(CCE, "wf-1", Fault{Kind: FaultUnauthorized}); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(wf1, 3); got != "Unauthorized,Unauthorized,Unauthorized" {
+		t.Errorf("unlimited: %s", got)
+	}
+	if err := e.sim.SetFaults(CCE, "wf-1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(wf1, 1); got != "OK" {
+		t.Errorf("cleared: %s", got)
+	}
+
+	if err := e.sim.SetFaults(CCE, "nope", Fault{Kind: FaultReset}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("fault on a missing operation: %v", err)
+	}
+	if err := e.sim.SetFaults("", "", Fault{Kind: "explode"}); err == nil || !strings.Contains(err.Error(), `unknown fault kind "explode"`) {
+		t.Errorf("bad kind: %v", err)
+	}
+}
+
+// TestFaultProbability checks that a seeded simulator hits the same
+// requests every run, and roughly the requested share of them.
+func TestFaultProbability(t *testing.T) {
+	run := func() string {
+		e := newEnv(t, faultConfig(), WithSeed(42))
+		if err := e.sim.SetFaults(CCE, "wf-1", Fault{Kind: FaultError500, Probability: 0.3}); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for range 200 {
+			s, _, _ := e.do(req{path: ccePath(testProject, "cl-1", "wf-1")})
+			if s == 500 {
+				b.WriteByte('x')
+			} else {
+				b.WriteByte('.')
+			}
+		}
+		return b.String()
+	}
+	a, b := run(), run()
+	if a != b {
+		t.Errorf("same seed, different hits:\n%s\n%s", a, b)
+	}
+	if n := strings.Count(a, "x"); n < 35 || n > 85 {
+		t.Errorf("%d of 200 hit with probability 0.3", n)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	cfg := faultConfig()
+	cfg.Settings.RateLimit = &RateLimit{RPS: 1, Burst: 2}
+	e := newEnv(t, cfg)
+	r := req{path: ccePath(testProject, "cl-1", "wf-1")}
+	var got []int
+	for range 3 {
+		s, _, _ := e.do(r)
+		got = append(got, s)
+	}
+	if got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("statuses %v, want 200 200 429", got)
+	}
+	// Another account has its own bucket.
+	if s, _, _ := e.do(req{path: r.path, ak: tempAK, sk: tempSK, token: tempToken}); s != 200 {
+		t.Errorf("other account: %d", s)
+	}
+	e.clock.Add(time.Second)
+	if s, body, _ := e.do(r); s != 200 {
+		t.Errorf("after a second: %d %s", s, body)
+	}
+}

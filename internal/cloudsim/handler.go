@@ -1,0 +1,360 @@
+package cloudsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// route is a request matched to one of the simulated APIs.
+type route struct {
+	svc     Service
+	project string
+	// target is the cluster (CCE, DWS), stack (AOS) or blockchain_id
+	// filter (BCS).
+	target string
+	// id is the operation ID; for a BCS list, the operation_id filter.
+	id    string
+	query url.Values
+}
+
+func (rt *route) key() string {
+	if rt.svc == DWS {
+		return rt.target + "/" + rt.id
+	}
+	return rt.id
+}
+
+// parseRoute matches the four documented paths. It splits the path once
+// and compares fixed segments, so routing is O(1) per request.
+func parseRoute(r *http.Request) *route {
+	if r.Method != http.MethodGet {
+		return nil
+	}
+	seg := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	for _, s := range seg {
+		if s == "" {
+			return nil
+		}
+	}
+	switch {
+	case len(seg) == 4 && seg[0] == "v2" && seg[2] == "operation" && seg[3] == "record":
+		q := r.URL.Query()
+		return &route{svc: BCS, project: seg[1], target: q.Get("blockchain_id"), id: q.Get("operation_id"), query: q}
+	case len(seg) == 9 && seg[0] == "api" && seg[1] == "v3" && seg[2] == "projects" && seg[4] == "clusters" &&
+		seg[6] == "operation" && seg[7] == "upgradeworkflows":
+		return &route{svc: CCE, project: seg[3], target: seg[5], id: seg[8]}
+	case len(seg) == 5 && seg[0] == "v2" && seg[1] == "stacks" && seg[3] == "actions":
+		// The project comes from X-Project-Id once authenticated.
+		return &route{svc: AOS, target: seg[2], id: seg[4]}
+	case len(seg) == 6 && seg[0] == "v1" && seg[2] == "clusters" && seg[4] == "actions":
+		return &route{svc: DWS, project: seg[1], target: seg[3], id: seg[5]}
+	}
+	return nil
+}
+
+// recorder remembers the status written, for logging, and counts the
+// request as soon as its status is known: before the client can see the
+// answer, so a test that reads the counters right after a response
+// always finds that response counted.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+	count  func(status int)
+}
+
+// settle records the status once.
+func (w *recorder) settle(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+		w.count(code)
+	}
+}
+
+// WriteHeader counts the request, then writes the status.
+func (w *recorder) WriteHeader(code int) {
+	w.settle(code)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write writes the body, with status 200 if none was written yet.
+func (w *recorder) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (reset fault).
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Simulator) newHandler() http.Handler {
+	admin := s.adminHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", s.requestID())
+		if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
+			admin.ServeHTTP(w, r)
+			return
+		}
+		s.serveAPI(w, r)
+	})
+}
+
+// errorBody is the {error_code, error_msg} shape of the gateway and most
+// services. CCE additionally sends errorCode/errorMessage.
+type errorBody struct {
+	ErrorCode    string `json:"error_code"`
+	ErrorMsg     string `json:"error_msg"`
+	CCEErrorCode string `json:"errorCode,omitempty"`
+	CCEErrorMsg  string `json:"errorMessage,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error_code":"APIGW.0103","error_msg":"simulator: cannot encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorBody{ErrorCode: code, ErrorMsg: msg})
+}
+
+type errorCodes struct{ notFound, internal string }
+
+// serviceCodes are the services' own codes for an unknown operation and an
+// internal error. BCS's come from its API reference; the others are
+// plausible stand-ins (see docs/cloudsim.md).
+var serviceCodes = map[Service]errorCodes{
+	BCS: {"BCS.4040404", "BCS.5000500"},
+	CCE: {"CCE.01404001", "CCE.01500001"},
+	AOS: {"AOS.0404", "AOS.0500"},
+	DWS: {"DWS.0001", "DWS.0000"},
+}
+
+// serviceError answers with the service's own error body for 404 and 500.
+func serviceError(w http.ResponseWriter, svc Service, status int, what string) {
+	c := serviceCodes[svc]
+	body := errorBody{ErrorCode: c.internal, ErrorMsg: "Internal Server Error"}
+	if status == http.StatusNotFound {
+		body = errorBody{ErrorCode: c.notFound, ErrorMsg: what}
+	}
+	if svc == CCE {
+		body.CCEErrorCode, body.CCEErrorMsg = body.ErrorCode, body.ErrorMsg
+	}
+	writeJSON(w, status, body)
+}
+
+func notFoundMessage(rt *route) string {
+	switch rt.svc {
+	case BCS:
+		return "Not Found:the url is not found"
+	case CCE:
+		return fmt.Sprintf("Upgrade workflow %s of cluster %s not found", rt.id, rt.target)
+	case AOS:
+		return fmt.Sprintf("Execution %s of stack %s not found", rt.id, rt.target)
+	}
+	return fmt.Sprintf("Action %s of cluster %s does not exist", rt.id, rt.target)
+}
+
+func throttled(w http.ResponseWriter, limit string, retryAfter time.Duration) {
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+	}
+	writeError(w, http.StatusTooManyRequests, "APIGW.0308",
+		"The throttling threshold has been reached: policy user over ratelimit, limit:"+limit+", time:1 second")
+}
+
+func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rt := parseRoute(r)
+	rec := &recorder{ResponseWriter: w, count: func(status int) { s.counts.record(rt, status) }}
+	defer func() {
+		// No answer at all (the client gave up during a delay) counts
+		// as StatusReset.
+		rec.settle(StatusReset)
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+				"status", rec.status, "duration", time.Since(start), "requestID", w.Header().Get("X-Request-Id"))
+		}
+	}()
+	defer drain(r)
+	if rt == nil {
+		writeError(rec, http.StatusNotFound, "APIGW.0101", "The API does not exist or has not been published in the environment")
+		return
+	}
+	acct, aerr := s.verify(r, s.now())
+	if aerr != nil {
+		writeError(rec, aerr.status, aerr.code, aerr.msg)
+		return
+	}
+	if s.rateLimit != nil && !s.limiter(acct.AccessKey).AllowN(s.now(), 1) {
+		throttled(rec, strconv.FormatFloat(s.rateLimit.RPS, 'f', -1, 64), 0)
+		return
+	}
+	if rt.svc == AOS {
+		rt.project = r.Header.Get(headerProjectID)
+	}
+	if rt.project == "" || !acct.projects[rt.project] {
+		what := "project " + rt.project
+		if rt.project == "" {
+			what = "the " + headerProjectID + " header (missing)"
+		}
+		writeError(rec, http.StatusForbidden, "APIGW.0302",
+			"The IAM user is not authorized to access the API: "+what+" does not belong to the account")
+		return
+	}
+
+	var op *operation
+	if rt.id != "" {
+		k := lookupKey{rt.svc, rt.project, rt.target, rt.id}
+		if rt.svc == BCS {
+			k.target = ""
+		}
+		op = s.lookup(k)
+	}
+	delay, hit := time.Duration(0), (*Fault)(nil)
+	if op != nil {
+		delay, hit = op.faults.pick(s.chance)
+	}
+	if hit == nil {
+		d, h := s.global.pick(s.chance)
+		delay, hit = delay+d, h
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // client gone: nothing to answer
+		}
+	}
+	if hit != nil && s.applyFault(rec, r, rt, op, acct, hit) {
+		return
+	}
+	s.answer(rec, r, rt, op, acct, s.now())
+}
+
+// applyFault answers the request as the fault says; it reports false for
+// faults that only delay.
+func (s *Simulator) applyFault(w *recorder, r *http.Request, rt *route, op *operation, acct *account, f *Fault) bool {
+	switch f.Kind {
+	case FaultThrottle:
+		throttled(w, "10", f.RetryAfter.Duration)
+	case FaultError500:
+		serviceError(w, rt.svc, http.StatusInternalServerError, "")
+	case FaultNotFound:
+		serviceError(w, rt.svc, http.StatusNotFound, notFoundMessage(rt))
+	case FaultUnauthorized:
+		writeError(w, http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: verify aksk signature fail")
+	case FaultMalformed:
+		// A truncated copy of the real answer: valid start, invalid JSON.
+		body := s.body(r, rt, op, acct, s.now())
+		b, _ := json.Marshal(body)
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b[:len(b)/2])
+	case FaultReset:
+		w.settle(StatusReset)
+		resetConnection(w)
+	default:
+		return false
+	}
+	return true
+}
+
+// resetConnection closes the client connection without a response, with
+// a TCP RST when possible so the client sees "connection reset by peer".
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// HTTP/2 or a test recorder: abort the handler; the server resets
+		// the stream.
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// body renders the answer for a request, or nil when the addressed
+// operation does not exist (BCS lists never are nil).
+func (s *Simulator) body(r *http.Request, rt *route, op *operation, acct *account, now time.Time) any {
+	if rt.svc == BCS {
+		return s.bcsList(rt, op, acct, now)
+	}
+	if op == nil {
+		return nil
+	}
+	rc := s.newRenderCtx(op, now, acct, strings.HasPrefix(strings.ToLower(r.Header.Get("X-Language")), "zh"))
+	switch rt.svc {
+	case CCE:
+		return rc.cce()
+	case AOS:
+		return rc.aos()
+	}
+	return rc.dws()
+}
+
+func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, rt *route, op *operation, acct *account, now time.Time) {
+	body := s.body(r, rt, op, acct, now)
+	if rt.svc == BCS && s.bcsNotFound && rt.id != "" && op == nil {
+		body = nil
+	}
+	if body == nil {
+		serviceError(w, rt.svc, http.StatusNotFound, notFoundMessage(rt))
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// bcsList answers ListOpRecord: every operation of the project that
+// passes the filters, oldest first. An operation_id filter is a direct
+// lookup; otherwise the project's operations are scanned.
+func (s *Simulator) bcsList(rt *route, op *operation, acct *account, now time.Time) bcsListResponse {
+	var cands []*operation
+	if rt.id != "" {
+		if op != nil {
+			cands = []*operation{op}
+		}
+	} else {
+		s.mu.RLock()
+		cands = append(cands, s.bcs[rt.project]...)
+		s.mu.RUnlock()
+	}
+	q := rt.query
+	out := bcsListResponse{OperationRecords: make([]bcsRecord, 0, len(cands))}
+	for _, c := range cands {
+		sp := c.spec
+		if rt.target != "" && sp.BlockchainID != rt.target {
+			continue
+		}
+		if v := q.Get("resource_type"); v != "" && or(sp.Params.ResourceType, "BCSSVC01") != v {
+			continue
+		}
+		if v := q.Get("operation_type"); v != "" && or(sp.Params.OperationType, "99") != v {
+			continue
+		}
+		rc := s.newRenderCtx(c, now, acct, false)
+		if v := q.Get("operation_status"); v != "" && wordFor(BCS, rc.sn.state, c.plan.word) != v {
+			continue
+		}
+		out.OperationRecords = append(out.OperationRecords, rc.bcs())
+	}
+	out.Count = len(out.OperationRecords)
+	return out
+}

@@ -1,0 +1,642 @@
+package cloudsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file turns a snapshot into each service's documented JSON shape.
+// The structs mirror the API reference examples field by field (and in the
+// same order), including nulls where the examples have them.
+
+// Time formats of the four APIs.
+const (
+	cceTimeLayout = "2006-01-02 15:04:05.999999 -0700 MST"
+	dwsTimeLayout = "2006-01-02 15:04:05"
+)
+
+// wordFor maps a neutral state to a service's status word (overall or
+// step; the services use the same vocabulary for both, except where
+// noted in the renderers).
+func wordFor(svc Service, st State, unknown string) string {
+	if st == StateUnknown {
+		return unknown
+	}
+	if w, ok := serviceWords[svc][st]; ok {
+		return w
+	}
+	return string(st)
+}
+
+var serviceWords = map[Service]map[State]string{
+	BCS: {StateWaiting: "waiting", StateRunning: "processing", StateRollingBack: "processing",
+		StateSucceeded: "finished", StateFailed: "failed", StateRollbackFailed: "failed", StateCancelled: "stop"},
+	// CCE workflow phases: a failed task leaves the workflow Pending.
+	CCE: {StateWaiting: "Init", StateRunning: "Running", StateRollingBack: "Running",
+		StateSucceeded: "Success", StateFailed: "Pending", StateRollbackFailed: "Pending", StateCancelled: "Cancel"},
+	AOS: {StateWaiting: "Pending", StateRunning: "Running", StateRollingBack: "Running",
+		StateSucceeded: "Succeeded", StateFailed: "Failed", StateRollbackFailed: "Failed", StateCancelled: "Cancelled"},
+	DWS: {StateWaiting: "WAITING", StateRunning: "RUNNING", StateRollingBack: "ROLLBACK_RUNNING",
+		StateSucceeded: "SUCCESS", StateFailed: "FAILED", StateRollbackFailed: "ROLLBACK_FAIL", StateCancelled: "ROLLBACK_SUCCESS"},
+}
+
+// cceTaskWord maps a step state to a CCE task status, whose enum has no
+// cancelled value: an interrupted task reports Failed.
+func cceTaskWord(st State, unknown string) string {
+	switch st {
+	case StateUnknown:
+		return unknown
+	case StateWaiting:
+		return "Init"
+	case StateRunning, StateRollingBack:
+		return "Running"
+	case StateSucceeded:
+		return "Success"
+	}
+	return "Failed"
+}
+
+func serviceWord(op *operation, sn *snapshot) string {
+	return wordFor(op.spec.Service, sn.state, op.plan.word)
+}
+
+// renderCtx carries what every renderer needs for one request.
+type renderCtx struct {
+	s    *Simulator
+	op   *operation
+	sn   snapshot
+	acct *account
+	zh   bool
+}
+
+// at converts an offset from the operation's start to a real timestamp.
+func (rc *renderCtx) at(off time.Duration) time.Time {
+	return rc.s.clock.realAt(rc.op.simStart.Add(off)).UTC()
+}
+
+// estimate converts simulated time left into real seconds, rounded up;
+// -1 when unknown.
+func (rc *renderCtx) estimate(remaining time.Duration) int {
+	speed := rc.s.clock.speed()
+	if remaining < 0 || speed <= 0 {
+		return -1
+	}
+	return int(math.Ceil(remaining.Seconds() / speed))
+}
+
+func (s *Simulator) newRenderCtx(op *operation, now time.Time, acct *account, zh bool) *renderCtx {
+	e := s.clock.simAt(now).Sub(op.simStart)
+	return &renderCtx{s: s, op: op, sn: op.plan.eval(e), acct: acct, zh: zh}
+}
+
+// ---- BCS ListOpRecord ----
+
+type bcsListResponse struct {
+	Count            int         `json:"count"`
+	OperationRecords []bcsRecord `json:"operation_records"`
+}
+
+type bcsRecord struct {
+	OperationID      string                `json:"operation_id"`
+	ResourceType     string                `json:"resource_type"`
+	OperationType    string                `json:"operation_type"`
+	DomainID         string                `json:"domain_id"`
+	ProjectID        string                `json:"project_id"`
+	BlockchainID     string                `json:"blockchain_id"`
+	BlockchainName   string                `json:"blockchain_name"`
+	ClusterInfo      bcsCluster            `json:"cluster_info"`
+	OperationProcess map[string]bcsProcess `json:"operation_process"`
+	RecordTime       int64                 `json:"record_time"`
+	OperationStatus  string                `json:"operation_status"`
+	Message          []string              `json:"message"`
+	Desc             *string               `json:"desc"`
+}
+
+type bcsCluster struct {
+	ClusterType string    `json:"cluster_type"`
+	Name        string    `json:"name"`
+	ClusterID   string    `json:"cluster_id"`
+	NodeInfos   []bcsNode `json:"node_infos"`
+}
+
+type bcsNode struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+type bcsProcess struct {
+	StepName  string            `json:"step_name"`
+	Status    string            `json:"status"`
+	Detail    string            `json:"detail"`
+	SubSteps  map[string]bcsSub `json:"sub_steps"`
+	SerialNum int64             `json:"serial_num"`
+}
+
+type bcsSub struct {
+	SubstepName string   `json:"substep_name"`
+	Detail      *string  `json:"detail"`
+	Status      string   `json:"status"`
+	Message     []string `json:"message"`
+	StartTime   int64    `json:"start_time"`
+	EndTime     int64    `json:"end_time"`
+	SerialNum   int64    `json:"serial_num"`
+}
+
+func strp(s string) *string { return &s }
+
+func (rc *renderCtx) bcsStepWord(st State) string {
+	if st == StateWaiting {
+		// The reference example leaves steps that have not started with
+		// an empty status and "waiting" in detail.
+		return ""
+	}
+	return wordFor(BCS, st, rc.op.plan.word)
+}
+
+func (rc *renderCtx) bcs() bcsRecord {
+	op, sn, sp := rc.op, &rc.sn, rc.op.spec
+	p := sp.Params
+	rec := bcsRecord{
+		OperationID:      sp.ID,
+		ResourceType:     or(p.ResourceType, "BCSSVC01"),
+		OperationType:    or(p.OperationType, "99"),
+		DomainID:         rc.acct.DomainID,
+		ProjectID:        sp.ProjectID,
+		BlockchainID:     sp.BlockchainID,
+		BlockchainName:   or(p.BlockchainName, "bcs-"+hashHex("bcs/"+op.key, 6)),
+		OperationProcess: make(map[string]bcsProcess, len(op.plan.steps)),
+		RecordTime:       rc.at(0).UnixNano(),
+		OperationStatus:  wordFor(BCS, sn.state, op.plan.word),
+		ClusterInfo: bcsCluster{
+			ClusterType: "cce",
+			Name:        or(p.ClusterName, "cce-"+hashHex("cce/"+op.key, 6)),
+			ClusterID:   or(sp.ClusterID, uuidFrom("bcs-cluster/"+op.key)),
+		},
+	}
+	if sn.message != "" && sn.state != StateRunning {
+		rec.Message = []string{sn.message}
+	}
+	var serial int64
+	for i, ps := range op.plan.steps {
+		st := sn.steps[i]
+		proc := bcsProcess{
+			StepName:  ps.name,
+			Status:    rc.bcsStepWord(st.state),
+			SubSteps:  make(map[string]bcsSub, len(ps.subs)),
+			SerialNum: int64(i + 1),
+		}
+		if st.state == StateWaiting {
+			proc.Detail = "waiting"
+		}
+		for j, sub := range ps.subs {
+			ss := st.subs[j]
+			serial++
+			b := bcsSub{SubstepName: sub.name, Status: rc.bcsStepWord(ss.state), SerialNum: serial}
+			if ss.state == StateWaiting {
+				b.Detail = strp("waiting")
+			}
+			if ss.start >= 0 {
+				b.StartTime = rc.at(ss.start).UnixNano()
+			}
+			if ss.end >= 0 {
+				b.EndTime = rc.at(ss.end).UnixNano()
+			}
+			if ss.message != "" {
+				b.Detail = strp(ss.message)
+				b.Message = []string{ss.message}
+			}
+			proc.SubSteps[sub.name] = b
+		}
+		rec.OperationProcess[ps.name] = proc
+	}
+	return rec
+}
+
+// ---- CCE ShowUpgradeWorkFlow ----
+
+type cceWorkflow struct {
+	Kind       string      `json:"kind"`
+	APIVersion string      `json:"apiVersion"`
+	Metadata   cceMetadata `json:"metadata"`
+	Spec       cceSpec     `json:"spec"`
+	Status     cceStatus   `json:"status"`
+}
+
+type cceMetadata struct {
+	UID               string `json:"uid"`
+	CreationTimestamp string `json:"creationTimestamp"`
+	UpdateTimestamp   string `json:"updateTimestamp"`
+}
+
+type cceSpec struct {
+	ClusterID      string `json:"clusterID"`
+	ClusterVersion string `json:"clusterVersion"`
+	TargetVersion  string `json:"targetVersion"`
+}
+
+type cceStatus struct {
+	Phase         string     `json:"phase"`
+	PointStatuses []ccePoint `json:"pointStatuses"`
+	LineStatuses  []cceLine  `json:"lineStatuses"`
+}
+
+type ccePoint struct {
+	TaskType        string `json:"taskType"`
+	TaskID          string `json:"taskID,omitempty"`
+	Status          string `json:"status,omitempty"`
+	StartTimeStamp  string `json:"startTimeStamp,omitempty"`
+	EndTimeStamp    string `json:"endTimeStamp,omitempty"`
+	ExpireTimeStamp string `json:"expireTimeStamp,omitempty"`
+}
+
+type cceLine struct {
+	StartPoint cceTaskRef `json:"startPoint"`
+	EndPoint   cceTaskRef `json:"endPoint"`
+}
+
+type cceTaskRef struct {
+	TaskType string `json:"taskType"`
+}
+
+// cceTime formats like Go's time.Time.String() in UTC at microsecond
+// precision, which is what the CCE examples show.
+func cceTime(t time.Time) string {
+	return t.UTC().Truncate(time.Microsecond).Format(cceTimeLayout)
+}
+
+func (rc *renderCtx) cce() cceWorkflow {
+	op, sn, sp := rc.op, &rc.sn, rc.op.spec
+	wf := cceWorkflow{
+		Kind:       "WorkFlowTask",
+		APIVersion: "v3",
+		Metadata: cceMetadata{
+			UID:               sp.ID,
+			CreationTimestamp: cceTime(rc.at(0)),
+			UpdateTimestamp:   cceTime(rc.at(max(sn.changed, 0))),
+		},
+		Spec: cceSpec{
+			ClusterID:      sp.ClusterID,
+			ClusterVersion: or(sp.Params.ClusterVersion, "v1.28.15-r20"),
+			TargetVersion:  or(sp.Params.TargetVersion, "v1.29.13-r0"),
+		},
+		Status: cceStatus{
+			Phase:         wordFor(CCE, sn.state, op.plan.word),
+			PointStatuses: make([]ccePoint, 0, len(op.plan.steps)),
+			LineStatuses:  make([]cceLine, 0, len(op.plan.steps)),
+		},
+	}
+	for i, ps := range op.plan.steps {
+		st := sn.steps[i]
+		pt := ccePoint{TaskType: ps.name}
+		if st.state != StateWaiting {
+			pt.TaskID = uuidFrom(fmt.Sprintf("cce-task/%s/%d/%d", op.key, i, st.attempt))
+			pt.Status = cceTaskWord(st.state, op.plan.word)
+			start := st.start
+			if st.attempt > 1 {
+				// A resumed task reports its new run.
+				start = st.subs[0].start
+				for _, ss := range st.subs {
+					if ss.attempt > 1 {
+						start = ss.start
+						break
+					}
+				}
+			}
+			pt.StartTimeStamp = cceTime(rc.at(start))
+			if st.end >= 0 {
+				end := rc.at(st.end)
+				pt.EndTimeStamp = cceTime(end)
+				if ps.name == "PreCheck" {
+					// Pre-check results expire an hour after they finish.
+					pt.ExpireTimeStamp = cceTime(end.Add(time.Hour))
+				}
+			}
+		}
+		wf.Status.PointStatuses = append(wf.Status.PointStatuses, pt)
+		if i > 0 {
+			wf.Status.LineStatuses = append(wf.Status.LineStatuses, cceLine{
+				StartPoint: cceTaskRef{op.plan.steps[i-1].name},
+				EndPoint:   cceTaskRef{ps.name},
+			})
+		}
+	}
+	return wf
+}
+
+// ---- AOS stack execution ----
+
+type aosExecution struct {
+	Kind       string      `json:"kind"`
+	APIVersion string      `json:"apiVersion"`
+	Metadata   aosMetadata `json:"metadata"`
+	Spec       aosSpec     `json:"spec"`
+	Status     aosStatus   `json:"status"`
+}
+
+type aosMetadata struct {
+	Name              string            `json:"name"`
+	Namespace         string            `json:"namespace"`
+	SelfLink          string            `json:"selfLink"`
+	UID               string            `json:"uid"`
+	ResourceVersion   string            `json:"resourceVersion"`
+	CreationTimestamp string            `json:"creationTimestamp"`
+	Labels            map[string]string `json:"labels"`
+	Annotations       map[string]string `json:"annotations"`
+	Enable            bool              `json:"enable"`
+}
+
+type aosSpec struct {
+	Metadata          aosSpecMetadata `json:"metadata"`
+	ObjectReference   aosObjectRef    `json:"objectReference"`
+	ActionName        string          `json:"actionName"`
+	TimeoutInMinutes  int             `json:"timeoutInMinutes"`
+	OnFailureStrategy string          `json:"onFailureStrategy"`
+	DisableStrategy   string          `json:"disableStrategy"`
+	Source            string          `json:"source"`
+	ObjectData        string          `json:"objectData"`
+	Location          string          `json:"location"`
+}
+
+type aosSpecMetadata struct {
+	Namespace         string            `json:"namespace"`
+	CreationTimestamp *string           `json:"creationTimestamp"`
+	Labels            map[string]string `json:"labels"`
+	Enable            bool              `json:"enable"`
+}
+
+type aosObjectRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+}
+
+type aosStatus struct {
+	ActionName        string                  `json:"actionName"`
+	Progress          int                     `json:"progress"`
+	ObjectStatus      aosActionStatus         `json:"objectStatus"`
+	SubObjectStatuses map[string]aosSubStatus `json:"subObjectStatuses"`
+}
+
+type aosActionStatus struct {
+	Phase    string `json:"phase"`
+	Message  string `json:"message,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	UpdateAt string `json:"updateAt,omitempty"`
+}
+
+type aosSubStatus struct {
+	Phase         string `json:"phase"`
+	Message       string `json:"message,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	UpdateAt      string `json:"updateAt,omitempty"`
+	SubActionName string `json:"subActionName,omitempty"`
+	CreateAt      string `json:"createAt,omitempty"`
+}
+
+func aosTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func aosReason(st State) string {
+	switch st {
+	case StateFailed, StateRollbackFailed:
+		return "ExecutionFailed"
+	case StateCancelled:
+		return "ExecutionCancelled"
+	}
+	return ""
+}
+
+func (rc *renderCtx) aos() aosExecution {
+	op, sn, sp := rc.op, &rc.sn, rc.op.spec
+	stackName := or(sp.Params.StackName, "stack-"+hashHex("stack/"+sp.StackID, 6))
+	action := or(sp.Params.ActionName, "create")
+	hash := strconv.FormatUint(uint64(hashUint32(op.key)), 10)
+	labels := map[string]string{"execution-hash": hash, "stackname": stackName}
+	created := rc.at(0)
+	// resourceVersion moves whenever something visible changes.
+	events := 0
+	for _, st := range sn.steps {
+		for _, ss := range st.subs {
+			if ss.start >= 0 {
+				events++
+			}
+			if ss.end >= 0 {
+				events++
+			}
+		}
+	}
+	ex := aosExecution{
+		Kind:       "Execution",
+		APIVersion: "paas/v1alpha1",
+		Metadata: aosMetadata{
+			Name:              sp.ID,
+			Namespace:         sp.ProjectID,
+			SelfLink:          "/apis/paas/v1alpha1/namespaces/" + sp.ProjectID + "/executions/" + sp.ID,
+			UID:               op.uid,
+			ResourceVersion:   strconv.FormatUint(uint64(hashUint32(op.key)%100000)+uint64(events), 10),
+			CreationTimestamp: aosTime(created),
+			Labels:            labels,
+			Annotations: map[string]string{
+				"paas-iam.alpha.kubernetes.io/domain-id": rc.acct.DomainID,
+				"stack.kubernetes.io/revision":           "1",
+			},
+			Enable: true,
+		},
+		Spec: aosSpec{
+			Metadata:          aosSpecMetadata{Namespace: sp.ProjectID, Labels: labels, Enable: true},
+			ObjectReference:   aosObjectRef{Namespace: sp.ProjectID, Name: stackName, UID: sp.StackID},
+			ActionName:        action,
+			TimeoutInMinutes:  60,
+			OnFailureStrategy: "DoNothing",
+			DisableStrategy:   "Cancel",
+			Source:            "User",
+			ObjectData:        "*****",
+			Location:          "172.16.0.0",
+		},
+		Status: aosStatus{
+			ActionName: action,
+			Progress:   int(math.Floor(sn.progress * 100)),
+			ObjectStatus: aosActionStatus{
+				Phase:    wordFor(AOS, sn.state, op.plan.word),
+				Reason:   aosReason(sn.state),
+				UpdateAt: aosTime(rc.at(max(sn.changed, 0))),
+			},
+			SubObjectStatuses: make(map[string]aosSubStatus, len(op.plan.steps)),
+		},
+	}
+	if sn.state != StateRunning {
+		ex.Status.ObjectStatus.Message = sn.message
+	}
+	for i, ps := range op.plan.steps {
+		st := sn.steps[i]
+		sub := aosSubStatus{
+			Phase:         wordFor(AOS, st.state, op.plan.word),
+			Reason:        aosReason(st.state),
+			SubActionName: action,
+		}
+		// An element's status is created when it starts; elements still
+		// pending have no times (clients order elements by createAt).
+		if st.start >= 0 {
+			sub.CreateAt = aosTime(rc.at(st.start))
+			sub.UpdateAt = sub.CreateAt
+		}
+		if st.end >= 0 {
+			sub.UpdateAt = aosTime(rc.at(st.end))
+		}
+		for _, ss := range st.subs {
+			if ss.message != "" {
+				sub.Message = ss.message
+			}
+		}
+		ex.Status.SubObjectStatuses[ps.name] = sub
+	}
+	return ex
+}
+
+func hashUint32(s string) uint32 {
+	var h uint32 = 2166136261
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// ---- DWS ListClusterActions ----
+
+type dwsAction struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	Items       []dwsItem `json:"items"`
+	ActionName  string    `json:"action_name"`
+	ClusterName string    `json:"cluster_name"`
+	SubmitTime  string    `json:"submit_time"`
+}
+
+type dwsItem struct {
+	ItemName string       `json:"item_name"`
+	SubItems []dwsSubItem `json:"sub_items"`
+}
+
+type dwsSubItem struct {
+	Status        string  `json:"status"`
+	Detail        *string `json:"detail"`
+	SubItemName   string  `json:"sub_item_name"`
+	BeginTime     *string `json:"begin_time"`
+	EndTime       *string `json:"end_time"`
+	EstimatedTime int     `json:"estimated_time"`
+}
+
+// dwsProgressInfo is the object serialised, as a string, inside the
+// sub-item detail's progressInfo string (JSON in a string in a string).
+type dwsProgressInfo struct {
+	ActionEndTime   string `json:"actionEndTime,omitempty"`
+	FailedStep      string `json:"failedStep,omitempty"`
+	ErrorCode       string `json:"errorCode"`
+	UpdateTime      string `json:"updateTime"`
+	ErrorMsg        string `json:"errorMsg"`
+	CurrentStep     string `json:"currentStep"`
+	ActionType      string `json:"actionType"`
+	Progress        string `json:"progress"`
+	ActionStartTime string `json:"actionStartTime"`
+}
+
+// dwsTime formats like java.sql.Timestamp.toString(): milliseconds with
+// trailing zeros dropped but at least one digit ("09:06:18.0").
+func dwsTime(t time.Time) string {
+	t = t.UTC().Truncate(time.Millisecond)
+	frac := strings.TrimRight(fmt.Sprintf("%03d", t.Nanosecond()/int(time.Millisecond)), "0")
+	if frac == "" {
+		frac = "0"
+	}
+	return t.Format(dwsTimeLayout) + "." + frac
+}
+
+func dwsActionType(action string) string {
+	switch {
+	case strings.HasPrefix(action, "SNAPSHOTTING"):
+		return "Backup"
+	case strings.Contains(action, "RESTORING"):
+		return "Restore"
+	case strings.HasPrefix(action, "GROWING"), strings.HasPrefix(action, "RESIZE"):
+		return "Resize"
+	}
+	return "Action"
+}
+
+func (rc *renderCtx) dws() dwsAction {
+	op, sn, sp := rc.op, &rc.sn, rc.op.spec
+	now := rc.s.now().UTC()
+	out := dwsAction{
+		ID:          op.uid,
+		Status:      wordFor(DWS, sn.state, op.plan.word),
+		Items:       make([]dwsItem, 0, len(op.plan.steps)),
+		ActionName:  sp.ID,
+		ClusterName: or(sp.Params.ClusterName, "cluster_"+strconv.Itoa(int(hashUint32(sp.ClusterID)%1000))),
+		SubmitTime:  dwsTime(rc.at(0)),
+	}
+	name := func(en, zh string) string {
+		if rc.zh && zh != "" {
+			return zh
+		}
+		return en
+	}
+	for i, ps := range op.plan.steps {
+		st := sn.steps[i]
+		item := dwsItem{ItemName: name(ps.name, ps.nameZH), SubItems: make([]dwsSubItem, 0, len(ps.subs))}
+		for j, sub := range ps.subs {
+			ss := st.subs[j]
+			si := dwsSubItem{
+				Status:        wordFor(DWS, ss.state, op.plan.word),
+				SubItemName:   name(sub.name, sub.nameZH),
+				EstimatedTime: -1,
+			}
+			if ss.start >= 0 {
+				begin := rc.at(ss.start)
+				si.BeginTime = strp(dwsTime(begin))
+				info := dwsProgressInfo{
+					UpdateTime:      now.Format(dwsTimeLayout),
+					CurrentStep:     "RUNNING",
+					ActionType:      dwsActionType(sp.ID),
+					Progress:        fmt.Sprintf("%.2f%%", math.Floor(ss.progress*10000)/100),
+					ActionStartTime: begin.Format(dwsTimeLayout),
+				}
+				if ss.end >= 0 {
+					end := rc.at(ss.end)
+					si.EndTime = strp(dwsTime(end))
+					info.ActionEndTime = end.Format(dwsTimeLayout)
+					info.CurrentStep = "FINISH"
+				}
+				switch ss.state {
+				case StateFailed, StateRollbackFailed:
+					info.FailedStep = strings.ToUpper(strings.ReplaceAll(sub.name, " ", "_"))
+					info.ErrorCode = "DWS.9999"
+					info.ErrorMsg = ss.message
+					info.CurrentStep = "FAILED"
+				case StateRunning:
+					if !sp.Params.UnknownEstimate {
+						si.EstimatedTime = rc.estimate(ss.remaining)
+					}
+				case StateUnknown:
+					info.CurrentStep = op.plan.word
+				}
+				inner, _ := json.Marshal(info)
+				outer, _ := json.Marshal(map[string]string{"progressInfo": string(inner)})
+				si.Detail = strp(string(outer))
+			}
+			item.SubItems = append(item.SubItems, si)
+		}
+		out.Items = append(out.Items, item)
+	}
+	return out
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
