@@ -58,10 +58,15 @@ fuzz: ## Run every fuzz target for longer (FUZZTIME=2m by default).
 
 ##@ Build and run
 
+.PHONY: demo
+demo: tools ## Run the demo: local control plane, cloudsim and the manager, one operation per service.
+	go run ./cmd/demo $(DEMO_FLAGS)
+
 .PHONY: build
 build: ## Build the manager and cloudsim into bin/.
 	go build -o bin/manager ./cmd/manager
 	go build -o bin/cloudsim ./cmd/cloudsim
+	go build -o bin/demo ./cmd/demo
 
 .PHONY: run
 run: manifests ## Run the manager against the current kubeconfig.

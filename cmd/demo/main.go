@@ -51,7 +51,7 @@ func run(workDir string, exit bool, timeout time.Duration) error {
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 
 	fmt.Println("Starting a local control plane (kube-apiserver, etcd), cloudsim and the cloudop manager…")
-	env, err := demo.Start(ctx, files.Sim, demo.Options{WorkDir: workDir, ManagerLog: logFile})
+	env, err := demo.Start(ctx, files.Backdrop(), demo.Options{WorkDir: workDir, ManagerLog: logFile})
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func run(workDir string, exit bool, timeout time.Duration) error {
 	}()
 	fmt.Printf("cloudsim: %s   manager log: %s\n\n", env.SimURL, logPath)
 
-	if _, err := env.Apply(ctx, files.Manifest); err != nil {
+	if err := env.ApplyScenario(ctx, files); err != nil {
 		return err
 	}
 	printer := demo.NewPrinter(os.Stdout)

@@ -158,6 +158,24 @@ func (e *Environment) Stop() {
 	}
 }
 
+// ApplyScenario starts the scenario's operations in cloudsim and applies
+// its CloudOperations, so both begin together.
+func (e *Environment) ApplyScenario(ctx context.Context, f Files) error {
+	ops := append([]cloudsim.OperationSpec(nil), f.Sim.Operations...)
+	for _, t := range f.Sim.Templates {
+		expanded, err := t.Expand()
+		if err != nil {
+			return err
+		}
+		ops = append(ops, expanded...)
+	}
+	if err := e.Sim.AddOperations(ops); err != nil {
+		return fmt.Errorf("cloudsim: %w", err)
+	}
+	_, err := e.Apply(ctx, f.Manifest)
+	return err
+}
+
 // Apply creates every object of a multi-document YAML manifest in the demo
 // namespace.
 func (e *Environment) Apply(ctx context.Context, manifest []byte) ([]client.Object, error) {

@@ -16,6 +16,15 @@ type Files struct {
 	Manifest []byte
 }
 
+// Backdrop returns the simulator configuration without its operations:
+// accounts and settings. Operations are added by Environment.ApplyScenario
+// so their clocks start when the CloudOperations are applied.
+func (f Files) Backdrop() cloudsim.Config {
+	c := f.Sim
+	c.Operations, c.Templates = nil, nil
+	return c
+}
+
 // LoadFiles reads config/demo from the repository.
 func LoadFiles() (Files, error) {
 	root, err := testenv.RepoRoot()

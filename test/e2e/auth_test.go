@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloudsim"
+)
+
+const wrongSecretKey = "wrong-secret-value-4b1d"
+
+// TestWrongSecretIsReportedAndFixingItRecovers: cloudsim rejects a request
+// signed with the wrong secret; the CloudOperation says so with a clear
+// reason; fixing the Secret recovers it without a restart.
+func TestWrongSecretIsReportedAndFixingItRecovers(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	// Replace the namespace's good Secret with a wrong one.
+	if err := env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metaName(ns, "creds")}); err != nil {
+		t.Fatal(err)
+	}
+	createSecret(t, ns, wrongSecretKey)
+	obj := simOperation(t, ns, "stack", cloudsim.OperationSpec{Service: cloudsim.AOS, ID: "auth-stack-action", StackID: "auth-stack"})
+	if err := env.Client.Create(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "AuthFailed", func() (bool, string) {
+		o := get(t, ns, "stack")
+		c := o.GetCondition(opsv1.ConditionReady)
+		return c != nil && c.Reason == opsv1.ReasonAuthFailed && strings.Contains(c.Message, "APIGW.0301"), describe(o)
+	})
+	if n := env.Sim.Counts().Operations[cloudsim.AOS]["auth-stack-action"].ByStatus[401]; n == 0 {
+		t.Errorf("cloudsim did not reject a request: %+v", env.Sim.Counts().Operations[cloudsim.AOS]["auth-stack-action"])
+	}
+
+	secret := &corev1.Secret{}
+	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "creds"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Data["secretKey"] = []byte(secretKey)
+	if err := env.Client.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "recovery to Succeeded", func() (bool, string) {
+		o := get(t, ns, "stack")
+		return o.Status.Phase == opsv1.PhaseSucceeded && o.IsReady(), describe(o)
+	})
+
+	assertNoSecretLeaks(t, secretKey, wrongSecretKey)
+}
+
+// assertNoSecretLeaks looks for secret values in everything cloudop
+// writes: status, events, its (debug-level) logs and its metrics.
+func assertNoSecretLeaks(t *testing.T, secrets ...string) {
+	t.Helper()
+	ctx := context.Background()
+	var haystacks []string
+	var ops opsv1.CloudOperationList
+	if err := env.Client.List(ctx, &ops); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range ops.Items {
+		haystacks = append(haystacks, describe(&o))
+		for _, s := range o.Status.Steps {
+			haystacks = append(haystacks, s.Message)
+		}
+	}
+	var events eventsv1.EventList
+	if err := env.Client.List(ctx, &events); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events.Items {
+		haystacks = append(haystacks, e.Note, e.Reason)
+	}
+	logs := managerLog.String()
+	if !strings.Contains(logs, "APIGW.0301") {
+		t.Fatalf("the manager log does not show the auth failure; the leak check would prove nothing")
+	}
+	haystacks = append(haystacks, logs)
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		haystacks = append(haystacks, f.String())
+	}
+	all := strings.Join(haystacks, "\n")
+	for _, secret := range secrets {
+		if strings.Contains(all, secret) {
+			t.Errorf("secret value %q found in status, events, logs or metrics", secret)
+		}
+	}
+}
+
+func metaName(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/demo"
+)
+
+// bcsList is the key of the demo blockchain's ListOpRecord calls: one list
+// serves both BCS operations, so cloudsim counts them per blockchain.
+const bcsList = project + "/23604f57-eac9-3777-e9f5-ae87457f2338"
+
+// requests is what cloudsim counted for one operation, or for BCS one
+// blockchain's list calls.
+func requests(svc cloudsim.Service, key string) int {
+	if svc == cloudsim.BCS {
+		return env.Sim.Counts().BCSLists[key].Total
+	}
+	return env.Sim.RequestCount(svc, key)
+}
+
+// TestDemoScenario runs `make demo`'s scenario headless and checks every
+// operation's terminal state, its steps, its events and what cloudsim saw.
+func TestDemoScenario(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := env.ApplyScenario(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	items, err := env.WaitTerminal(ctx, nil)
+	if err != nil {
+		for i := range items {
+			t.Logf("%s: %s", items[i].Name, describe(&items[i]))
+		}
+		t.Fatal(err)
+	}
+
+	want := map[string]struct {
+		phase   opsv1.Phase
+		steps   int
+		service cloudsim.Service
+		key     string
+	}{
+		"bcs-create-blockchain": {opsv1.PhaseSucceeded, 3, cloudsim.BCS, bcsList},
+		"bcs-scale-out-fails":   {opsv1.PhaseFailed, 3, cloudsim.BCS, bcsList},
+		"cce-cluster-upgrade":   {opsv1.PhaseSucceeded, 4, cloudsim.CCE, "c271e39e-1a6e-4d3d-8fa8-2a36329c68d1"},
+		"aos-stack-create":      {opsv1.PhaseSucceeded, 3, cloudsim.AOS, "trim-4074942376"},
+		"dws-snapshot":          {opsv1.PhaseSucceeded, 1, cloudsim.DWS, "9f76c502-fc9c-4a52-8656-65d0da6e3d57/SNAPSHOTTING"},
+		"dws-restore-throttled": {opsv1.PhaseSucceeded, 2, cloudsim.DWS, "9f76c502-fc9c-4a52-8656-65d0da6e3d57/RESTORING"},
+	}
+	if len(items) != len(want) {
+		t.Fatalf("%d CloudOperations, want %d", len(items), len(want))
+	}
+	callsAtEnd := map[string]int{}
+	for i := range items {
+		o := &items[i]
+		w, ok := want[o.Name]
+		if !ok {
+			t.Fatalf("unexpected CloudOperation %s", o.Name)
+		}
+		if o.Status.Phase != w.phase || len(o.Status.Steps) != w.steps {
+			t.Errorf("%s: phase %s with %d steps, want %s with %d (%s)", o.Name, o.Status.Phase, len(o.Status.Steps), w.phase, w.steps, describe(o))
+		}
+		switch w.phase {
+		case opsv1.PhaseSucceeded:
+			if !o.IsReady() || o.Status.Progress == nil || *o.Status.Progress != 100 {
+				t.Errorf("%s: not Ready at 100%%: %s", o.Name, describe(o))
+			}
+			for _, s := range o.Status.Steps {
+				if s.Phase != opsv1.PhaseSucceeded {
+					t.Errorf("%s: step %s is %s", o.Name, s.Name, s.Phase)
+				}
+			}
+		case opsv1.PhaseFailed:
+			if !o.IsStalled() || !strings.Contains(o.GetCondition(opsv1.ConditionReady).Message, "quota exceeded") {
+				t.Errorf("%s: failure not explained: %s", o.Name, describe(o))
+			}
+		}
+		callsAtEnd[o.Name] = requests(w.service, w.key)
+		if callsAtEnd[o.Name] < 2 {
+			t.Errorf("%s: cloudsim saw %d requests", o.Name, callsAtEnd[o.Name])
+		}
+	}
+	throttled := env.Sim.Counts().Operations[cloudsim.DWS]["9f76c502-fc9c-4a52-8656-65d0da6e3d57/RESTORING"]
+	if throttled.ByStatus[429] != 3 {
+		t.Errorf("throttled operation saw %d 429s, want 3: %+v", throttled.ByStatus[429], throttled)
+	}
+
+	// Terminal operations are not polled again: wait three poll intervals.
+	time.Sleep(16 * time.Second)
+	for name, w := range want {
+		if n := requests(w.service, w.key); n != callsAtEnd[name] {
+			t.Errorf("%s: %d more requests after the terminal phase", name, n-callsAtEnd[name])
+		}
+	}
+
+	// One phase event per transition: each ends with exactly one event for
+	// its terminal phase, none duplicated.
+	var events eventsv1.EventList
+	if err := env.Client.List(ctx, &events, client.InNamespace(demo.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	terminalEvents := map[string]int{}
+	for _, e := range events.Items {
+		if e.Reason == "PhaseChanged" && (strings.Contains(e.Note, "→ Succeeded") || strings.Contains(e.Note, "→ Failed")) {
+			terminalEvents[e.Regarding.Name]++
+		}
+	}
+	for name := range want {
+		if terminalEvents[name] != 1 {
+			t.Errorf("%s: %d terminal phase events, want 1", name, terminalEvents[name])
+		}
+	}
+}

@@ -1,0 +1,158 @@
+// Package e2e runs cloudop end to end: the demo's control plane, cloudsim
+// and manager, driven through the API server and checked with real clients.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/demo"
+)
+
+const (
+	project   = "051ddda57400d2982fccc014fab5749d"
+	accessKey = "DEMOACCESSKEY0000001"
+	secretKey = "demo-secret-key-not-for-production"
+)
+
+var (
+	env        *demo.Environment
+	files      demo.Files
+	managerLog = &syncBuffer{}
+)
+
+// syncBuffer collects the manager's logs for the leak test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestMain(m *testing.M) {
+	// Debug logs, so the leak test sees everything the manager would log.
+	ctrl.SetLogger(zap.New(zap.WriteTo(managerLog), zap.UseDevMode(false), zap.Level(zapcore.DebugLevel)))
+	var err error
+	if files, err = demo.LoadFiles(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	workDir, _ := os.MkdirTemp("", "cloudop-e2e-")
+	env, err = demo.Start(context.Background(), files.Backdrop(), demo.Options{WorkDir: workDir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	env.Stop()
+	_ = os.RemoveAll(workDir)
+	os.Exit(code)
+}
+
+// newNamespace creates a namespace of its own, with the demo account's
+// credentials Secret.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	createSecret(t, ns.Name, secretKey)
+	return ns.Name
+}
+
+func createSecret(t *testing.T, ns, sk string) {
+	t.Helper()
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		StringData: map[string]string{"accessKey": accessKey, "secretKey": sk, "projectID": project},
+	}
+	if err := env.Client.Create(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// simOperation adds an operation to cloudsim and returns a CloudOperation
+// for it (not yet created).
+func simOperation(t *testing.T, ns, name string, spec cloudsim.OperationSpec) *opsv1.CloudOperation {
+	t.Helper()
+	spec.ProjectID = project
+	if err := env.Sim.AddOperation(spec); err != nil {
+		t.Fatal(err)
+	}
+	obj := &opsv1.CloudOperation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: opsv1.CloudOperationSpec{
+			Service: opsv1.Service(spec.Service), Region: "cn-north-4", OperationID: spec.ID,
+			ClusterID: spec.ClusterID, StackID: spec.StackID, BlockchainID: spec.BlockchainID,
+			CredentialsSecretRef: opsv1.SecretReference{Name: "creds"},
+			PollInterval:         &metav1.Duration{Duration: 5 * time.Second},
+		},
+	}
+	return obj
+}
+
+// eventually polls get until check passes or the timeout expires.
+func eventually(t *testing.T, timeout time.Duration, what string, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := check()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
+}
+
+func get(t *testing.T, ns, name string) *opsv1.CloudOperation {
+	t.Helper()
+	obj := &opsv1.CloudOperation{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+func describe(o *opsv1.CloudOperation) string {
+	var conds []string
+	for _, c := range o.Status.Conditions {
+		conds = append(conds, c.Type+"="+string(c.Status)+"/"+c.Reason)
+	}
+	return fmt.Sprintf("phase=%s step=%s conditions=%s message=%q", o.Status.Phase, o.Status.CurrentStep, strings.Join(conds, ","), o.Status.Message)
+}
+
+// kubectl runs the built kubectl against the control plane.
+func kubectl(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, env.Kubectl, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...).CombinedOutput()
+	return string(out), err
+}
