@@ -1,15 +1,20 @@
 package cloud
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Client defaults.
@@ -23,8 +28,11 @@ const (
 	DefaultUserAgent = "cloudop"
 )
 
-// HTTPClient sends signed, bounded GET requests to a cloud API. The zero
-// value is usable; NewHTTPClient returns one with an explicit transport.
+// HTTPClient sends signed, bounded GET requests to a cloud API, coalescing
+// identical in-flight requests and, with a Limiter, rate-limiting them.
+// The zero value is usable (coalescing, no rate limit); NewHTTPClient
+// returns one with an explicit transport and the default rate limits. An
+// HTTPClient must not be copied after first use.
 type HTTPClient struct {
 	// Client sends the requests; nil means a client built by
 	// NewHTTPTransportClient. Its CheckRedirect is replaced per request:
@@ -39,13 +47,31 @@ type HTTPClient struct {
 	Now func() time.Time
 	// UserAgent is sent (and signed); "" means DefaultUserAgent.
 	UserAgent string
+	// Limiter, when set, rate-limits requests per (access key, service,
+	// region) and globally, and slows a bucket after throttled answers.
+	// nil sends without client-side limits. NewHTTPClient sets one with
+	// the default configuration.
+	Limiter *RateLimiter
+	// DisableCoalescing sends every call on its own, even when an
+	// identical request is already in flight.
+	DisableCoalescing bool
+
+	flight singleflight.Group
+	// flightCallers counts callers waiting on a shared exchange (tests).
+	flightCallers atomic.Int64
 }
 
+// ErrResponseTooLarge marks a 2xx answer larger than MaxBodyBytes; the
+// *Error wrapping it is KindTransient. Adapters that list many records may
+// fall back to a narrower request.
+var ErrResponseTooLarge = errors.New("response too large")
+
 // NewHTTPClient returns an HTTPClient with its own transport (see
-// NewHTTPTransportClient) and the given per-request timeout (0 means
-// DefaultRequestTimeout).
+// NewHTTPTransportClient), the given per-request timeout (0 means
+// DefaultRequestTimeout) and a RateLimiter with the default configuration
+// (replace the Limiter field before first use to change it).
 func NewHTTPClient(timeout time.Duration) *HTTPClient {
-	return &HTTPClient{Client: NewHTTPTransportClient(), Timeout: timeout}
+	return &HTTPClient{Client: NewHTTPTransportClient(), Timeout: timeout, Limiter: NewRateLimiter(RateLimitConfig{})}
 }
 
 // NewHTTPTransportClient returns an *http.Client with a cloned default
@@ -73,12 +99,62 @@ var defaultTransportClient = NewHTTPTransportClient()
 // transport failures and bodies over MaxBodyBytes are KindTransient, other
 // statuses are classified by ClassifyResponse.
 //
+// Identical requests in flight at the same time (same URL and query, same
+// headers, same credentials) share one HTTP exchange unless
+// DisableCoalescing is set; each caller gets its own copy of the body. The
+// shared exchange is not cancelled when one caller's context is, only by
+// Timeout. With a Limiter, the request first waits for a token of its
+// (access key, service, region) bucket, or fails at once with a
+// KindThrottled error wrapping ErrRateLimited (see RateLimiter.Wait), and
+// its outcome is fed back to the bucket (see RateLimiter.Record).
+//
 // path must be unescaped (each segment is escaped when sent); callers
 // check segments with ValidPathSegment so IDs cannot change the path.
 func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.Values, headers http.Header) ([]byte, error) {
+	u, err := requestURL(t, path, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.DisableCoalescing {
+		return c.send(ctx, t, u, headers)
+	}
+	executed := false
+	ch := c.flight.DoChan(flightKey(t, u, headers), func() (any, error) {
+		executed = true
+		return c.send(context.WithoutCancel(ctx), t, u, headers)
+	})
+	c.flightCallers.Add(1)
+	defer c.flightCallers.Add(-1)
+	select {
+	case res := <-ch:
+		// executed is only read after the result arrived, which happens
+		// after the function (if it was this caller's) returned.
+		if !executed {
+			coalescedTotal.WithLabelValues(serviceLabel(t.Service)).Inc()
+		}
+		if res.Err != nil {
+			var ce *Error
+			if res.Shared && errors.As(res.Err, &ce) {
+				cp := *ce
+				return nil, &cp
+			}
+			return nil, res.Err
+		}
+		body := res.Val.([]byte)
+		if res.Shared {
+			body = bytes.Clone(body)
+		}
+		return body, nil
+	case <-ctx.Done():
+		return nil, ClassifyTransport(ctx.Err())
+	}
+}
+
+// requestURL builds the absolute URL of a request.
+func requestURL(t Target, path string, query url.Values) (string, error) {
 	base, err := NormalizeBaseURL(t.BaseURL)
 	if err != nil {
-		return nil, Permanentf("endpoint %q: %s", SanitizeText(t.BaseURL, MaxNameRunes), err)
+		return "", Permanentf("endpoint %q: %s", SanitizeText(t.BaseURL, MaxNameRunes), err)
 	}
 	u, _ := url.Parse(base)
 	if !strings.HasPrefix(path, "/") {
@@ -86,10 +162,46 @@ func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.V
 	}
 	u.Path = path
 	u.RawQuery = encodeQuery(query)
+	return u.String(), nil
+}
 
-	ctx, cancel := context.WithTimeout(ctx, c.timeout())
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+// flightKey identifies requests that may share one exchange: same
+// credentials (by fingerprint, so a wrong secret never reads what a right
+// one fetched), project header, URL and extra headers.
+func flightKey(t Target, u string, headers http.Header) string {
+	var b strings.Builder
+	b.WriteString(t.Credentials.Fingerprint())
+	b.WriteByte('\n')
+	b.WriteString(projectOf(t))
+	b.WriteByte('\n')
+	b.WriteString(u)
+	names := make([]string, 0, len(headers))
+	for k := range headers {
+		names = append(names, http.CanonicalHeaderKey(k))
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		b.WriteByte('\n')
+		b.WriteString(k)
+		for _, v := range headers.Values(k) {
+			b.WriteByte('\x00')
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+func projectOf(t Target) string {
+	if t.ProjectID != "" {
+		return t.ProjectID
+	}
+	return t.Credentials.ProjectID
+}
+
+// send waits for the rate limiter, then makes one HTTP exchange and
+// records its metrics and outcome.
+func (c *HTTPClient) send(ctx context.Context, t Target, u string, headers http.Header) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		return nil, Permanentf("cannot build request: %s", err)
 	}
@@ -100,42 +212,63 @@ func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.V
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent())
-	project := t.ProjectID
-	if project == "" {
-		project = t.Credentials.ProjectID
-	}
-	if project != "" {
+	if project := projectOf(t); project != "" {
 		req.Header.Set(HeaderProjectID, project)
 	}
+
+	key := bucketKeyOf(t)
+	if c.Limiter != nil {
+		if err := c.Limiter.Wait(ctx, key); err != nil {
+			return nil, err
+		}
+	}
+	// Signed after the wait, so the signature's date is fresh.
 	if err := Sign(req, nil, t.Credentials, c.now()); err != nil {
 		return nil, err
 	}
 
-	resp, err := c.httpClient().Do(req)
+	start := time.Now()
+	body, status, err := c.exchange(ctx, req)
+	svc := serviceLabel(t.Service)
+	requestDuration.WithLabelValues(svc).Observe(time.Since(start).Seconds())
+	requestsTotal.WithLabelValues(svc, codeLabel(status)).Inc()
+	if c.Limiter != nil {
+		c.Limiter.Record(key, err)
+	}
+	return body, err
+}
+
+// exchange sends req under Timeout and reads the bounded answer. status is
+// 0 when no response arrived.
+func (c *HTTPClient) exchange(ctx context.Context, req *http.Request) (body []byte, status int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	resp, err := c.httpClient().Do(req.WithContext(ctx))
 	if err != nil {
-		return nil, ClassifyTransport(err)
+		return nil, 0, ClassifyTransport(err)
 	}
 	defer resp.Body.Close()
 
 	limit := c.maxBody()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, ClassifyTransport(err)
+		return nil, resp.StatusCode, ClassifyTransport(err)
 	}
 	tooLarge := int64(len(body)) > limit
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if tooLarge {
-			return nil, &Error{
+			return nil, resp.StatusCode, &Error{
 				Kind: KindTransient, HTTPStatus: resp.StatusCode,
 				RequestID: SanitizeText(resp.Header.Get(HeaderRequestID), maxRequestIDRunes),
 				Message:   "response too large",
+				Err:       ErrResponseTooLarge,
 			}
 		}
-		return body, nil
+		return body, resp.StatusCode, nil
 	}
 	// An oversized error body is classified from its first bytes; it will
 	// not parse, which is fine: the status alone decides the kind.
-	return nil, classifyResponse(resp.StatusCode, resp.Header, body[:min(int64(len(body)), limit)], c.now())
+	return nil, resp.StatusCode, classifyResponse(resp.StatusCode, resp.Header, body[:min(int64(len(body)), limit)], c.now())
 }
 
 func (c *HTTPClient) httpClient() *http.Client {

@@ -4,6 +4,7 @@ package bcs
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"sort"
 	"strings"
@@ -62,15 +63,23 @@ type subDetail struct {
 // Adapter fetches BCS operations. It implements cloud.Fetcher.
 type Adapter struct {
 	HTTP *cloud.HTTPClient
+	// Lists, when set, serves every operation of one (credentials,
+	// project, blockchain) from one shared ListOpRecord call (see
+	// ListCache). nil sends one call filtered by operation_id per Fetch.
+	Lists *ListCache
 }
 
 var _ cloud.Fetcher = (*Adapter)(nil)
 
-// New returns an Adapter sending its requests through c.
-func New(c *cloud.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
+// New returns an Adapter sending its requests through c, with a ListCache
+// of DefaultListWindow.
+func New(c *cloud.HTTPClient) *Adapter { return &Adapter{HTTP: c, Lists: NewListCache(0)} }
 
-// Fetch lists the operation records filtered by t.OperationID (and
-// t.BlockchainID when set) and returns the matching one (see Lookup).
+// Fetch returns the record of t.OperationID (see Lookup). With a
+// ListCache it is picked from the shared list of the project (or of
+// t.BlockchainID when set); an operation absent from it, or a list too
+// large to read, is asked for on its own. Without one, the list is
+// filtered by t.OperationID (and t.BlockchainID when set).
 func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, error) {
 	if strings.TrimSpace(t.OperationID) == "" {
 		return nil, cloud.Permanentf("spec.operationID is required")
@@ -79,15 +88,38 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{"operation_id": {t.OperationID}}
-	if t.BlockchainID != "" {
-		q.Set("blockchain_id", t.BlockchainID)
-	}
 	c := a.HTTP
 	if c == nil {
 		c = &cloud.HTTPClient{}
 	}
-	body, err := c.Get(ctx, t, "/v2/"+project+"/operation/record", q, nil)
+	if a.Lists != nil {
+		ops, err := a.Lists.list(ctx, c, t, project)
+		switch {
+		case err == nil:
+			op, err := Lookup(ops, t.OperationID)
+			if err == nil {
+				// The list is shared: each caller gets its own copy.
+				return op.Clone(), nil
+			}
+			if cloud.KindOf(err) != cloud.KindNotFound || a.Lists.TrustMissing {
+				return nil, err
+			}
+		case errors.Is(err, cloud.ErrResponseTooLarge):
+		default:
+			return nil, err
+		}
+	}
+	return fetchOne(ctx, c, t, project)
+}
+
+// fetchOne lists the records filtered by t.OperationID (and
+// t.BlockchainID) and picks the matching one.
+func fetchOne(ctx context.Context, c *cloud.HTTPClient, t cloud.Target, project string) (*cloud.Operation, error) {
+	q := url.Values{"operation_id": {t.OperationID}}
+	if t.BlockchainID != "" {
+		q.Set("blockchain_id", t.BlockchainID)
+	}
+	body, err := c.Get(ctx, t, recordPath(project), q, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +129,8 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 	}
 	return Lookup(ops, t.OperationID)
 }
+
+func recordPath(project string) string { return "/v2/" + project + "/operation/record" }
 
 // Parse reads a ListOpRecord answer holding a single record, which is what
 // the API returns when filtered by operation_id. No record is a
@@ -121,8 +155,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 // ParseList reads every record of a ListOpRecord answer, keyed by its
 // operation_id exactly as the service wrote it. Records without an
 // operation_id are skipped; of two records with the same ID the first
-// wins. It lets a future coalescing layer serve many CloudOperations from
-// one list call.
+// wins. ListCache serves many CloudOperations from one such list.
 func ParseList(body []byte) (map[string]*cloud.Operation, error) {
 	var resp listResponse
 	if err := cloud.DecodeJSONObject(body, &resp); err != nil {

@@ -228,7 +228,9 @@ func TestFetch(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	a := New(&cloud.HTTPClient{})
+	// Without a ListCache: one call filtered by operation_id per Fetch
+	// (listcache_test.go covers the shared list).
+	a := &Adapter{HTTP: &cloud.HTTPClient{}}
 	target := cloud.Target{
 		Service: cloud.ServiceBCS, ProjectID: "051ddda57400d2982fccc014fab5749d", OperationID: "BCSSVC01-99-1618218591906093855",
 		BlockchainID: "23604f57-eac9-3777-e9f5-ae87457f2338", BaseURL: srv.URL,
