@@ -56,6 +56,12 @@ FUZZTIME ?= 3s
 fuzz: ## Run every fuzz target for longer (FUZZTIME=2m by default).
 	FUZZTIME=$(or $(filter-out 3s,$(FUZZTIME)),2m) hack/fuzz.sh
 
+##@ Benchmarks
+
+.PHONY: bench
+bench: tools build ## Run the scale benchmark (N=1,000 and 10,000) and write docs/benchmarks.md.
+	go run ./test/bench $(BENCH_FLAGS)
+
 ##@ Build and run
 
 .PHONY: demo

@@ -6,7 +6,6 @@ package controller
 import (
 	"context"
 	"sync"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -78,9 +77,12 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 
 	// Say "in progress" before anything else, so a fresh object never looks
-	// done to kstatus; the first poll follows at once.
+	// done to kstatus while its first poll is under way. This is the one
+	// reconcile that may write status twice.
 	if needsInitialStatus(obj) {
-		return ctrl.Result{RequeueAfter: time.Millisecond}, r.patchStatus(ctx, obj, initialStatus(obj))
+		if err := r.patchStatus(ctx, obj, initialStatus(obj)); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	pollRequest := obj.GetAnnotations()[opsv1.AnnotationRequestedPoll]
 	pollRequested := pollRequest != "" && pollRequest != obj.Status.LastHandledPollRequest
@@ -92,6 +94,11 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 
 	obs := r.observe(ctx, obj)
+	if cloud.IsRateLimited(obs.err) {
+		// Nothing was sent: our own token bucket deferred the call. Not a
+		// failure, nothing to report; try again when a token is due.
+		return ctrl.Result{RequeueAfter: r.Policy.deferral(obs.err)}, nil
+	}
 	next := computeStatus(obj, obs)
 	next.LastHandledPollRequest = pollRequest
 	failures := r.failures.record(req.NamespacedName, obs.err)

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -92,18 +93,17 @@ func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 	observer.set("wf-1", runningOp(), nil)
 	r := newTestReconciler(observer, events, testNow)
 
-	// First: the initial status, before any cloud call.
+	// The first reconcile writes the initial status before its cloud call,
+	// then what the call returned.
+	var seenDuringFirstPoll *opsv1.CloudOperation
+	observer.beforeObserve = func() { seenDuringFirstPoll = fetch(t, obj) }
 	res := reconcileOnce(t, r, obj)
-	got := fetch(t, obj)
-	g.Expect(observer.callCount("wf-1")).To(Equal(0))
-	g.Expect(res.RequeueAfter).To(BeNumerically(">", 0))
-	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("True/Progressing"))
-	g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/Progressing"))
-	g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+	observer.beforeObserve = nil
+	g.Expect(conditionReason(seenDuringFirstPoll, opsv1.ConditionReconciling)).To(Equal("True/Progressing"))
+	g.Expect(conditionReason(seenDuringFirstPoll, opsv1.ConditionReady)).To(Equal("False/Progressing"))
+	g.Expect(seenDuringFirstPoll.Status.ObservedGeneration).To(Equal(seenDuringFirstPoll.Generation))
 
-	// Second: the first poll, mirrored into status.
-	res = reconcileOnce(t, r, obj)
-	got = fetch(t, obj)
+	got := fetch(t, obj)
 	g.Expect(observer.callCount("wf-1")).To(Equal(1))
 	g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseRunning))
 	g.Expect(got.Status.Progress).To(Equal(int32p(25)))
@@ -119,12 +119,13 @@ func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 	eventsAfterFirstPoll := events.list()
 	g.Expect(eventsAfterFirstPoll).To(ContainElement(ContainSubstring("PhaseChanged phase new → Running")))
 
-	// Third..fifth: nothing new in the cloud, nothing written, no events.
+	// Ten more polls with nothing new in the cloud: nothing written, no
+	// events.
 	rv := got.ResourceVersion
-	for range 3 {
+	for range 10 {
 		reconcileOnce(t, r, obj)
 	}
-	g.Expect(observer.callCount("wf-1")).To(Equal(4))
+	g.Expect(observer.callCount("wf-1")).To(Equal(11))
 	g.Expect(fetch(t, obj).ResourceVersion).To(Equal(rv))
 	g.Expect(events.list()).To(Equal(eventsAfterFirstPoll))
 
@@ -289,4 +290,23 @@ func TestUnknownStatusWordIsKeptAndWarned(t *testing.T) {
 		}
 	}
 	g.Expect(warnings).To(Equal(1), "warned once, not on every poll")
+}
+
+func TestOwnRateLimitDeferralWritesNothing(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-7")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer := newFakeObserver()
+	observer.set("wf-7", runningOp(), nil)
+	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	reconcileOnce(t, r, obj)
+	rv := fetch(t, obj).ResourceVersion
+
+	observer.set("wf-7", nil, &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 3 * time.Second, Err: cloud.ErrRateLimited})
+	res := reconcileOnce(t, r, obj)
+	g.Expect(res.RequeueAfter).To(Equal(3 * time.Second))
+	g.Expect(fetch(t, obj).ResourceVersion).To(Equal(rv), "a call our own limiter deferred is not news")
+	g.Expect(r.failures.record(types.NamespacedName{Namespace: ns, Name: "upgrade"}, errors.New("x"))).To(Equal(1), "a deferral is not counted as a failure")
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -26,6 +27,10 @@ type PollPolicy struct {
 	// JitterFactor spreads polls of objects created together; see
 	// wait.Jitter.
 	JitterFactor float64
+	// AlignSpread is how far past a shared tick the polls of services that
+	// serve many operations with one list call (BCS) are spread; it should
+	// stay within the adapter's list window so one call serves them all.
+	AlignSpread time.Duration
 }
 
 // DefaultPollPolicy is the policy the manager uses unless flags say
@@ -37,6 +42,7 @@ func DefaultPollPolicy() PollPolicy {
 		AuthRetryInterval: 2 * time.Minute,
 		MinInterval:       5 * time.Second,
 		JitterFactor:      0.1,
+		AlignSpread:       2 * time.Second,
 	}
 }
 
@@ -58,8 +64,33 @@ func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, obs observation, failure
 		// Poll near the service's own estimate rather than a full interval
 		// later.
 		return max(op.EstimatedRemaining, p.MinInterval), true
+	case obj.Spec.Service == opsv1.ServiceBCS && p.AlignSpread > 0:
+		return p.aligned(interval, obs.now), true
 	}
 	return p.jitter(interval), true
+}
+
+// aligned waits until the next multiple of the interval on the wall clock,
+// plus a little spread: every BCS operation with the same interval then
+// polls within the same few seconds, and one list call serves them all.
+func (p PollPolicy) aligned(interval time.Duration, now time.Time) time.Duration {
+	wait := interval - time.Duration(now.UnixNano()%int64(interval))
+	if wait < p.MinInterval {
+		wait += interval
+	}
+	if p.JitterFactor > 0 {
+		wait += time.Duration(rand.Int64N(int64(p.AlignSpread)))
+	}
+	return wait
+}
+
+// deferral is the wait after our own rate limiter deferred a call.
+func (p PollPolicy) deferral(err error) time.Duration {
+	var ce *cloud.Error
+	if errors.As(err, &ce) && ce.RetryAfter > 0 {
+		return p.jitter(ce.RetryAfter)
+	}
+	return p.jitter(p.MinInterval)
 }
 
 func (p PollPolicy) afterError(obj *opsv1.CloudOperation, obs observation, interval time.Duration, failures int) (time.Duration, bool) {

@@ -75,3 +75,25 @@ func TestNextPollJitterStaysWithinFactor(t *testing.T) {
 		t.Fatalf("jitter produced only %d distinct intervals", len(seen))
 	}
 }
+
+func TestNextPollAlignsBCSPollsToSharedTicks(t *testing.T) {
+	policy := DefaultPollPolicy()
+	bcsOp := &opsv1.CloudOperation{Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceBCS}}
+	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		now      time.Time
+		min, max time.Duration
+	}{
+		{base.Add(7 * time.Second), 23 * time.Second, 25 * time.Second},
+		{base.Add(27 * time.Second), 33 * time.Second, 35 * time.Second}, // too close to the tick: the next one
+		{base, 30 * time.Second, 32 * time.Second},
+	}
+	for _, tc := range cases {
+		for range 50 {
+			got, more := policy.NextPoll(bcsOp, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: tc.now}, 0)
+			if !more || got < tc.min || got >= tc.max {
+				t.Fatalf("at %s: next poll in %v, want [%v, %v)", tc.now.Format("15:04:05"), got, tc.min, tc.max)
+			}
+		}
+	}
+}

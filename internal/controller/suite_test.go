@@ -100,6 +100,9 @@ type fakeObserver struct {
 	answers map[string]answer
 	calls   map[string]int
 	targets map[string]cloud.Target
+	// beforeObserve, when set, runs at the start of each call (outside the
+	// lock), so a test can look at what was written before the call.
+	beforeObserve func()
 }
 
 type answer struct {
@@ -118,6 +121,9 @@ func (f *fakeObserver) set(operationID string, op *cloud.Operation, err error) {
 }
 
 func (f *fakeObserver) Observe(_ context.Context, t cloud.Target, _ string) (*cloud.Operation, error) {
+	if f.beforeObserve != nil {
+		f.beforeObserve()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[t.OperationID]++

@@ -49,8 +49,14 @@ type Options struct {
 	ServiceEndpoints []string
 	// AllowedEndpoints are the patterns spec.endpoint may match.
 	AllowedEndpoints []string
-	// Policy decides poll timing; zero means controller.DefaultPollPolicy.
+	// Policy decides poll timing; nil means controller.DefaultPollPolicy.
 	Policy *controller.PollPolicy
+	// RateLimit sizes the client-side token buckets (per access key,
+	// service and region, plus a global one); zero fields take defaults.
+	RateLimit cloud.RateLimitConfig
+	// BCSListWindow is how long one BCS ListOpRecord answer serves other
+	// operations of the same blockchain; zero takes the default.
+	BCSListWindow time.Duration
 }
 
 // NewScheme returns a scheme with the core and CloudOperation types.
@@ -72,7 +78,7 @@ func Run(ctx context.Context, restConfig *rest.Config, o Options) error {
 
 // New builds a manager with the cloudop controller registered.
 func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
-	router, err := NewRouter(o.ServiceEndpoints, o.AllowedEndpoints, o.RequestTimeout)
+	router, err := NewRouter(o)
 	if err != nil {
 		return nil, err
 	}
@@ -118,25 +124,32 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 	return mgr, nil
 }
 
-// NewRouter wires the service adapters explicitly: no registries.
-func NewRouter(serviceEndpoints, allowedEndpoints []string, requestTimeout time.Duration) (*cloud.Router, error) {
+// NewRouter wires the service adapters explicitly: no registries. All
+// adapters share one HTTP client, so they share its rate limiter and
+// coalescing.
+func NewRouter(o Options) (*cloud.Router, error) {
 	overrides := map[cloud.Service]string{}
-	for _, v := range serviceEndpoints {
+	for _, v := range o.ServiceEndpoints {
 		svc, url, err := cloud.ParseServiceEndpoint(v)
 		if err != nil {
 			return nil, fmt.Errorf("service endpoint %q: %w", v, err)
 		}
 		overrides[svc] = url
 	}
-	endpoints := &cloud.EndpointResolver{Overrides: overrides, Allowed: allowedEndpoints}
+	endpoints := &cloud.EndpointResolver{Overrides: overrides, Allowed: o.AllowedEndpoints}
 	if err := endpoints.Validate(); err != nil {
 		return nil, err
 	}
-	httpClient := cloud.NewHTTPClient(requestTimeout)
+	httpClient := cloud.NewHTTPClient(o.RequestTimeout)
+	httpClient.Limiter = cloud.NewRateLimiter(o.RateLimit)
+	bcsAdapter := bcs.New(httpClient)
+	if o.BCSListWindow > 0 {
+		bcsAdapter.Lists.Window = o.BCSListWindow
+	}
 	return &cloud.Router{
 		Endpoints: endpoints,
 		Services: map[cloud.Service]cloud.Fetcher{
-			cloud.ServiceBCS: bcs.New(httpClient),
+			cloud.ServiceBCS: bcsAdapter,
 			cloud.ServiceCCE: cce.New(httpClient),
 			cloud.ServiceAOS: aos.New(httpClient),
 			cloud.ServiceDWS: dws.New(httpClient),

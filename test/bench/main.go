@@ -1,0 +1,132 @@
+// Command bench measures cloudop at scale: a local control plane, cloudsim
+// and the manager (a separate process, so its CPU and memory are its own)
+// track N CloudOperations that run for a few minutes and finish. It writes
+// the figures to docs/benchmarks.md. `make bench` runs it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/testenv"
+)
+
+func main() {
+	sizes := flag.String("n", "1000,10000", "Comma-separated numbers of CloudOperations, one run each.")
+	interval := flag.Duration("interval", 30*time.Second, "spec.pollInterval of every CloudOperation.")
+	duration := flag.Duration("duration", 2*time.Minute, "Shortest operation run time; operations end spread over one more interval.")
+	out := flag.String("out", "docs/benchmarks.md", "Report file.")
+	managerBin := flag.String("manager", "bin/manager", "Manager binary (make build).")
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+
+	var results []result
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fail(fmt.Errorf("bad -n %q", s))
+		}
+		fmt.Printf("== N=%d, interval %s\n", n, *interval)
+		r, err := runOnce(context.Background(), config{n: n, interval: *interval, duration: *duration, managerBin: *managerBin})
+		if err != nil {
+			fail(err)
+		}
+		r.print(os.Stdout)
+		results = append(results, r)
+	}
+	if err := writeReport(*out, results); err != nil {
+		fail(err)
+	}
+	fmt.Println("report written to", *out)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+type config struct {
+	n          int
+	interval   time.Duration
+	duration   time.Duration
+	managerBin string
+}
+
+// runOnce runs one benchmark of cfg.n operations on a fresh control plane.
+func runOnce(ctx context.Context, cfg config) (result, error) {
+	env, restCfg, err := testenv.Start()
+	if err != nil {
+		return result{}, err
+	}
+	defer func() { _ = env.Stop() }()
+	work, err := os.MkdirTemp("", "cloudop-bench-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(work)
+	kubeconfig := filepath.Join(work, "kubeconfig")
+	if err := testenv.WriteKubeconfig(restCfg, kubeconfig); err != nil {
+		return result{}, err
+	}
+
+	sim, err := cloudsim.New(cloudsim.Config{Accounts: []cloudsim.Account{{AccessKey: benchAK, SecretKey: benchSK, ProjectIDs: []string{benchProject}}}})
+	if err != nil {
+		return result{}, err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return result{}, err
+	}
+	simServer := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = simServer.Serve(listener) }()
+	defer simServer.Close()
+	simURL := "http://" + listener.Addr().String()
+
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return result{}, err
+	}
+	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0",
+		"--kube-api-qps", "300", "--kube-api-burst", "600", "--zap-log-level", "error",
+		// One account holds every operation: raise the per-account buckets
+		// so the client-side limit is not what is measured.
+		"--cloud-qps", "500", "--cloud-burst", "1000", "--cloud-global-qps", "2000", "--cloud-global-burst", "4000"}
+	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS"} {
+		args = append(args, "--service-endpoint", svc+"="+simURL)
+	}
+	mgr := exec.Command(cfg.managerBin, args...)
+	mgr.Stdout, mgr.Stderr = os.Stderr, os.Stderr
+	if err := mgr.Start(); err != nil {
+		return result{}, fmt.Errorf("starting manager %s (run make build): %w", cfg.managerBin, err)
+	}
+	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
+
+	run, err := newRun(ctx, restCfg, sim, cfg, mgr.Process.Pid, "http://"+metricsAddr+"/metrics")
+	if err != nil {
+		return result{}, err
+	}
+	return run.execute(ctx)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/manager"
+)
+
+const (
+	benchAK      = "BENCHACCESSKEY000001"
+	benchSK      = "bench-secret"
+	benchProject = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"
+	benchNS      = "bench"
+	stepsPerOp   = 4
+)
+
+// run is one benchmark in progress: what was created, and what the watch
+// has seen of it.
+type run struct {
+	cfg        config
+	c          client.WithWatch
+	sim        *cloudsim.Simulator
+	pid        int
+	metricsURL string
+
+	mu          sync.Mutex
+	expectedEnd map[string]time.Time // when cloudsim's operation turns terminal
+	firstStatus map[string]time.Time
+	terminal    map[string]time.Time
+	writes      map[string]int
+	changes     map[string]int // writes that changed something a user sees
+	lastStatus  map[string]string
+	lastVisible map[string]string
+}
+
+func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, cfg config, pid int, metricsURL string) (*run, error) {
+	rc := rest.CopyConfig(restCfg)
+	rc.QPS, rc.Burst = 500, 1000
+	c, err := client.NewWithWatch(rc, client.Options{Scheme: manager.NewScheme()})
+	if err != nil {
+		return nil, err
+	}
+	return &run{
+		cfg: cfg, c: c, sim: sim, pid: pid, metricsURL: metricsURL,
+		expectedEnd: map[string]time.Time{}, firstStatus: map[string]time.Time{}, terminal: map[string]time.Time{},
+		writes: map[string]int{}, changes: map[string]int{}, lastStatus: map[string]string{}, lastVisible: map[string]string{},
+	}, nil
+}
+
+// operation returns the simulator spec and the CloudOperation of index i.
+// Services rotate; BCS operations share one blockchain per 25, so one list
+// call can serve many of them. Run times spread over one poll interval.
+func (r *run) operation(i int) (cloudsim.OperationSpec, *opsv1.CloudOperation, time.Duration) {
+	total := r.cfg.duration + time.Duration(i%int(r.cfg.interval.Seconds()))*time.Second
+	steps := make([]cloudsim.StepSpec, stepsPerOp)
+	for s := range steps {
+		steps[s] = cloudsim.StepSpec{Name: fmt.Sprintf("step-%d", s+1), Duration: cloudsim.D(total / stepsPerOp)}
+	}
+	spec := cloudsim.OperationSpec{ProjectID: benchProject, Steps: steps}
+	obj := &opsv1.CloudOperation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: benchNS, Name: fmt.Sprintf("op-%05d", i)},
+		Spec: opsv1.CloudOperationSpec{
+			Region: "cn-north-4", CredentialsSecretRef: opsv1.SecretReference{Name: "creds"},
+			PollInterval: &metav1.Duration{Duration: r.cfg.interval},
+		},
+	}
+	switch i % 4 {
+	case 0:
+		spec.Service, spec.ID, spec.BlockchainID = cloudsim.BCS, fmt.Sprintf("BCSSVC01-99-%d", i), fmt.Sprintf("chain-%d", i/100)
+		obj.Spec.Service, obj.Spec.BlockchainID = opsv1.ServiceBCS, spec.BlockchainID
+	case 1:
+		spec.Service, spec.ID, spec.ClusterID = cloudsim.CCE, fmt.Sprintf("wf-%d", i), fmt.Sprintf("cce-%d", i)
+		obj.Spec.Service, obj.Spec.ClusterID = opsv1.ServiceCCE, spec.ClusterID
+	case 2:
+		spec.Service, spec.ID, spec.StackID = cloudsim.AOS, fmt.Sprintf("action-%d", i), fmt.Sprintf("stack-%d", i)
+		obj.Spec.Service, obj.Spec.StackID = opsv1.ServiceAOS, spec.StackID
+	default:
+		spec.Service, spec.ID, spec.ClusterID = cloudsim.DWS, "RESTORING", fmt.Sprintf("dws-%d", i)
+		obj.Spec.Service, obj.Spec.ClusterID = opsv1.ServiceDWS, spec.ClusterID
+	}
+	obj.Spec.OperationID = spec.ID
+	return spec, obj, total
+}
+
+// execute creates everything, waits for the end and measures.
+func (r *run) execute(ctx context.Context) (result, error) {
+	res := result{n: r.cfg.n, interval: r.cfg.interval, duration: r.cfg.duration}
+	if err := r.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}); err != nil {
+		return res, err
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: benchNS, Name: "creds"},
+		StringData: map[string]string{"accessKey": benchAK, "secretKey": benchSK, "projectID": benchProject}}
+	if err := r.c.Create(ctx, secret); err != nil {
+		return res, err
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go r.watch(watchCtx)
+
+	specs := make([]cloudsim.OperationSpec, r.cfg.n)
+	objs := make([]*opsv1.CloudOperation, r.cfg.n)
+	durations := make([]time.Duration, r.cfg.n)
+	for i := range specs {
+		specs[i], objs[i], durations[i] = r.operation(i)
+	}
+	start := time.Now()
+	if err := r.sim.AddOperations(specs); err != nil {
+		return res, err
+	}
+	r.mu.Lock()
+	for i, o := range objs {
+		r.expectedEnd[o.Name] = start.Add(durations[i])
+	}
+	r.mu.Unlock()
+	if err := createAll(ctx, r.c, objs); err != nil {
+		return res, err
+	}
+	res.createTime = time.Since(start)
+	fmt.Printf("created %d objects in %s\n", r.cfg.n, res.createTime.Round(time.Millisecond))
+
+	if err := r.waitFor(ctx, 5*time.Minute, func() bool { return len(r.firstStatus) == r.cfg.n }); err != nil {
+		return res, fmt.Errorf("first status: %w", err)
+	}
+	res.firstStatusAll = r.latest(r.firstStatus).Sub(start)
+	fmt.Printf("every object has a status after %s\n", res.firstStatusAll.Round(time.Millisecond))
+
+	// Steady state: from now until the first operation ends.
+	cpu0, t0 := cpuSeconds(r.pid), time.Now()
+	callsSteady0 := r.sim.Counts().Total.Total
+	steadyEnd := start.Add(r.cfg.duration)
+	if wait := time.Until(steadyEnd); wait > 0 {
+		time.Sleep(wait)
+	}
+	res.steadyCores = (cpuSeconds(r.pid) - cpu0) / time.Since(t0).Seconds()
+	res.steadyCallsPerOpPerInterval = float64(r.sim.Counts().Total.Total-callsSteady0) / float64(r.cfg.n) / (time.Since(t0).Seconds() / r.cfg.interval.Seconds())
+
+	deadline := r.cfg.duration + 3*r.cfg.interval + 5*time.Minute
+	if err := r.waitFor(ctx, deadline, func() bool { return len(r.terminal) == r.cfg.n }); err != nil {
+		return res, fmt.Errorf("terminal: %d of %d: %w", len(r.terminal), r.cfg.n, err)
+	}
+	res.allTerminal = r.latest(r.terminal).Sub(start)
+	counts := r.sim.Counts()
+	res.callsRunning = counts.Total.Total
+	res.bcsListsPerChainPerInterval = bcsListRate(counts, r.cfg)
+
+	// After terminal: nothing more should be called.
+	time.Sleep(2*r.cfg.interval + 5*time.Second)
+	res.callsAfterTerminal = r.sim.Counts().Total.Total - res.callsRunning
+	res.cpuSeconds = cpuSeconds(r.pid)
+	res.peakRSS = peakRSS(r.pid)
+	res.statusWrites = scrapeCounter(r.metricsURL, "cloudop_status_writes_total")
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var latencies []time.Duration
+	for name, seen := range r.terminal {
+		latencies = append(latencies, seen.Sub(r.expectedEnd[name]))
+	}
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	res.latencyP50 = latencies[len(latencies)/2]
+	res.latencyP99 = latencies[len(latencies)*99/100]
+	for name := range r.writes {
+		res.watchedWrites += r.writes[name]
+		res.visibleChanges += r.changes[name]
+	}
+	return res, nil
+}
+
+// createAll creates the objects with a few parallel workers.
+func createAll(ctx context.Context, c client.Client, objs []*opsv1.CloudOperation) error {
+	work := make(chan *opsv1.CloudOperation)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range work {
+				if err := c.Create(ctx, o); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for _, o := range objs {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// watch records, for every object, when it got its first status, when it
+// turned terminal, and how many status writes it took.
+func (r *run) watch(ctx context.Context) {
+	rv := ""
+	for ctx.Err() == nil {
+		w, err := r.c.Watch(ctx, &opsv1.CloudOperationList{}, client.InNamespace(benchNS), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+		if err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			o, ok := ev.Object.(*opsv1.CloudOperation)
+			if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
+				continue
+			}
+			rv = o.ResourceVersion
+			r.observe(o, time.Now())
+		}
+		w.Stop()
+	}
+}
+
+func (r *run) observe(o *opsv1.CloudOperation, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	status := fmt.Sprintf("%+v", o.Status)
+	if len(o.Status.Conditions) == 0 || status == r.lastStatus[o.Name] {
+		return
+	}
+	r.lastStatus[o.Name] = status
+	r.writes[o.Name]++
+	if v := visible(o); v != r.lastVisible[o.Name] {
+		r.lastVisible[o.Name] = v
+		r.changes[o.Name]++
+	}
+	if _, ok := r.firstStatus[o.Name]; !ok {
+		r.firstStatus[o.Name] = now
+	}
+	if o.IsTerminal() {
+		if _, ok := r.terminal[o.Name]; !ok {
+			r.terminal[o.Name] = now
+		}
+	}
+}
+
+// visible is what a user or client can tell apart: phase, progress, steps
+// and the conditions' status and reason.
+func visible(o *opsv1.CloudOperation) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%v|%s|", o.Status.Phase, o.Status.ServiceStatus, derefInt(o.Status.Progress), o.Status.CurrentStep)
+	for _, s := range o.Status.Steps {
+		fmt.Fprintf(&b, "%s=%s;", s.Name, s.Phase)
+		for _, sub := range s.SubSteps {
+			fmt.Fprintf(&b, "%s=%s,", sub.Name, sub.Phase)
+		}
+	}
+	for _, c := range o.Status.Conditions {
+		fmt.Fprintf(&b, "%s=%s/%s;", c.Type, c.Status, c.Reason)
+	}
+	return b.String()
+}
+
+func derefInt(p *int32) int32 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
+func (r *run) waitFor(ctx context.Context, timeout time.Duration, done func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		r.mu.Lock()
+		ok := done()
+		r.mu.Unlock()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (r *run) latest(m map[string]time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var t time.Time
+	for _, v := range m {
+		if v.After(t) {
+			t = v
+		}
+	}
+	return t
+}
+
+// bcsListRate is the mean number of ListOpRecord calls per blockchain per
+// poll interval over the run.
+func bcsListRate(c cloudsim.Counts, cfg config) float64 {
+	chains, calls := 0, 0
+	for key, rc := range c.BCSLists {
+		if strings.Contains(key, "/") {
+			chains++
+			calls += rc.Total
+		}
+	}
+	if chains == 0 {
+		return 0
+	}
+	intervals := (cfg.duration + cfg.interval/2).Seconds() / cfg.interval.Seconds()
+	return float64(calls) / float64(chains) / intervals
+}
