@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
+	"github.com/cloudop/cloudop/internal/controller"
 	"github.com/cloudop/cloudop/internal/manager"
 )
 
@@ -28,11 +29,17 @@ func main() {
 		kubeQPS          float64
 		serviceEndpoints repeated
 		allowedEndpoints repeated
+		policy           = controller.DefaultPollPolicy()
 	)
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&o.LeaderElect, "leader-elect", false, "Elect a leader so only one replica polls at a time.")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election lease (needed outside a cluster).")
+	flag.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", 15*time.Second, "How long a standby waits after the leader's last renewal before taking over.")
+	flag.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", 10*time.Second, "How long the leader retries renewing before it gives up leadership.")
+	flag.DurationVar(&o.RetryPeriod, "leader-election-retry-period", 2*time.Second, "Wait between leader election attempts.")
+	flag.DurationVar(&policy.AuthRetryInterval, "auth-retry-interval", policy.AuthRetryInterval, "Wait before retrying after the service rejected the credentials (faster risks the gateway's key lockout).")
+	flag.DurationVar(&policy.MaxBackoff, "max-backoff", policy.MaxBackoff, "Longest wait between polls after repeated errors or throttling.")
 	flag.IntVar(&o.Workers, "workers", 16, "Concurrent reconciles, so slow cloud calls do not starve other objects.")
 	flag.DurationVar(&o.RequestTimeout, "request-timeout", 15*time.Second, "Timeout of one cloud API request.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
@@ -42,6 +49,7 @@ func main() {
 	flag.Float64Var(&o.RateLimit.GlobalQPS, "cloud-global-qps", cloud.DefaultGlobalQPS, "Cloud requests per second in all.")
 	flag.IntVar(&o.RateLimit.GlobalBurst, "cloud-global-burst", cloud.DefaultGlobalBurst, "Burst of cloud requests in all.")
 	flag.DurationVar(&o.RateLimit.MaxWait, "cloud-max-wait", cloud.DefaultMaxWait, "Longest wait for a rate-limit token; longer waits defer the poll.")
+	flag.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", 5*time.Second, "How long a credentials Secret read serves other polls; a changed Secret takes effect within it. Negative disables.")
 	flag.DurationVar(&o.BCSListWindow, "bcs-list-window", bcs.DefaultListWindow, "How long one BCS list answer serves the other operations of its blockchain.")
 	flag.Var(&serviceEndpoints, "service-endpoint", "SERVICE=URL: base URL for a service instead of its regional host, e.g. CCE=http://127.0.0.1:9443 (repeatable).")
 	flag.Var(&allowedEndpoints, "allowed-endpoint", "Base URL pattern spec.endpoint may use, e.g. https://*.example.com (repeatable). Default: HTTPS under the official Huawei Cloud domains.")
@@ -53,6 +61,7 @@ func main() {
 	o.KubeQPS = float32(kubeQPS)
 	o.ServiceEndpoints = serviceEndpoints
 	o.AllowedEndpoints = allowedEndpoints
+	o.Policy = &policy
 	if err := manager.Run(ctrl.SetupSignalHandler(), ctrl.GetConfigOrDie(), o); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "manager stopped")
 		os.Exit(1)

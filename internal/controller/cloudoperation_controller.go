@@ -40,10 +40,10 @@ type EventRecorder interface {
 type CloudOperationReconciler struct {
 	// Client reads and patches CloudOperations (cached reads).
 	Client client.Client
-	// SecretReader reads credentials Secrets. The manager passes its
-	// uncached API reader so Secrets are fetched one by one with "get",
-	// never listed or cached cluster-wide.
-	SecretReader client.Reader
+	// Secrets reads credentials Secrets. The manager gives it its uncached
+	// API reader, so Secrets are fetched one by one with "get", never
+	// listed or watched cluster-wide.
+	Secrets *SecretCache
 	// Observer fetches operations from the cloud.
 	Observer Observer
 	// Recorder records transition events.
@@ -145,12 +145,16 @@ func (r *CloudOperationReconciler) donePolling(obj *opsv1.CloudOperation) bool {
 
 // observe loads the credentials and asks the cloud for the operation.
 func (r *CloudOperationReconciler) observe(ctx context.Context, obj *opsv1.CloudOperation) observation {
-	target, err := loadTarget(ctx, r.SecretReader, obj)
+	target, err := loadTarget(ctx, r.Secrets, obj)
 	if err == nil {
 		var op *cloud.Operation
 		op, err = r.Observer.Observe(ctx, target, obj.Spec.Endpoint)
 		if err == nil {
 			return observation{op: op, now: r.Clock.Now()}
+		}
+		if cloud.KindOf(err) == cloud.KindAuth {
+			// The Secret may have been fixed since it was cached.
+			r.Secrets.Forget(secretKey(obj))
 		}
 	}
 	return observation{err: err, now: r.Clock.Now()}

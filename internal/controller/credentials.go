@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -31,16 +30,16 @@ func (e *credentialsError) Error() string { return e.msg }
 // loadTarget reads the credentials Secret from the object's own namespace
 // and builds the target to observe. The Secret is read on every poll, so a
 // fixed Secret takes effect without a restart.
-func loadTarget(ctx context.Context, reader client.Reader, obj *opsv1.CloudOperation) (cloud.Target, error) {
+func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOperation) (cloud.Target, error) {
 	name := obj.Spec.CredentialsSecretRef.Name
-	var secret corev1.Secret
-	if err := reader.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: name}, &secret); err != nil {
+	secret, err := secrets.Get(ctx, secretKey(obj))
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return cloud.Target{}, &credentialsError{fmt.Sprintf("credentials Secret %q not found in namespace %q", name, obj.Namespace)}
 		}
 		return cloud.Target{}, fmt.Errorf("reading credentials Secret %q: %w", name, err)
 	}
-	creds, err := credentialsFromSecret(&secret)
+	creds, err := credentialsFromSecret(secret)
 	if err != nil {
 		return cloud.Target{}, err
 	}
@@ -61,6 +60,12 @@ func loadTarget(ctx context.Context, reader client.Reader, obj *opsv1.CloudOpera
 		BlockchainID: obj.Spec.BlockchainID,
 		Credentials:  creds,
 	}, nil
+}
+
+// secretKey names the credentials Secret of obj: always in obj's own
+// namespace.
+func secretKey(obj *opsv1.CloudOperation) types.NamespacedName {
+	return types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.CredentialsSecretRef.Name}
 }
 
 // credentialsFromSecret extracts and checks the keys of a credentials

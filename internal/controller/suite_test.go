@@ -167,12 +167,12 @@ func (r *recordedEvents) list() []string {
 // directly (no cache), so each Reconcile call sees the latest object.
 func newTestReconciler(obs Observer, rec *recordedEvents, now time.Time) *CloudOperationReconciler {
 	return &CloudOperationReconciler{
-		Client:       k8s,
-		SecretReader: k8s,
-		Observer:     obs,
-		Recorder:     rec,
-		Policy:       PollPolicy{MaxBackoff: 10 * time.Minute, ResumableInterval: 5 * time.Minute, AuthRetryInterval: 2 * time.Minute, MinInterval: 5 * time.Second},
-		Clock:        testingclock.NewFakePassiveClock(now),
+		Client:   k8s,
+		Secrets:  &SecretCache{Reader: k8s},
+		Observer: obs,
+		Recorder: rec,
+		Policy:   PollPolicy{MaxBackoff: 10 * time.Minute, ResumableInterval: 5 * time.Minute, AuthRetryInterval: 2 * time.Minute, MinInterval: 5 * time.Second},
+		Clock:    testingclock.NewFakePassiveClock(now),
 	}
 }
 

@@ -38,6 +38,16 @@ type Options struct {
 	// LeaderElectionNamespace is where the lease lives (outside a cluster
 	// it must be set).
 	LeaderElectionNamespace string
+	// LeaseDuration is how long a standby waits after the leader's last
+	// renewal before taking over; 0 means controller-runtime's default
+	// (15s).
+	LeaseDuration time.Duration
+	// RenewDeadline is how long the leader keeps retrying to renew before
+	// it gives up leadership; 0 means the default (10s).
+	RenewDeadline time.Duration
+	// RetryPeriod is the wait between leader election attempts; 0 means
+	// the default (2s).
+	RetryPeriod time.Duration
 	// Workers is the number of concurrent reconciles.
 	Workers int
 	// RequestTimeout bounds one cloud API request.
@@ -54,6 +64,9 @@ type Options struct {
 	// RateLimit sizes the client-side token buckets (per access key,
 	// service and region, plus a global one); zero fields take defaults.
 	RateLimit cloud.RateLimitConfig
+	// SecretCacheTTL is how long a credentials Secret read is reused by
+	// other polls; zero takes 5s, negative disables the cache.
+	SecretCacheTTL time.Duration
 	// BCSListWindow is how long one BCS ListOpRecord answer serves other
 	// operations of the same blockchain; zero takes the default.
 	BCSListWindow time.Duration
@@ -93,6 +106,9 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "cloudop-manager.ops.cloudop.dev",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		LeaseDuration:           nonZero(o.LeaseDuration),
+		RenewDeadline:           nonZero(o.RenewDeadline),
+		RetryPeriod:             nonZero(o.RetryPeriod),
 		// Managed fields are never read; dropping them saves a large share
 		// of the cache's memory.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
@@ -105,12 +121,12 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		policy = *o.Policy
 	}
 	reconciler := &controller.CloudOperationReconciler{
-		Client:       mgr.GetClient(),
-		SecretReader: mgr.GetAPIReader(),
-		Observer:     router,
-		Recorder:     mgr.GetEventRecorder("cloudop"),
-		Policy:       policy,
-		Clock:        clock.RealClock{},
+		Client:   mgr.GetClient(),
+		Secrets:  &controller.SecretCache{Reader: mgr.GetAPIReader(), TTL: defaultDuration(o.SecretCacheTTL, 5*time.Second)},
+		Observer: router,
+		Recorder: mgr.GetEventRecorder("cloudop"),
+		Policy:   policy,
+		Clock:    clock.RealClock{},
 	}
 	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1)); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
@@ -157,9 +173,24 @@ func NewRouter(o Options) (*cloud.Router, error) {
 	}, nil
 }
 
+func defaultDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return max(d, 0)
+}
+
 func defaultString(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
+}
+
+// nonZero returns a pointer to d, or nil (the default) when d is 0.
+func nonZero(d time.Duration) *time.Duration {
+	if d == 0 {
+		return nil
+	}
+	return &d
 }

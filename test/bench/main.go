@@ -28,9 +28,10 @@ import (
 func main() {
 	sizes := flag.String("n", "1000,10000", "Comma-separated numbers of CloudOperations, one run each.")
 	interval := flag.Duration("interval", 30*time.Second, "spec.pollInterval of every CloudOperation.")
-	duration := flag.Duration("duration", 2*time.Minute, "Shortest operation run time; operations end spread over one more interval.")
+	duration := flag.Duration("duration", 4*time.Minute, "Shortest operation run time; operations end spread over one more interval.")
 	out := flag.String("out", "docs/benchmarks.md", "Report file.")
 	managerBin := flag.String("manager", "bin/manager", "Manager binary (make build).")
+	memLimit := flag.String("gomemlimit", "200MiB", "GOMEMLIMIT of the manager process, as config/manager sets it from the memory limit; empty for none.")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 
@@ -41,7 +42,7 @@ func main() {
 			fail(fmt.Errorf("bad -n %q", s))
 		}
 		fmt.Printf("== N=%d, interval %s\n", n, *interval)
-		r, err := runOnce(context.Background(), config{n: n, interval: *interval, duration: *duration, managerBin: *managerBin})
+		r, err := runOnce(context.Background(), config{n: n, interval: *interval, duration: *duration, managerBin: *managerBin, memLimit: *memLimit})
 		if err != nil {
 			fail(err)
 		}
@@ -64,6 +65,7 @@ type config struct {
 	interval   time.Duration
 	duration   time.Duration
 	managerBin string
+	memLimit   string
 }
 
 // runOnce runs one benchmark of cfg.n operations on a fresh control plane.
@@ -110,6 +112,10 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 	}
 	mgr := exec.Command(cfg.managerBin, args...)
 	mgr.Stdout, mgr.Stderr = os.Stderr, os.Stderr
+	mgr.Env = os.Environ()
+	if cfg.memLimit != "" {
+		mgr.Env = append(mgr.Env, "GOMEMLIMIT="+cfg.memLimit)
+	}
 	if err := mgr.Start(); err != nil {
 		return result{}, fmt.Errorf("starting manager %s (run make build): %w", cfg.managerBin, err)
 	}

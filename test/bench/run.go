@@ -154,7 +154,7 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	res.allTerminal = r.latest(r.terminal).Sub(start)
 	counts := r.sim.Counts()
 	res.callsRunning = counts.Total.Total
-	res.bcsListsPerChainPerInterval = bcsListRate(counts, r.cfg)
+	res.bcsListsPerChainPerInterval = bcsListRate(counts, r.cfg.interval, res.allTerminal)
 
 	// After terminal: nothing more should be called.
 	time.Sleep(2*r.cfg.interval + 5*time.Second)
@@ -313,8 +313,8 @@ func (r *run) latest(m map[string]time.Time) time.Time {
 }
 
 // bcsListRate is the mean number of ListOpRecord calls per blockchain per
-// poll interval over the run.
-func bcsListRate(c cloudsim.Counts, cfg config) float64 {
+// poll interval, over the time from creation until every operation ended.
+func bcsListRate(c cloudsim.Counts, interval, running time.Duration) float64 {
 	chains, calls := 0, 0
 	for key, rc := range c.BCSLists {
 		if strings.Contains(key, "/") {
@@ -325,6 +325,5 @@ func bcsListRate(c cloudsim.Counts, cfg config) float64 {
 	if chains == 0 {
 		return 0
 	}
-	intervals := (cfg.duration + cfg.interval/2).Seconds() / cfg.interval.Seconds()
-	return float64(calls) / float64(chains) / intervals
+	return float64(calls) / float64(chains) / (running.Seconds() / interval.Seconds())
 }
