@@ -110,7 +110,13 @@ var defaultTransportClient = NewHTTPTransportClient()
 //
 // path must be unescaped (each segment is escaped when sent); callers
 // check segments with ValidPathSegment so IDs cannot change the path.
+//
+// A nil client behaves like a zero HTTPClient, so adapters built without
+// one still work (with defaults and no rate limit).
 func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.Values, headers http.Header) ([]byte, error) {
+	if c == nil {
+		c = &HTTPClient{}
+	}
 	u, err := requestURL(t, path, query)
 	if err != nil {
 		return nil, err

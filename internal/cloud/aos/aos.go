@@ -75,9 +75,6 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 		return nil, err
 	}
 	c := a.HTTP
-	if c == nil {
-		c = &cloud.HTTPClient{}
-	}
 	body, err := c.Get(ctx, t, "/v2/stacks/"+t.StackID+"/actions/"+t.OperationID, nil, nil)
 	if err != nil {
 		return nil, err

@@ -89,9 +89,6 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 		return nil, err
 	}
 	c := a.HTTP
-	if c == nil {
-		c = &cloud.HTTPClient{}
-	}
 	if a.Lists != nil {
 		ops, err := a.Lists.list(ctx, c, t, project)
 		switch {

@@ -96,9 +96,6 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 		return nil, err
 	}
 	c := a.HTTP
-	if c == nil {
-		c = &cloud.HTTPClient{}
-	}
 	path := "/api/v3/projects/" + project + "/clusters/" + t.ClusterID + "/operation/upgradeworkflows/" + t.OperationID
 	// The API reference lists Content-Type as a required header even for
 	// this GET; it is not signed.

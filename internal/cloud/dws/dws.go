@@ -95,9 +95,6 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 		return nil, err
 	}
 	c := a.HTTP
-	if c == nil {
-		c = &cloud.HTTPClient{}
-	}
 	path := "/v1/" + project + "/clusters/" + t.ClusterID + "/actions/" + t.OperationID
 	body, err := c.Get(ctx, t, path, nil, http.Header{"X-Language": {"en-us"}})
 	if err != nil {
