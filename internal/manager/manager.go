@@ -5,9 +5,11 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -16,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -130,6 +133,11 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1)); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
+	}
+	// One collector per process: a second manager in the same process (tests)
+	// keeps the first one's.
+	if err := metrics.Registry.Register(controller.PhaseCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloudsim"
@@ -118,5 +119,30 @@ func TestDemoScenario(t *testing.T) {
 		if terminalEvents[name] != 1 {
 			t.Errorf("%s: %d terminal phase events, want 1", name, terminalEvents[name])
 		}
+	}
+
+	// The manager's metrics tell the same story.
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			values[key] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	if values["cloudop_operations,phase=Succeeded"] < 5 || values["cloudop_operations,phase=Failed"] < 1 {
+		t.Errorf("cloudop_operations by phase: Succeeded %v, Failed %v", values["cloudop_operations,phase=Succeeded"], values["cloudop_operations,phase=Failed"])
+	}
+	if values["cloudop_cloud_requests_total,code=429,service=DWS"] < 3 {
+		t.Errorf("cloud request metric saw %v throttled DWS requests, want ≥ 3", values["cloudop_cloud_requests_total,code=429,service=DWS"])
+	}
+	if values["cloudop_status_writes_total"] == 0 {
+		t.Error("no status writes counted")
 	}
 }
