@@ -15,6 +15,7 @@ import (
 // result is what one run measured.
 type result struct {
 	n                           int
+	memLimit                    string
 	interval, duration          time.Duration
 	createTime                  time.Duration
 	firstStatusAll              time.Duration
@@ -58,8 +59,10 @@ it.
 - N CloudOperations, services in rotation (BCS, CCE, AOS, DWS; BCS
   operations 25 per blockchain), each with 4 steps, running between
   %s and %s (spread over one interval) and succeeding;
-  `+"`spec.pollInterval`"+` %s. Manager defaults otherwise (16 workers,
-  API server QPS 300).
+  `+"`spec.pollInterval`"+` %s. The manager runs with `+"`GOMEMLIMIT=%s`"+`
+  (config/manager sets it from the container's memory limit), API server
+  QPS 300, and per-account cloud buckets raised to 500 QPS (one account
+  holds every operation here); defaults otherwise (16 workers).
 - Cloud calls are counted by cloudsim; status writes by the manager's
   `+"`cloudop_status_writes_total`"+` and by a watch in the benchmark;
   "visible changes" are writes that changed phase, progress, current step,
@@ -69,7 +72,7 @@ it.
 
 ## Results
 
-| | `, time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), results[0].duration, results[0].duration+results[0].interval, results[0].interval)
+| | `, time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), results[0].duration, results[0].duration+results[0].interval, results[0].interval, orNone(results[0].memLimit))
 	for _, r := range results {
 		fmt.Fprintf(&b, "N = %d | ", r.n)
 	}
@@ -110,6 +113,13 @@ it.
 		b.WriteString("\n" + analysisMarker + "\n\n(written by hand after a run)\n")
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return s
 }
 
 // analysisMarker starts the hand-written part of the report, which a rerun

@@ -97,7 +97,7 @@ func (r *run) operation(i int) (cloudsim.OperationSpec, *opsv1.CloudOperation, t
 
 // execute creates everything, waits for the end and measures.
 func (r *run) execute(ctx context.Context) (result, error) {
-	res := result{n: r.cfg.n, interval: r.cfg.interval, duration: r.cfg.duration}
+	res := result{n: r.cfg.n, interval: r.cfg.interval, duration: r.cfg.duration, memLimit: r.cfg.memLimit}
 	if err := r.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}); err != nil {
 		return res, err
 	}
