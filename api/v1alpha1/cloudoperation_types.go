@@ -68,10 +68,10 @@ type SecretReference struct {
 // +kubebuilder:validation:XValidation:rule="self.service == 'BCS' || !has(self.blockchainID)",message="blockchainID is only used when service is BCS",fieldPath=".blockchainID",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="self.service == 'CCE' || self.service == 'DWS' || !has(self.clusterID)",message="clusterID is only used when service is CCE or DWS",fieldPath=".clusterID",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="self.service != 'DWS' || self.operationID.matches('^[A-Z][A-Z_]*$')",message="operationID of a DWS operation is an action name such as RESTORING or SNAPSHOTTING_FAILED",fieldPath=".operationID",reason=FieldValueInvalid
-// +kubebuilder:validation:XValidation:rule="(has(self.projectID) ? self.projectID : ”) == (has(oldSelf.projectID) ? oldSelf.projectID : ”)",message="projectID is immutable",fieldPath=".projectID"
-// +kubebuilder:validation:XValidation:rule="(has(self.clusterID) ? self.clusterID : ”) == (has(oldSelf.clusterID) ? oldSelf.clusterID : ”)",message="clusterID is immutable",fieldPath=".clusterID"
-// +kubebuilder:validation:XValidation:rule="(has(self.stackID) ? self.stackID : ”) == (has(oldSelf.stackID) ? oldSelf.stackID : ”)",message="stackID is immutable",fieldPath=".stackID"
-// +kubebuilder:validation:XValidation:rule="(has(self.blockchainID) ? self.blockchainID : ”) == (has(oldSelf.blockchainID) ? oldSelf.blockchainID : ”)",message="blockchainID is immutable",fieldPath=".blockchainID"
+// +kubebuilder:validation:XValidation:rule="has(self.projectID) == has(oldSelf.projectID) && (!has(self.projectID) || self.projectID == oldSelf.projectID)",message="projectID is immutable",fieldPath=".projectID"
+// +kubebuilder:validation:XValidation:rule="has(self.clusterID) == has(oldSelf.clusterID) && (!has(self.clusterID) || self.clusterID == oldSelf.clusterID)",message="clusterID is immutable",fieldPath=".clusterID"
+// +kubebuilder:validation:XValidation:rule="has(self.stackID) == has(oldSelf.stackID) && (!has(self.stackID) || self.stackID == oldSelf.stackID)",message="stackID is immutable",fieldPath=".stackID"
+// +kubebuilder:validation:XValidation:rule="has(self.blockchainID) == has(oldSelf.blockchainID) && (!has(self.blockchainID) || self.blockchainID == oldSelf.blockchainID)",message="blockchainID is immutable",fieldPath=".blockchainID"
 type CloudOperationSpec struct {
 	// Service is the cloud service that runs the operation.
 	// +required
