@@ -1,13 +1,21 @@
 package controller
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudop/cloudop/internal/testenv"
 )
 
 // validSpec returns a spec the API server accepts, for each service.
@@ -198,4 +206,49 @@ func TestIdentityFieldsAreImmutable(t *testing.T) {
 			t.Fatalf("changing pollInterval rejected: %v", err)
 		}
 	})
+}
+
+// TestShippedManifestsAreAccepted applies every sample and demo manifest
+// under config/ with strict field validation, as kubectl would.
+func TestShippedManifestsAreAccepted(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "config", "samples", "*.yaml"))
+	files = append(files, filepath.Join(root, "config", "demo", "cloudoperations.yaml"))
+	created := 0
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
+			continue
+		}
+		ns := newNamespace(t)
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := dec.Decode(&u.Object); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				t.Fatalf("%s: %v", file, err)
+			}
+			if len(u.Object) == 0 {
+				continue
+			}
+			u.SetNamespace(ns)
+			if err := k8s.Create(context.Background(), u, client.FieldValidation("Strict")); err != nil {
+				t.Errorf("%s: %s %s rejected: %v", filepath.Base(file), u.GetKind(), u.GetName(), err)
+			}
+			if u.GetKind() == "CloudOperation" {
+				created++
+			}
+		}
+	}
+	if created < 10 {
+		t.Fatalf("only %d CloudOperations in the shipped manifests", created)
+	}
 }
