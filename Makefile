@@ -52,6 +52,10 @@ test: tools ## Run all tests against a real control plane (envtest) and cloudsim
 
 FUZZTIME ?= 3s
 
+.PHONY: test-resilience-long
+test-resilience-long: tools ## 48 manager kills (4 rounds × 12), about 10 minutes.
+	RESILIENCE_LONG=1 go test -count=1 -timeout 30m -run TestManagerKills -v ./test/resilience/
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for longer (FUZZTIME=2m by default).
 	FUZZTIME=$(or $(filter-out 3s,$(FUZZTIME)),2m) hack/fuzz.sh

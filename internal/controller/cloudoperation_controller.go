@@ -6,6 +6,7 @@ package controller
 import (
 	"context"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,7 +82,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	// reconcile that may write status twice.
 	if needsInitialStatus(obj) {
 		if err := r.patchStatus(ctx, obj, initialStatus(obj)); err != nil {
-			return ctrl.Result{}, err
+			return patchFailed(ctx, err)
 		}
 	}
 	pollRequest := obj.GetAnnotations()[opsv1.AnnotationRequestedPoll]
@@ -113,7 +114,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	events := transitionEvents(&obj.Status, &next, unknown)
 	if err := r.patchStatus(ctx, obj, next); err != nil {
-		return ctrl.Result{}, err
+		return patchFailed(ctx, err)
 	}
 	// Events follow the patch, so a failed patch (retried) never records a
 	// transition twice.
@@ -126,6 +127,17 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// patchFailed turns a failed status patch into the reconcile's result. A
+// conflict means our cached copy was stale: look again once the cache has
+// caught up. Nothing was written, so no event is recorded either way.
+func patchFailed(ctx context.Context, err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		log.FromContext(ctx).V(1).Info("status conflict, retrying with a fresh copy")
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	return ctrl.Result{}, err
 }
 
 // donePolling reports whether the object's current generation already has
@@ -168,7 +180,10 @@ func (r *CloudOperationReconciler) patchStatus(ctx context.Context, obj *opsv1.C
 	}
 	base := obj.DeepCopy()
 	obj.Status = next
-	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+	// The patch carries the resourceVersion it was computed from: a status
+	// derived from a stale cache (after a watch outage, say) is refused
+	// instead of written, so no transition is reported twice.
+	if err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	statusWrites.Inc()

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -309,4 +310,38 @@ func TestOwnRateLimitDeferralWritesNothing(t *testing.T) {
 	g.Expect(res.RequeueAfter).To(Equal(3 * time.Second))
 	g.Expect(fetch(t, obj).ResourceVersion).To(Equal(rv), "a call our own limiter deferred is not news")
 	g.Expect(r.failures.record(types.NamespacedName{Namespace: ns, Name: "upgrade"}, errors.New("x"))).To(Equal(1), "a deferral is not counted as a failure")
+}
+
+// TestStaleCopyIsNotWritten: a status computed from an out-of-date copy
+// (as from a lagging cache) is refused, and no transition event follows.
+func TestStaleCopyIsNotWritten(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-8")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer, events := newFakeObserver(), &recordedEvents{}
+	observer.set("wf-8", runningOp(), nil)
+	r := newTestReconciler(observer, events, testNow)
+	stale := fetch(t, obj) // before any status
+	reconcileOnce(t, r, obj)
+	before := len(events.list())
+
+	r.Client = staleReader{Client: k8s, obj: stale}
+	observer.set("wf-8", succeededOp(), nil)
+	res := reconcileOnce(t, r, obj)
+	g.Expect(res.RequeueAfter).To(Equal(time.Second))
+	g.Expect(fetch(t, obj).Status.Phase).To(Equal(opsv1.PhaseRunning))
+	g.Expect(events.list()).To(HaveLen(before))
+}
+
+// staleReader serves an old copy of one object, like a lagging cache.
+type staleReader struct {
+	client.Client
+	obj *opsv1.CloudOperation
+}
+
+func (s staleReader) Get(_ context.Context, _ client.ObjectKey, out client.Object, _ ...client.GetOption) error {
+	s.obj.DeepCopyInto(out.(*opsv1.CloudOperation))
+	return nil
 }

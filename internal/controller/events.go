@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -33,10 +34,15 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 			note:      phaseNote(prev.Phase, next),
 		})
 	}
+	// Every step change of one poll goes into one event: the recorder folds
+	// events that differ only in their note, so one event per step would
+	// lose all but one of them.
 	before := make(map[string]opsv1.Phase, len(prev.Steps))
 	for _, s := range prev.Steps {
 		before[s.Name] = s.Phase
 	}
+	var changed []string
+	stepEventType := corev1.EventTypeNormal
 	for _, s := range next.Steps {
 		old, seen := before[s.Name]
 		if !seen {
@@ -45,11 +51,13 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 		if s.Phase == old || s.Phase == "" {
 			continue
 		}
-		out = append(out, event{
-			eventType: eventTypeFor(s.Phase),
-			reason:    eventStepChanged,
-			note:      fmt.Sprintf("step %q is %s", s.Name, s.Phase),
-		})
+		changed = append(changed, fmt.Sprintf("step %q is %s", s.Name, s.Phase))
+		if eventTypeFor(s.Phase) == corev1.EventTypeWarning {
+			stepEventType = corev1.EventTypeWarning
+		}
+	}
+	if len(changed) > 0 {
+		out = append(out, event{eventType: stepEventType, reason: eventStepChanged, note: strings.Join(changed, "; ")})
 	}
 	// Unknown words are reported when they first show, not on every poll.
 	if len(unknownWords) > 0 && (next.ServiceStatus != prev.ServiceStatus || len(out) > 0) {
