@@ -51,7 +51,7 @@ func run(workDir string, exit bool, timeout time.Duration) error {
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 
 	fmt.Println("Starting a local control plane (kube-apiserver, etcd), cloudsim and the cloudop manager…")
-	env, err := demo.Start(ctx, files.Backdrop(), demo.Options{WorkDir: workDir, ManagerLog: logFile})
+	env, err := demo.Start(ctx, files.Backdrop(), demo.Options{WorkDir: workDir})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -123,7 +125,7 @@ func TestComputeStatusIsStableForTheSameObservation(t *testing.T) {
 	first := computeStatus(obj, observation{op: op, now: testNow})
 	obj.Status = first
 	second := computeStatus(obj, observation{op: op, now: testNow.Add(time.Minute)})
-	if !equalStatus(first, second) {
+	if !equality.Semantic.DeepEqual(first, second) {
 		t.Fatalf("status changed without a change in the cloud:\n%+v\n%+v", first, second)
 	}
 }
@@ -146,7 +148,7 @@ func TestStatusStaysWithinSchemaLimits(t *testing.T) {
 	if *st.Progress != 100 {
 		t.Errorf("progress %d not clamped", *st.Progress)
 	}
-	if !strings.HasSuffix(st.Message, "…") || !utf8Valid(st.Message) {
+	if !strings.HasSuffix(st.Message, "…") || !utf8.ValidString(st.Message) {
 		t.Errorf("truncation broke a rune or lost its mark")
 	}
 }

@@ -3,12 +3,10 @@ package controller
 import (
 	"context"
 	"fmt"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"os"
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
@@ -179,9 +177,3 @@ func newTestReconciler(obs Observer, rec *recordedEvents, now time.Time) *CloudO
 func secretObject(ns, name string) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 }
-
-func equalStatus(a, b opsv1.CloudOperationStatus) bool {
-	return equality.Semantic.DeepEqual(a, b)
-}
-
-func utf8Valid(s string) bool { return utf8.ValidString(s) }

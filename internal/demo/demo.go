@@ -39,8 +39,6 @@ const Namespace = "demo"
 type Options struct {
 	// WorkDir receives the kubeconfig; it is created if missing.
 	WorkDir string
-	// ManagerLog receives the manager's logs; nil discards them.
-	ManagerLog io.Writer
 	// Policy overrides the poll policy (the demo retries auth failures
 	// quickly so a fixed Secret shows at once).
 	Policy *controller.PollPolicy
