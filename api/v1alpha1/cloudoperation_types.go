@@ -222,6 +222,12 @@ type CloudOperationStatus struct {
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 
+	// LastChangeTime is when a poll last saw the operation itself change
+	// (phase, progress, current step or a step's state). The poll interval
+	// lengthens while it lies far in the past; see docs/polling.md.
+	// +optional
+	LastChangeTime *metav1.Time `json:"lastChangeTime,omitempty"`
+
 	// Message is a human-readable summary of the latest observation.
 	// +optional
 	// +kubebuilder:validation:MaxLength=4096

@@ -40,6 +40,7 @@ func main() {
 	flag.DurationVar(&o.RetryPeriod, "leader-election-retry-period", 2*time.Second, "Wait between leader election attempts.")
 	flag.DurationVar(&policy.AuthRetryInterval, "auth-retry-interval", policy.AuthRetryInterval, "Wait before retrying after the service rejected the credentials (faster risks the gateway's key lockout).")
 	flag.DurationVar(&policy.MaxBackoff, "max-backoff", policy.MaxBackoff, "Longest wait between polls after repeated errors or throttling.")
+	flag.DurationVar(&policy.MaxQuietInterval, "max-quiet-interval", policy.MaxQuietInterval, "Longest interval an operation whose state has not changed for a long time is polled at; 0 turns the quiet backoff off.")
 	flag.IntVar(&o.Workers, "workers", 16, "Concurrent reconciles, so slow cloud calls do not starve other objects.")
 	flag.DurationVar(&o.RequestTimeout, "request-timeout", 15*time.Second, "Timeout of one cloud API request.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")

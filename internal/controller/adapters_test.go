@@ -133,7 +133,7 @@ func TestSeedsThroughTheRealAdapters(t *testing.T) {
 			obj.Spec.Region = "cn-north-4"
 			obj.Spec.CredentialsSecretRef.Name = "creds"
 			g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-			r := newTestReconciler(realRouter(srv.URL), &recordedEvents{}, testNow)
+			r := newTestReconciler(realRouter(srv.URL), testNow)
 			reconcileOnce(t, r, obj)
 			reconcileOnce(t, r, obj)
 

@@ -79,7 +79,7 @@ func TestStatusReadByKstatusAndArgoCD(t *testing.T) {
 			g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 			observer := newFakeObserver()
 			observer.set(opID, tc.op, tc.err)
-			r := newTestReconciler(observer, &recordedEvents{}, testNow)
+			r := newTestReconciler(observer, testNow)
 			for range tc.reconciles {
 				reconcileOnce(t, r, obj)
 			}
@@ -107,7 +107,7 @@ func TestSpecChangeIsInProgressUntilObserved(t *testing.T) {
 	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 	observer := newFakeObserver()
 	observer.set("wf-gen", succeededOp(), nil)
-	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	reconcileOnce(t, r, obj)
 	res, _ := kstatus.Compute(readBack(t, ns, "gen"))

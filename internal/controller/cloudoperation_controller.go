@@ -5,12 +5,13 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,9 +32,12 @@ type Observer interface {
 	Observe(ctx context.Context, t cloud.Target, specEndpoint string) (*cloud.Operation, error)
 }
 
-// EventRecorder records Kubernetes events (events.k8s.io) on objects.
+// EventRecorder announces transitions. It must record each Event.Key at
+// most once per object: the reconciler announces before it writes status,
+// so after a failed write or a restart it announces the same transition
+// again. EventWriter implements it.
 type EventRecorder interface {
-	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
+	Record(ctx context.Context, obj *opsv1.CloudOperation, events []Event) error
 }
 
 // CloudOperationReconciler polls cloud operations and mirrors them into
@@ -55,12 +59,13 @@ type CloudOperationReconciler struct {
 	Clock clock.PassiveClock
 
 	failures failureCounter
+	written  writtenStates
 }
 
 // +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // Reconcile observes one CloudOperation and updates its status.
 func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -70,6 +75,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.failures.forget(req.NamespacedName)
+			r.written.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -82,7 +88,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	// reconcile that may write status twice.
 	if needsInitialStatus(obj) {
 		if err := r.patchStatus(ctx, obj, initialStatus(obj)); err != nil {
-			return patchFailed(ctx, err)
+			return writeFailed(ctx, err)
 		}
 	}
 	pollRequest := obj.GetAnnotations()[opsv1.AnnotationRequestedPoll]
@@ -94,6 +100,10 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 
+	if wait := r.Policy.FirstPollWait(obj, r.Clock.Now()); wait > 0 && !pollRequested {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+
 	obs := r.observe(ctx, obj)
 	if cloud.IsRateLimited(obs.err) {
 		// Nothing was sent: our own token bucket deferred the call. Not a
@@ -102,6 +112,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	next := computeStatus(obj, obs)
 	next.LastHandledPollRequest = pollRequest
+	obs.progressETA = progressETA(&obj.Status, &next, obs.now)
 	failures := r.failures.record(req.NamespacedName, obs.err)
 	observations.WithLabelValues(string(obj.Spec.Service), resultLabel(obs.err)).Inc()
 	if obs.err != nil {
@@ -112,14 +123,16 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if obs.op != nil {
 		unknown = obs.op.UnknownStatuses
 	}
-	events := transitionEvents(&obj.Status, &next, unknown)
-	if err := r.patchStatus(ctx, obj, next); err != nil {
-		return patchFailed(ctx, err)
+	// Announce, then write: a kill in between announces the same
+	// transition again after the restart, which the recorder turns into a
+	// no-op, whereas the other order would lose the event for good.
+	if events := transitionEvents(&obj.Status, &next, unknown); len(events) > 0 {
+		if err := r.announce(ctx, obj, events); err != nil {
+			return writeFailed(ctx, err)
+		}
 	}
-	// Events follow the patch, so a failed patch (retried) never records a
-	// transition twice.
-	for _, e := range events {
-		r.Recorder.Eventf(obj, nil, e.eventType, e.reason, "Poll", "%s", e.note)
+	if err := r.patchStatus(ctx, obj, next); err != nil {
+		return writeFailed(ctx, err)
 	}
 
 	after, again := r.Policy.NextPoll(obj, obs, failures)
@@ -129,15 +142,27 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	return ctrl.Result{RequeueAfter: after}, nil
 }
 
-// patchFailed turns a failed status patch into the reconcile's result. A
-// conflict means our cached copy was stale: look again once the cache has
-// caught up. Nothing was written, so no event is recorded either way.
-func patchFailed(ctx context.Context, err error) (ctrl.Result, error) {
+// writeFailed turns a failed announcement or status patch into the
+// reconcile's result. A conflict means our cached copy was stale: look
+// again once the cache has caught up. A deleted object needs nothing more.
+func writeFailed(ctx context.Context, err error) (ctrl.Result, error) {
 	if apierrors.IsConflict(err) {
 		log.FromContext(ctx).V(1).Info("status conflict, retrying with a fresh copy")
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	return ctrl.Result{}, err
+	return ctrl.Result{}, client.IgnoreNotFound(err)
+}
+
+// announce records transition events, but never from a copy that lags
+// behind a status this process wrote (a cache catching up): a transition
+// computed from it could announce a change already announced from a later
+// state. Such a copy is reported as a conflict, like a refused patch.
+func (r *CloudOperationReconciler) announce(ctx context.Context, obj *opsv1.CloudOperation, events []Event) error {
+	if r.written.lagging(client.ObjectKeyFromObject(obj), &obj.Status) {
+		return apierrors.NewConflict(opsv1.GroupVersion.WithResource("cloudoperations").GroupResource(), obj.Name,
+			errors.New("the cached copy does not show the last status written yet"))
+	}
+	return r.Recorder.Record(ctx, obj, events)
 }
 
 // donePolling reports whether the object's current generation already has
@@ -186,6 +211,7 @@ func (r *CloudOperationReconciler) patchStatus(ctx context.Context, obj *opsv1.C
 	if err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return client.IgnoreNotFound(err)
 	}
+	r.written.remember(client.ObjectKeyFromObject(obj), &next)
 	statusWrites.Inc()
 	return nil
 }
@@ -237,4 +263,38 @@ func (f *failureCounter) forget(key types.NamespacedName) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.n, key)
+}
+
+// writtenStates remembers, per object, a digest of the observed state
+// (observedState) of the last status this process wrote. A copy showing
+// another state lags behind that write. Only the leader writes status, and
+// a new leader starts with a freshly listed cache and an empty memory, so
+// this needs no API call; writes by others (annotations, spec) do not
+// change the observed state and are caught by the patch's optimistic lock.
+type writtenStates struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName][sha256.Size]byte
+}
+
+func (w *writtenStates) remember(key types.NamespacedName, st *opsv1.CloudOperationStatus) {
+	sum := sha256.Sum256([]byte(observedState(st)))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[types.NamespacedName][sha256.Size]byte{}
+	}
+	w.m[key] = sum
+}
+
+func (w *writtenStates) lagging(key types.NamespacedName, st *opsv1.CloudOperationStatus) bool {
+	w.mu.Lock()
+	last, ok := w.m[key]
+	w.mu.Unlock()
+	return ok && last != sha256.Sum256([]byte(observedState(st)))
+}
+
+func (w *writtenStates) forget(key types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, key)
 }

@@ -90,9 +90,9 @@ func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 	obj := newCCEOperation(ns, "upgrade", "wf-1")
 	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 
-	observer, events := newFakeObserver(), &recordedEvents{}
+	observer := newFakeObserver()
 	observer.set("wf-1", runningOp(), nil)
-	r := newTestReconciler(observer, events, testNow)
+	r := newTestReconciler(observer, testNow)
 
 	// The first reconcile writes the initial status before its cloud call,
 	// then what the call returned.
@@ -117,7 +117,7 @@ func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 	for _, c := range got.Status.Conditions {
 		g.Expect(c.ObservedGeneration).To(Equal(got.Generation), c.Type)
 	}
-	eventsAfterFirstPoll := events.list()
+	eventsAfterFirstPoll := namespaceEvents(t, ns)
 	g.Expect(eventsAfterFirstPoll).To(ContainElement(ContainSubstring("PhaseChanged phase new → Running")))
 
 	// Ten more polls with nothing new in the cloud: nothing written, no
@@ -128,7 +128,7 @@ func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 	}
 	g.Expect(observer.callCount("wf-1")).To(Equal(11))
 	g.Expect(fetch(t, obj).ResourceVersion).To(Equal(rv))
-	g.Expect(events.list()).To(Equal(eventsAfterFirstPoll))
+	g.Expect(namespaceEvents(t, ns)).To(Equal(eventsAfterFirstPoll))
 
 	// Success: Ready, no more polls after.
 	observer.set("wf-1", succeededOp(), nil)
@@ -140,7 +140,7 @@ func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 	g.Expect(conditionReason(got, opsv1.ConditionStalled)).To(Equal("<absent>"))
 	g.Expect(conditionReason(got, opsv1.ConditionSucceeded)).To(Equal("True/Succeeded"))
 	g.Expect(res.RequeueAfter).To(BeZero())
-	g.Expect(events.list()).To(ContainElement(ContainSubstring("StepChanged step \"Snapshot\" is Succeeded")))
+	g.Expect(namespaceEvents(t, ns)).To(ContainElement(ContainSubstring("StepChanged step \"Snapshot\" is Succeeded")))
 
 	calls, rv := observer.callCount("wf-1"), got.ResourceVersion
 	reconcileOnce(t, r, obj)
@@ -156,7 +156,7 @@ func TestTransientErrorKeepsObservedPhase(t *testing.T) {
 	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 	observer := newFakeObserver()
 	observer.set("wf-2", runningOp(), nil)
-	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	reconcileOnce(t, r, obj)
 
@@ -199,7 +199,7 @@ func TestCredentialsProblemsHaveClearReasonsAndRecover(t *testing.T) {
 			g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 			observer := newFakeObserver()
 			observer.set("wf-3", runningOp(), nil)
-			r := newTestReconciler(observer, &recordedEvents{}, testNow)
+			r := newTestReconciler(observer, testNow)
 			reconcileOnce(t, r, obj)
 			res := reconcileOnce(t, r, obj)
 
@@ -229,7 +229,7 @@ func TestPermanentErrorStallsAndStopsPolling(t *testing.T) {
 	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 	observer := newFakeObserver()
 	observer.set("wf-4", nil, &cloud.Error{Kind: cloud.KindPermanent, HTTPStatus: 400, Code: "CCE.01400001", Message: "bad cluster id"})
-	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	res := reconcileOnce(t, r, obj)
 	got := fetch(t, obj)
@@ -249,7 +249,7 @@ func TestSuspendAndRequestedPollAnnotations(t *testing.T) {
 	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 	observer := newFakeObserver()
 	observer.set("wf-5", runningOp(), nil)
-	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	res := reconcileOnce(t, r, obj)
 	got := fetch(t, obj)
@@ -274,9 +274,9 @@ func TestUnknownStatusWordIsKeptAndWarned(t *testing.T) {
 	newSecret(t, ns, "creds", validCredentials())
 	obj := newCCEOperation(ns, "upgrade", "wf-6")
 	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer, events := newFakeObserver(), &recordedEvents{}
+	observer := newFakeObserver()
 	observer.set("wf-6", &cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: "Paused", UnknownStatuses: []string{"Paused"}}, nil)
-	r := newTestReconciler(observer, events, testNow)
+	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	reconcileOnce(t, r, obj)
 	reconcileOnce(t, r, obj)
@@ -285,7 +285,7 @@ func TestUnknownStatusWordIsKeptAndWarned(t *testing.T) {
 	g.Expect(got.Status.ServiceStatus).To(Equal("Paused"))
 	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("True/UnknownStatus"))
 	warnings := 0
-	for _, e := range events.list() {
+	for _, e := range namespaceEvents(t, ns) {
 		if strings.HasPrefix(e, "Warning UnknownStatus") {
 			warnings++
 		}
@@ -301,7 +301,7 @@ func TestOwnRateLimitDeferralWritesNothing(t *testing.T) {
 	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 	observer := newFakeObserver()
 	observer.set("wf-7", runningOp(), nil)
-	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	rv := fetch(t, obj).ResourceVersion
 
@@ -320,19 +320,89 @@ func TestStaleCopyIsNotWritten(t *testing.T) {
 	newSecret(t, ns, "creds", validCredentials())
 	obj := newCCEOperation(ns, "upgrade", "wf-8")
 	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer, events := newFakeObserver(), &recordedEvents{}
+	observer := newFakeObserver()
 	observer.set("wf-8", runningOp(), nil)
-	r := newTestReconciler(observer, events, testNow)
+	r := newTestReconciler(observer, testNow)
 	stale := fetch(t, obj) // before any status
 	reconcileOnce(t, r, obj)
-	before := len(events.list())
+	before := len(namespaceEvents(t, ns))
 
 	r.Client = staleReader{Client: k8s, obj: stale}
 	observer.set("wf-8", succeededOp(), nil)
 	res := reconcileOnce(t, r, obj)
 	g.Expect(res.RequeueAfter).To(Equal(time.Second))
 	g.Expect(fetch(t, obj).Status.Phase).To(Equal(opsv1.PhaseRunning))
-	g.Expect(events.list()).To(HaveLen(before))
+	g.Expect(namespaceEvents(t, ns)).To(HaveLen(before))
+}
+
+// TestLaggingCopyAnnouncesNothing: a copy that does not show the last
+// status this reconciler wrote (a cache catching up) is not used to
+// announce a transition; the reconcile retries with a fresh copy.
+func TestLaggingCopyAnnouncesNothing(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-9")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer := newFakeObserver()
+	observer.set("wf-9", runningOp(), nil)
+	r := newTestReconciler(observer, testNow)
+	reconcileOnce(t, r, obj)
+	lagging := fetch(t, obj)
+	moved := runningOp()
+	moved.Progress = int32p(60)
+	moved.Steps[1].Phase = cloud.PhaseSucceeded
+	observer.set("wf-9", moved, nil)
+	reconcileOnce(t, r, obj)
+	before := namespaceEvents(t, ns)
+
+	r.Client = staleReader{Client: k8s, obj: lagging}
+	observer.set("wf-9", succeededOp(), nil)
+	res := reconcileOnce(t, r, obj)
+	g.Expect(res.RequeueAfter).To(Equal(time.Second))
+	g.Expect(namespaceEvents(t, ns)).To(Equal(before), "nothing announced from the lagging copy")
+	g.Expect(fetch(t, obj).Status.Progress).To(Equal(int32p(60)))
+
+	r.Client = k8s
+	reconcileOnce(t, r, obj)
+	g.Expect(fetch(t, obj).Status.Phase).To(Equal(opsv1.PhaseSucceeded))
+	g.Expect(namespaceEvents(t, ns)).To(ContainElement(ContainSubstring("PhaseChanged phase Running → Succeeded")))
+}
+
+// TestOtherWriterBetweenReadAndPatch: someone else updates the object
+// after the reconciler read it. The transition is announced, the status
+// patch is refused, and the retry announces nothing new: one event.
+func TestOtherWriterBetweenReadAndPatch(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", "wf-10")
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	observer := newFakeObserver()
+	observer.set("wf-10", runningOp(), nil)
+	r := newTestReconciler(observer, testNow)
+	reconcileOnce(t, r, obj)
+
+	observer.set("wf-10", succeededOp(), nil)
+	observer.beforeObserve = func() {
+		touched := fetch(t, obj)
+		touched.Annotations = map[string]string{"example.com/touched": "yes"}
+		g.Expect(k8s.Update(context.Background(), touched)).To(Succeed())
+	}
+	res := reconcileOnce(t, r, obj)
+	observer.beforeObserve = nil
+	g.Expect(res.RequeueAfter).To(Equal(time.Second), "the patch was refused")
+	g.Expect(fetch(t, obj).Status.Phase).To(Equal(opsv1.PhaseRunning))
+
+	reconcileOnce(t, r, obj)
+	g.Expect(fetch(t, obj).Status.Phase).To(Equal(opsv1.PhaseSucceeded))
+	count := 0
+	for _, e := range namespaceEvents(t, ns) {
+		if strings.Contains(e, "PhaseChanged phase Running → Succeeded") {
+			count++
+		}
+	}
+	g.Expect(count).To(Equal(1))
 }
 
 // staleReader serves an old copy of one object, like a lagging cache.

@@ -3,8 +3,10 @@ package controller
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 )
@@ -16,22 +18,29 @@ const (
 	eventUnknown      = "UnknownStatus"
 )
 
-// event is one Kubernetes event to record.
-type event struct {
-	eventType string
-	reason    string
-	note      string
+// Event is one transition to announce as a Kubernetes event.
+type Event struct {
+	// Type is Normal or Warning.
+	Type string
+	// Reason is one of the event reasons above.
+	Reason string
+	// Note is the human-readable detail.
+	Note string
+	// Key identifies the transition: the state it started from and what it
+	// announces. A transition computed again from the same committed state
+	// has the same key, which is how EventWriter records it only once.
+	Key string
 }
 
 // transitionEvents lists the events for what changed between two statuses:
 // phase and step transitions only, never a plain re-poll.
-func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []string) []event {
-	var out []event
+func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []string) []Event {
+	var out []Event
 	if next.Phase != "" && next.Phase != prev.Phase {
-		out = append(out, event{
-			eventType: eventTypeFor(next.Phase),
-			reason:    eventPhaseChanged,
-			note:      phaseNote(prev.Phase, next),
+		out = append(out, Event{
+			Type:   eventTypeFor(next.Phase),
+			Reason: eventPhaseChanged,
+			Note:   phaseNote(prev.Phase, next),
 		})
 	}
 	// Every step change of one poll goes into one event: the recorder folds
@@ -57,17 +66,51 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 		}
 	}
 	if len(changed) > 0 {
-		out = append(out, event{eventType: stepEventType, reason: eventStepChanged, note: strings.Join(changed, "; ")})
+		out = append(out, Event{Type: stepEventType, Reason: eventStepChanged, Note: strings.Join(changed, "; ")})
 	}
 	// Unknown words are reported when they first show, not on every poll.
 	if len(unknownWords) > 0 && (next.ServiceStatus != prev.ServiceStatus || len(out) > 0) {
-		out = append(out, event{
-			eventType: corev1.EventTypeWarning,
-			reason:    eventUnknown,
-			note:      fmt.Sprintf("service reported status words cloudop does not know: %q", unknownWords),
+		out = append(out, Event{
+			Type:   corev1.EventTypeWarning,
+			Reason: eventUnknown,
+			Note:   fmt.Sprintf("service reported status words cloudop does not know: %q", unknownWords),
 		})
 	}
+	from := observedState(prev)
+	for i := range out {
+		out[i].Key = from + "\n" + out[i].Reason + "\n" + out[i].Note
+	}
 	return out
+}
+
+// observedState renders what a status says about the operation itself
+// (phase, progress, steps, times), leaving out conditions and messages: a
+// failed poll that only changes conditions must not make a transition that
+// was already announced look new.
+func observedState(st *opsv1.CloudOperationStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%s", st.Phase, st.ServiceStatus, progressString(st.Progress), st.CurrentStep, timeString(st.StartTime), timeString(st.CompletionTime))
+	for _, s := range st.Steps {
+		fmt.Fprintf(&b, "|%q=%s/%q", s.Name, s.Phase, s.ServiceStatus)
+		for _, sub := range s.SubSteps {
+			fmt.Fprintf(&b, ",%q=%s/%q", sub.Name, sub.Phase, sub.ServiceStatus)
+		}
+	}
+	return b.String()
+}
+
+func progressString(p *int32) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
+
+func timeString(t *metav1.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func phaseNote(prev opsv1.Phase, next *opsv1.CloudOperationStatus) string {

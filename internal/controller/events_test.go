@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 )
 
@@ -50,11 +52,38 @@ func TestTransitionEvents(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
 			for _, e := range transitionEvents(&tc.prev, &tc.next, tc.unknown) {
-				got = append(got, e.eventType+" "+e.reason+" "+e.note)
+				got = append(got, e.Type+" "+e.Reason+" "+e.Note)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("events:\n got %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestTransitionKeys(t *testing.T) {
+	running := opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning, ServiceStatus: "processing", Progress: int32p(40)}
+	succeeded := opsv1.CloudOperationStatus{Phase: opsv1.PhaseSucceeded, ServiceStatus: "success", Progress: int32p(100)}
+	key := func(prev opsv1.CloudOperationStatus) string {
+		events := transitionEvents(&prev, &succeeded, nil)
+		if len(events) != 1 {
+			t.Fatalf("want one event, got %v", events)
+		}
+		return events[0].Key
+	}
+	withError := *running.DeepCopy()
+	withError.Message = "connection reset"
+	withError.Conditions = []metav1.Condition{{Type: opsv1.ConditionReady, Status: metav1.ConditionFalse, Reason: opsv1.ReasonTransientError}}
+	moreProgress := *running.DeepCopy()
+	moreProgress.Progress = int32p(90)
+
+	if key(running) != key(*running.DeepCopy()) {
+		t.Error("the same committed state gives different keys")
+	}
+	if key(running) != key(withError) {
+		t.Error("a failed poll in between (conditions and message only) changed the key: the transition would be announced twice")
+	}
+	if key(running) == key(moreProgress) {
+		t.Error("transitions from different observed states share a key: the second would be lost")
 	}
 }

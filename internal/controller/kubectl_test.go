@@ -40,7 +40,7 @@ func TestKubectlGetShowsPrinterColumns(t *testing.T) {
 	op := runningOp()
 	op.Message = "upgrading control plane"
 	observer.set("wf-kubectl", op, nil)
-	r := newTestReconciler(observer, &recordedEvents{}, testNow)
+	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	reconcileOnce(t, r, obj)
 

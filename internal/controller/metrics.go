@@ -20,10 +20,14 @@ var (
 		Name: "cloudop_observations_total",
 		Help: "Polls of cloud operations by service and result (ok or the error kind).",
 	}, []string{"service", "result"})
+	eventsRecorded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudop_events_total",
+		Help: "Transition events by result: created, exists (announced before a restart or retry) or refused.",
+	}, []string{"result"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(statusWrites, observations)
+	metrics.Registry.MustRegister(statusWrites, observations, eventsRecorded)
 }
 
 // PhaseCollector reports how many CloudOperations are in each phase, read

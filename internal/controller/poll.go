@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -27,6 +28,13 @@ type PollPolicy struct {
 	// JitterFactor spreads polls of objects created together; see
 	// wait.Jitter.
 	JitterFactor float64
+	// QuietFactor and MaxQuietInterval back off long-quiet operations: one
+	// whose state has not changed for longer than QuietFactor intervals is
+	// polled every quiet time / QuietFactor, up to MaxQuietInterval. A
+	// change after a long quiet stretch is thus seen at most a
+	// 1/QuietFactor share of that stretch late. Zero turns this off.
+	QuietFactor      int
+	MaxQuietInterval time.Duration
 	// AlignSpread is how far past a shared tick the polls of services that
 	// serve many operations with one list call (BCS) are spread; it should
 	// stay within the adapter's list window so one call serves them all.
@@ -42,32 +50,68 @@ func DefaultPollPolicy() PollPolicy {
 		AuthRetryInterval: 2 * time.Minute,
 		MinInterval:       5 * time.Second,
 		JitterFactor:      0.1,
+		QuietFactor:       4,
+		MaxQuietInterval:  5 * time.Minute,
 		AlignSpread:       2 * time.Second,
 	}
 }
 
 // NextPoll returns how long to wait before the next poll, and false when
-// the operation needs no more polls. failures counts consecutive failed
-// observations, including this one.
+// the operation needs no more polls. obj carries the status just written;
+// failures counts consecutive failed observations, including this one.
 func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, obs observation, failures int) (time.Duration, bool) {
 	interval := obj.GetPollInterval()
 	if obs.err != nil {
 		return p.afterError(obj, obs, interval, failures)
 	}
 	op := obs.op
+	estimate := op.EstimatedRemaining
+	if estimate <= 0 {
+		estimate = obs.progressETA
+	}
 	switch {
 	case op.Phase == cloud.PhaseFailed && op.Resumable:
 		return p.jitter(max(p.ResumableInterval, interval)), true
 	case op.Phase.IsTerminal():
 		return 0, false
-	case op.EstimatedRemaining > 0 && op.EstimatedRemaining < interval:
-		// Poll near the service's own estimate rather than a full interval
-		// later.
-		return max(op.EstimatedRemaining, p.MinInterval), true
-	case obj.Spec.Service == opsv1.ServiceBCS && p.AlignSpread > 0:
-		return p.aligned(interval, obs.now), true
+	case estimate > 0 && estimate < interval:
+		// Poll near the expected completion (the service's own estimate or
+		// the pace of its progress) rather than a full interval later.
+		return max(estimate, p.MinInterval), true
 	}
-	return p.jitter(interval), true
+	wait := p.quietWait(interval, obj.Status.LastChangeTime, obs.now)
+	if obj.Spec.Service == opsv1.ServiceBCS && p.AlignSpread > 0 {
+		// Stay on the shared ticks, skipping whole intervals while quiet.
+		return p.aligned(interval, obs.now) + (wait - interval).Truncate(interval), true
+	}
+	return p.jitter(wait), true
+}
+
+// quietWait is the interval, lengthened for an operation whose state last
+// changed long ago.
+func (p PollPolicy) quietWait(interval time.Duration, lastChange *metav1.Time, now time.Time) time.Duration {
+	if p.QuietFactor <= 0 || p.MaxQuietInterval <= interval || lastChange == nil {
+		return interval
+	}
+	quiet := now.Sub(lastChange.Time)
+	return min(max(quiet/time.Duration(p.QuietFactor), interval), p.MaxQuietInterval)
+}
+
+// FirstPollWait is how long a new operation waits before its first poll:
+// zero, except for services whose polls are aligned to shared ticks (BCS),
+// which first poll at the tick after their creation, so one list call
+// serves a whole blockchain from its very first poll. Their initial status
+// is written at once all the same.
+func (p PollPolicy) FirstPollWait(obj *opsv1.CloudOperation, now time.Time) time.Duration {
+	if obj.Spec.Service != opsv1.ServiceBCS || p.AlignSpread <= 0 || obj.Status.Phase != "" || obj.Status.LastChangeTime != nil {
+		return 0
+	}
+	interval := obj.GetPollInterval()
+	tick := obj.CreationTimestamp.Truncate(interval).Add(interval)
+	if !now.Before(tick) {
+		return 0
+	}
+	return tick.Sub(now) + p.spread()
 }
 
 // aligned waits until the next multiple of the interval on the wall clock,
@@ -78,10 +122,16 @@ func (p PollPolicy) aligned(interval time.Duration, now time.Time) time.Duration
 	if wait < p.MinInterval {
 		wait += interval
 	}
-	if p.JitterFactor > 0 {
-		wait += time.Duration(rand.Int64N(int64(p.AlignSpread)))
+	return wait + p.spread()
+}
+
+// spread is a random offset within AlignSpread, so polls aligned to one
+// tick do not all arrive in the same instant.
+func (p PollPolicy) spread() time.Duration {
+	if p.JitterFactor <= 0 || p.AlignSpread <= 0 {
+		return 0
 	}
-	return wait
+	return time.Duration(rand.Int64N(int64(p.AlignSpread)))
 }
 
 // deferral is the wait after our own rate limiter deferred a call.

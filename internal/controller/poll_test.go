@@ -97,3 +97,128 @@ func TestNextPollAlignsBCSPollsToSharedTicks(t *testing.T) {
 		}
 	}
 }
+
+func TestNextPollAdaptsToPaceAndQuiet(t *testing.T) {
+	policy := DefaultPollPolicy()
+	policy.JitterFactor = 0 // exact figures; jitter has its own test
+	cases := []struct {
+		name        string
+		service     opsv1.Service
+		quietFor    time.Duration // since status.lastChangeTime; 0: unset
+		progressETA time.Duration
+		estimate    time.Duration
+		want        time.Duration
+	}{
+		{name: "no history: interval", want: 30 * time.Second},
+		{name: "changed recently: interval", quietFor: 10 * time.Second, want: 30 * time.Second},
+		{name: "quiet 2m (4 intervals): still interval", quietFor: 2 * time.Minute, want: 30 * time.Second},
+		{name: "quiet 10m: a quarter of it", quietFor: 10 * time.Minute, want: 150 * time.Second},
+		{name: "quiet 2h: capped", quietFor: 2 * time.Hour, want: 5 * time.Minute},
+		{name: "progress pace says done sooner", progressETA: 12 * time.Second, want: 12 * time.Second},
+		{name: "progress pace floored", progressETA: 2 * time.Second, want: 5 * time.Second},
+		{name: "progress pace later than interval ignored", progressETA: 10 * time.Minute, want: 30 * time.Second},
+		{name: "service estimate preferred to pace", estimate: 20 * time.Second, progressETA: 8 * time.Second, want: 20 * time.Second},
+		{name: "pace beats quiet", quietFor: time.Hour, progressETA: 9 * time.Second, want: 9 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := &opsv1.CloudOperation{Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceCCE}}
+			if tc.quietFor > 0 {
+				obj.Status.LastChangeTime = &metav1.Time{Time: testNow.Add(-tc.quietFor)}
+			}
+			obs := observation{op: &cloud.Operation{Phase: cloud.PhaseRunning, EstimatedRemaining: tc.estimate}, now: testNow, progressETA: tc.progressETA}
+			got, more := policy.NextPoll(obj, obs, 0)
+			if !more || got != tc.want {
+				t.Errorf("NextPoll = %v, %v; want %v", got, more, tc.want)
+			}
+		})
+	}
+}
+
+func TestQuietBCSPollsStayOnTicks(t *testing.T) {
+	policy := DefaultPollPolicy()
+	tick := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	now := tick.Add(7 * time.Second)
+	obj := &opsv1.CloudOperation{Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceBCS}}
+	obj.Status.LastChangeTime = &metav1.Time{Time: now.Add(-20 * time.Minute)} // quiet wait 5m
+	for range 50 {
+		got, _ := policy.NextPoll(obj, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: now}, 0)
+		at := now.Add(got)
+		if off := at.Sub(tick) % (30 * time.Second); off >= policy.AlignSpread || got < 4*time.Minute || got > 5*time.Minute {
+			t.Fatalf("quiet BCS poll in %v (at %s): want a tick about 5m on, within %v", got, at.Format("15:04:05.000"), policy.AlignSpread)
+		}
+	}
+}
+
+func TestFirstBCSPollWaitsForTheTickAfterCreation(t *testing.T) {
+	policy := DefaultPollPolicy()
+	tick := time.Date(2026, 11, 23, 10, 0, 30, 0, time.UTC)
+	newOp := func(service opsv1.Service, created time.Time) *opsv1.CloudOperation {
+		return &opsv1.CloudOperation{
+			ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(created)},
+			Spec:       opsv1.CloudOperationSpec{Service: service},
+		}
+	}
+	cases := []struct {
+		name     string
+		obj      *opsv1.CloudOperation
+		now      time.Time
+		min, max time.Duration
+	}{
+		{name: "new BCS operation waits for the tick", obj: newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second)), now: tick.Add(-19 * time.Second), min: 19 * time.Second, max: 21 * time.Second},
+		{name: "tick passed: poll now", obj: newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second)), now: tick.Add(time.Second)},
+		{name: "old object after a restart: poll now", obj: newOp(opsv1.ServiceBCS, tick.Add(-time.Hour)), now: tick.Add(-19 * time.Second)},
+		{name: "other services poll at once", obj: newOp(opsv1.ServiceCCE, tick.Add(-20*time.Second)), now: tick.Add(-19 * time.Second)},
+	}
+	polled := newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second))
+	polled.Status.Phase = opsv1.PhaseRunning
+	cases = append(cases, struct {
+		name     string
+		obj      *opsv1.CloudOperation
+		now      time.Time
+		min, max time.Duration
+	}{name: "already polled", obj: polled, now: tick.Add(-19 * time.Second)})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := policy.FirstPollWait(tc.obj, tc.now)
+			if got < tc.min || got > tc.max {
+				t.Errorf("FirstPollWait = %v, want [%v, %v]", got, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+func TestProgressETA(t *testing.T) {
+	at := func(ago time.Duration) *metav1.Time { return &metav1.Time{Time: testNow.Add(-ago)} }
+	cases := []struct {
+		name       string
+		prev, next opsv1.CloudOperationStatus
+		want       time.Duration
+	}{
+		{name: "20 points in 40s, 40 left: 80s",
+			prev: opsv1.CloudOperationStatus{Progress: int32p(40), LastChangeTime: at(40 * time.Second)},
+			next: opsv1.CloudOperationStatus{Progress: int32p(60)}, want: 80 * time.Second},
+		{name: "no progress",
+			prev: opsv1.CloudOperationStatus{Progress: int32p(40), LastChangeTime: at(40 * time.Second)},
+			next: opsv1.CloudOperationStatus{Progress: int32p(40)}},
+		{name: "progress went back",
+			prev: opsv1.CloudOperationStatus{Progress: int32p(40), LastChangeTime: at(40 * time.Second)},
+			next: opsv1.CloudOperationStatus{Progress: int32p(10)}},
+		{name: "done",
+			prev: opsv1.CloudOperationStatus{Progress: int32p(40), LastChangeTime: at(40 * time.Second)},
+			next: opsv1.CloudOperationStatus{Progress: int32p(100)}},
+		{name: "no previous change time",
+			prev: opsv1.CloudOperationStatus{Progress: int32p(40)},
+			next: opsv1.CloudOperationStatus{Progress: int32p(60)}},
+		{name: "no progress reported",
+			prev: opsv1.CloudOperationStatus{LastChangeTime: at(40 * time.Second)},
+			next: opsv1.CloudOperationStatus{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := progressETA(&tc.prev, &tc.next, testNow); got != tc.want {
+				t.Errorf("progressETA = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

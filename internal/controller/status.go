@@ -31,6 +31,9 @@ type observation struct {
 	err error
 	// now is the time of the observation.
 	now time.Time
+	// progressETA is when the operation should complete at the pace its
+	// progress moved since the previous change; zero when unknown.
+	progressETA time.Duration
 }
 
 // initialStatus is written as soon as an object is first seen, so kstatus
@@ -74,8 +77,26 @@ func computeStatus(obj *opsv1.CloudOperation, obs observation) opsv1.CloudOperat
 	st.StartTime = metaTime(op.StartTime)
 	st.CompletionTime = metaTime(op.CompletionTime)
 	st.Message = truncate(op.Message, maxStatusMessage)
+	if st.LastChangeTime == nil || observedState(&st) != observedState(&obj.Status) {
+		st.LastChangeTime = &metav1.Time{Time: obs.now}
+	}
 	applyPhaseConditions(&st, gen, op)
 	return st
+}
+
+// progressETA extrapolates the pace of progress between two statuses: the
+// progress gained since prev's last change, over the time since then, says
+// when the rest should be done. Zero when progress did not move forward.
+func progressETA(prev, next *opsv1.CloudOperationStatus, now time.Time) time.Duration {
+	if prev.Progress == nil || next.Progress == nil || prev.LastChangeTime == nil {
+		return 0
+	}
+	gained, left := *next.Progress-*prev.Progress, 100-*next.Progress
+	elapsed := now.Sub(prev.LastChangeTime.Time)
+	if gained <= 0 || left <= 0 || elapsed <= 0 {
+		return 0
+	}
+	return time.Duration(float64(elapsed) * float64(left) / float64(gained))
 }
 
 // applyPhaseConditions sets the four conditions from a successful

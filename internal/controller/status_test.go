@@ -170,3 +170,31 @@ func TestTruncateKeepsRunesWhole(t *testing.T) {
 		}
 	}
 }
+
+func TestComputeStatusLastChangeTime(t *testing.T) {
+	earlier := metav1.NewTime(testNow.Add(-10 * time.Minute))
+	running := opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning, ServiceStatus: "Running", Progress: int32p(40), LastChangeTime: &earlier}
+	cases := []struct {
+		name string
+		prev opsv1.CloudOperationStatus
+		op   *cloud.Operation
+		err  error
+		want *metav1.Time
+	}{
+		{name: "first observation", op: &cloud.Operation{Phase: cloud.PhaseRunning}, want: &metav1.Time{Time: testNow}},
+		{name: "nothing changed keeps it", prev: running, op: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "Running", Progress: int32p(40)}, want: &earlier},
+		{name: "progress moved", prev: running, op: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "Running", Progress: int32p(50)}, want: &metav1.Time{Time: testNow}},
+		{name: "a step moved", prev: running, op: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "Running", Progress: int32p(40), Steps: []cloud.Step{{Name: "a", Phase: cloud.PhaseRunning}}}, want: &metav1.Time{Time: testNow}},
+		{name: "a failed poll is not a change", prev: running, err: errors.New("reset"), want: &earlier},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := &opsv1.CloudOperation{Status: tc.prev}
+			obj.CreationTimestamp = metav1.NewTime(testNow.Add(-time.Hour))
+			got := computeStatus(obj, observation{op: tc.op, err: tc.err, now: testNow})
+			if !equality.Semantic.DeepEqual(got.LastChangeTime, tc.want) {
+				t.Errorf("lastChangeTime = %v, want %v", got.LastChangeTime, tc.want)
+			}
+		})
+	}
+}

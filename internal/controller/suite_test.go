@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -143,34 +145,34 @@ func (f *fakeObserver) callCount(operationID string) int {
 	return f.calls[operationID]
 }
 
-// recordedEvents collects events instead of sending them.
-type recordedEvents struct {
-	mu     sync.Mutex
-	events []string
-}
-
-func (r *recordedEvents) Eventf(_, _ runtime.Object, eventtype, reason, _, note string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, eventtype+" "+reason+" "+fmt.Sprintf(note, args...))
-}
-
-func (r *recordedEvents) list() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.events...)
+// namespaceEvents lists the events recorded in ns as "type reason note",
+// sorted: the API server's copy, so tests see what users see.
+func namespaceEvents(t *testing.T, ns string) []string {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatalf("listing events: %v", err)
+	}
+	out := make([]string, 0, len(list.Items))
+	for _, e := range list.Items {
+		out = append(out, e.Type+" "+e.Reason+" "+e.Note)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // newTestReconciler builds a reconciler that talks to the control plane
-// directly (no cache), so each Reconcile call sees the latest object.
-func newTestReconciler(obs Observer, rec *recordedEvents, now time.Time) *CloudOperationReconciler {
+// directly (no cache), so each Reconcile call sees the latest object, and
+// records events with the real EventWriter.
+func newTestReconciler(obs Observer, now time.Time) *CloudOperationReconciler {
+	clk := testingclock.NewFakePassiveClock(now)
 	return &CloudOperationReconciler{
 		Client:   k8s,
 		Secrets:  &SecretCache{Reader: k8s},
 		Observer: obs,
-		Recorder: rec,
+		Recorder: &EventWriter{Client: k8s, Controller: "ops.cloudop.dev/test", Instance: "test", Clock: clk},
 		Policy:   PollPolicy{MaxBackoff: 10 * time.Minute, ResumableInterval: 5 * time.Minute, AuthRetryInterval: 2 * time.Minute, MinInterval: 5 * time.Second},
-		Clock:    testingclock.NewFakePassiveClock(now),
+		Clock:    clk,
 	}
 }
 

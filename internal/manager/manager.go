@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,26 @@ type Options struct {
 	BCSListWindow time.Duration
 }
 
+// EventController is the reportingController of cloudop's events.
+const EventController = "ops.cloudop.dev/cloudop-manager"
+
+// reportingInstance names this replica in its events: the pod name inside a
+// cluster (a pod's hostname), the host name outside.
+func reportingInstance() string {
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		return "cloudop-manager"
+	}
+	return truncateName(name, 128)
+}
+
+func truncateName(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
 // NewScheme returns a scheme with the core and CloudOperation types.
 func NewScheme() *runtime.Scheme {
 	scheme := runtime.NewScheme()
@@ -127,9 +148,14 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		Client:   mgr.GetClient(),
 		Secrets:  &controller.SecretCache{Reader: mgr.GetAPIReader(), TTL: defaultDuration(o.SecretCacheTTL, 5*time.Second)},
 		Observer: router,
-		Recorder: mgr.GetEventRecorder("cloudop"),
-		Policy:   policy,
-		Clock:    clock.RealClock{},
+		Recorder: &controller.EventWriter{
+			Client:     mgr.GetClient(),
+			Controller: EventController,
+			Instance:   reportingInstance(),
+			Clock:      clock.RealClock{},
+		},
+		Policy: policy,
+		Clock:  clock.RealClock{},
 	}
 	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1)); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
