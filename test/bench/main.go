@@ -31,6 +31,7 @@ func main() {
 	duration := flag.Duration("duration", 4*time.Minute, "Shortest operation run time; operations end spread over one more interval.")
 	out := flag.String("out", "docs/benchmarks.md", "Report file.")
 	managerBin := flag.String("manager", "bin/manager", "Manager binary (make build).")
+	workers := flag.Int("workers", 16, "Manager --workers (its default is 16).")
 	memLimit := flag.String("gomemlimit", "200MiB", "GOMEMLIMIT of the manager process, as config/manager sets it from the memory limit; empty for none.")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
@@ -42,7 +43,7 @@ func main() {
 			fail(fmt.Errorf("bad -n %q", s))
 		}
 		fmt.Printf("== N=%d, interval %s\n", n, *interval)
-		r, err := runOnce(context.Background(), config{n: n, interval: *interval, duration: *duration, managerBin: *managerBin, memLimit: *memLimit})
+		r, err := runOnce(context.Background(), config{n: n, interval: *interval, duration: *duration, managerBin: *managerBin, memLimit: *memLimit, workers: *workers})
 		if err != nil {
 			fail(err)
 		}
@@ -66,6 +67,7 @@ type config struct {
 	duration   time.Duration
 	managerBin string
 	memLimit   string
+	workers    int
 }
 
 // runOnce runs one benchmark of cfg.n operations on a fresh control plane.
@@ -104,6 +106,7 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 	}
 	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0",
 		"--kube-api-qps", "300", "--kube-api-burst", "600", "--zap-log-level", "error",
+		"--workers", strconv.Itoa(cfg.workers),
 		// One account holds every operation: raise the per-account buckets
 		// so the client-side limit is not what is measured.
 		"--cloud-qps", "500", "--cloud-burst", "1000", "--cloud-global-qps", "2000", "--cloud-global-burst", "4000"}

@@ -14,23 +14,25 @@ import (
 
 // result is what one run measured.
 type result struct {
-	n                           int
-	memLimit                    string
-	interval, duration          time.Duration
-	createTime                  time.Duration
-	firstStatusAll              time.Duration
-	allTerminal                 time.Duration
-	steadyCores                 float64
-	steadyCallsPerOpPerInterval float64
-	bcsListsPerChainPerInterval float64
-	callsRunning                int
-	callsAfterTerminal          int
-	statusWrites                float64
-	watchedWrites               int
-	visibleChanges              int
-	latencyP50, latencyP99      time.Duration
-	cpuSeconds                  float64
-	peakRSS                     int64 // bytes
+	n                             int
+	memLimit                      string
+	interval, duration            time.Duration
+	createTime                    time.Duration
+	firstStatusAll                time.Duration
+	allTerminal                   time.Duration
+	steadyCores                   float64
+	steadyCallsPerOpPerInterval   float64
+	bcsListsPerChainPerInterval   float64
+	callsRunning                  int
+	callsAfterTerminal            int
+	statusWrites                  float64
+	eventsCreated, eventsExisting float64
+	workers                       int
+	watchedWrites                 int
+	visibleChanges                int
+	latencyP50, latencyP99        time.Duration
+	cpuSeconds                    float64
+	peakRSS                       int64 // bytes
 }
 
 func (r result) print(w io.Writer) {
@@ -62,7 +64,7 @@ it.
   `+"`spec.pollInterval`"+` %s. The manager runs with `+"`GOMEMLIMIT=%s`"+`
   (config/manager sets it from the container's memory limit), API server
   QPS 300, and per-account cloud buckets raised to 500 QPS (one account
-  holds every operation here); defaults otherwise (16 workers).
+  holds every operation here), `+"`--workers %d`"+`; defaults otherwise.
 - Cloud calls are counted by cloudsim; status writes by the manager's
   `+"`cloudop_status_writes_total`"+` and by a watch in the benchmark;
   "visible changes" are writes that changed phase, progress, current step,
@@ -72,7 +74,7 @@ it.
 
 ## Results
 
-| | `, time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), results[0].duration, results[0].duration+results[0].interval, results[0].interval, orNone(results[0].memLimit))
+| | `, time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), results[0].duration, results[0].duration+results[0].interval, results[0].interval, orNone(results[0].memLimit), results[0].workers)
 	for _, r := range results {
 		fmt.Fprintf(&b, "N = %d | ", r.n)
 	}
@@ -96,6 +98,9 @@ it.
 	row("cloud calls after terminal (2 intervals)", "0", func(r result) string { return strconv.Itoa(r.callsAfterTerminal) })
 	row("status writes per operation (manager metric)", "= visible changes", func(r result) string { return fmt.Sprintf("%.2f", r.statusWrites/float64(r.n)) })
 	row("visible changes per operation (watch)", "", func(r result) string { return fmt.Sprintf("%.2f", float64(r.visibleChanges)/float64(r.n)) })
+	row("transition events per operation: created / already there", "one per transition", func(r result) string {
+		return fmt.Sprintf("%.2f / %.0f", r.eventsCreated/float64(r.n), r.eventsExisting)
+	})
 	row("writes that changed nothing visible", "0", func(r result) string { return strconv.Itoa(r.watchedWrites - r.visibleChanges) })
 	row("detection latency p50 / p99", "≈ interval/2 / ≤ interval", func(r result) string {
 		return r.latencyP50.Round(100*time.Millisecond).String() + " / " + r.latencyP99.Round(100*time.Millisecond).String()

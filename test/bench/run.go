@@ -97,7 +97,7 @@ func (r *run) operation(i int) (cloudsim.OperationSpec, *opsv1.CloudOperation, t
 
 // execute creates everything, waits for the end and measures.
 func (r *run) execute(ctx context.Context) (result, error) {
-	res := result{n: r.cfg.n, interval: r.cfg.interval, duration: r.cfg.duration, memLimit: r.cfg.memLimit}
+	res := result{n: r.cfg.n, interval: r.cfg.interval, duration: r.cfg.duration, memLimit: r.cfg.memLimit, workers: r.cfg.workers}
 	if err := r.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}); err != nil {
 		return res, err
 	}
@@ -162,6 +162,8 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	res.cpuSeconds = cpuSeconds(r.pid)
 	res.peakRSS = peakRSS(r.pid)
 	res.statusWrites = scrapeCounter(r.metricsURL, "cloudop_status_writes_total")
+	res.eventsCreated = scrapeCounter(r.metricsURL, `cloudop_events_total{result="created"}`)
+	res.eventsExisting = max(scrapeCounter(r.metricsURL, `cloudop_events_total{result="exists"}`), 0)
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
