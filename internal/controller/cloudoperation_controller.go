@@ -69,8 +69,6 @@ type CloudOperationReconciler struct {
 
 // Reconcile observes one CloudOperation and updates its status.
 func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
-
 	obj := &opsv1.CloudOperation{}
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -110,23 +108,18 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		// failure, nothing to report; try again when a token is due.
 		return ctrl.Result{RequeueAfter: r.Policy.deferral(obs.err)}, nil
 	}
+	failures := r.failures.record(req.NamespacedName, obs.err)
+	if obs.err != nil {
+		log.FromContext(ctx).V(1).Info("observation failed", "kind", cloud.KindOf(obs.err).String(), "error", obs.err.Error(), "failures", failures)
+	}
 	next := computeStatus(obj, obs)
 	next.LastHandledPollRequest = pollRequest
 	obs.progressETA = progressETA(&obj.Status, &next, obs.now)
-	failures := r.failures.record(req.NamespacedName, obs.err)
-	observations.WithLabelValues(string(obj.Spec.Service), resultLabel(obs.err)).Inc()
-	if obs.err != nil {
-		logger.V(1).Info("observation failed", "kind", cloud.KindOf(obs.err).String(), "error", obs.err.Error(), "failures", failures)
-	}
 
-	var unknown []string
-	if obs.op != nil {
-		unknown = obs.op.UnknownStatuses
-	}
 	// Announce, then write: a kill in between announces the same
 	// transition again after the restart, which the recorder turns into a
 	// no-op, whereas the other order would lose the event for good.
-	if events := transitionEvents(&obj.Status, &next, unknown); len(events) > 0 {
+	if events := transitionEvents(&obj.Status, &next, obs.unknownWords()); len(events) > 0 {
 		if err := r.announce(ctx, obj, events); err != nil {
 			return writeFailed(ctx, err)
 		}
@@ -182,6 +175,14 @@ func (r *CloudOperationReconciler) donePolling(obj *opsv1.CloudOperation) bool {
 
 // observe loads the credentials and asks the cloud for the operation.
 func (r *CloudOperationReconciler) observe(ctx context.Context, obj *opsv1.CloudOperation) observation {
+	obs := r.fetch(ctx, obj)
+	if !cloud.IsRateLimited(obs.err) {
+		observations.WithLabelValues(string(obj.Spec.Service), resultLabel(obs.err)).Inc()
+	}
+	return obs
+}
+
+func (r *CloudOperationReconciler) fetch(ctx context.Context, obj *opsv1.CloudOperation) observation {
 	target, err := loadTarget(ctx, r.Secrets, obj)
 	if err == nil {
 		var op *cloud.Operation

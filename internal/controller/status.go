@@ -36,6 +36,14 @@ type observation struct {
 	progressETA time.Duration
 }
 
+// unknownWords are the service's status words the adapter could not map.
+func (o observation) unknownWords() []string {
+	if o.op == nil {
+		return nil
+	}
+	return o.op.UnknownStatuses
+}
+
 // initialStatus is written as soon as an object is first seen, so kstatus
 // and kubectl wait never mistake a fresh object for a finished one.
 func initialStatus(obj *opsv1.CloudOperation) opsv1.CloudOperationStatus {
