@@ -56,6 +56,22 @@ func succeededOp() *cloud.Operation {
 	return op
 }
 
+// newTrackedOperation creates, in a new namespace with valid credentials, a
+// CCE CloudOperation for operationID, and a fake cloud that answers it with
+// op or err.
+func newTrackedOperation(t *testing.T, operationID string, op *cloud.Operation, err error) (string, *opsv1.CloudOperation, *fakeObserver) {
+	t.Helper()
+	ns := newNamespace(t)
+	newSecret(t, ns, "creds", validCredentials())
+	obj := newCCEOperation(ns, "upgrade", operationID)
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatalf("creating %s: %v", obj.Name, err)
+	}
+	observer := newFakeObserver()
+	observer.set(operationID, op, err)
+	return ns, obj, observer
+}
+
 // reconcileOnce runs one Reconcile and fails the test on error.
 func reconcileOnce(t *testing.T, r *CloudOperationReconciler, obj *opsv1.CloudOperation) ctrl.Result {
 	t.Helper()
@@ -85,13 +101,7 @@ func conditionReason(obj *opsv1.CloudOperation, typ string) string {
 
 func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-1")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-
-	observer := newFakeObserver()
-	observer.set("wf-1", runningOp(), nil)
+	ns, obj, observer := newTrackedOperation(t, "wf-1", runningOp(), nil)
 	r := newTestReconciler(observer, testNow)
 
 	// The first reconcile writes the initial status before its cloud call,
@@ -150,12 +160,7 @@ func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 
 func TestTransientErrorKeepsObservedPhase(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-2")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer := newFakeObserver()
-	observer.set("wf-2", runningOp(), nil)
+	_, obj, observer := newTrackedOperation(t, "wf-2", runningOp(), nil)
 	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	reconcileOnce(t, r, obj)
@@ -223,12 +228,7 @@ func TestCredentialsProblemsHaveClearReasonsAndRecover(t *testing.T) {
 
 func TestPermanentErrorStallsAndStopsPolling(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-4")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer := newFakeObserver()
-	observer.set("wf-4", nil, &cloud.Error{Kind: cloud.KindPermanent, HTTPStatus: 400, Code: "CCE.01400001", Message: "bad cluster id"})
+	_, obj, observer := newTrackedOperation(t, "wf-4", nil, &cloud.Error{Kind: cloud.KindPermanent, HTTPStatus: 400, Code: "CCE.01400001", Message: "bad cluster id"})
 	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	res := reconcileOnce(t, r, obj)
@@ -270,12 +270,7 @@ func TestSuspendAndRequestedPollAnnotations(t *testing.T) {
 
 func TestUnknownStatusWordIsKeptAndWarned(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-6")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer := newFakeObserver()
-	observer.set("wf-6", &cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: "Paused", UnknownStatuses: []string{"Paused"}}, nil)
+	ns, obj, observer := newTrackedOperation(t, "wf-6", &cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: "Paused", UnknownStatuses: []string{"Paused"}}, nil)
 	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	reconcileOnce(t, r, obj)
@@ -295,12 +290,7 @@ func TestUnknownStatusWordIsKeptAndWarned(t *testing.T) {
 
 func TestOwnRateLimitDeferralWritesNothing(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-7")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer := newFakeObserver()
-	observer.set("wf-7", runningOp(), nil)
+	ns, obj, observer := newTrackedOperation(t, "wf-7", runningOp(), nil)
 	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	rv := fetch(t, obj).ResourceVersion
@@ -316,12 +306,7 @@ func TestOwnRateLimitDeferralWritesNothing(t *testing.T) {
 // (as from a lagging cache) is refused, and no transition event follows.
 func TestStaleCopyIsNotWritten(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-8")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer := newFakeObserver()
-	observer.set("wf-8", runningOp(), nil)
+	ns, obj, observer := newTrackedOperation(t, "wf-8", runningOp(), nil)
 	r := newTestReconciler(observer, testNow)
 	stale := fetch(t, obj) // before any status
 	reconcileOnce(t, r, obj)
@@ -340,12 +325,7 @@ func TestStaleCopyIsNotWritten(t *testing.T) {
 // announce a transition; the reconcile retries with a fresh copy.
 func TestLaggingCopyAnnouncesNothing(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-9")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer := newFakeObserver()
-	observer.set("wf-9", runningOp(), nil)
+	ns, obj, observer := newTrackedOperation(t, "wf-9", runningOp(), nil)
 	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 	lagging := fetch(t, obj)
@@ -374,12 +354,7 @@ func TestLaggingCopyAnnouncesNothing(t *testing.T) {
 // patch is refused, and the retry announces nothing new: one event.
 func TestOtherWriterBetweenReadAndPatch(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-10")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer := newFakeObserver()
-	observer.set("wf-10", runningOp(), nil)
+	ns, obj, observer := newTrackedOperation(t, "wf-10", runningOp(), nil)
 	r := newTestReconciler(observer, testNow)
 	reconcileOnce(t, r, obj)
 

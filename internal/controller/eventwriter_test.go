@@ -86,12 +86,7 @@ func (failingWriter) Patch(context.Context, client.Object, client.Patch, ...clie
 // the same transition again, and the API server still holds one event.
 func TestTransitionAnnouncedOnceAcrossFailedWrites(t *testing.T) {
 	g := NewWithT(t)
-	ns := newNamespace(t)
-	newSecret(t, ns, "creds", validCredentials())
-	obj := newCCEOperation(ns, "upgrade", "wf-crash")
-	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-	observer := newFakeObserver()
-	observer.set("wf-crash", runningOp(), nil)
+	ns, obj, observer := newTrackedOperation(t, "wf-crash", runningOp(), nil)
 	reconcileOnce(t, newTestReconciler(observer, testNow), obj)
 	before := namespaceEvents(t, ns)
 
