@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -279,13 +278,7 @@ func TestUnknownStatusWordIsKeptAndWarned(t *testing.T) {
 	g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseUnknown))
 	g.Expect(got.Status.ServiceStatus).To(Equal("Paused"))
 	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("True/UnknownStatus"))
-	warnings := 0
-	for _, e := range namespaceEvents(t, ns) {
-		if strings.HasPrefix(e, "Warning UnknownStatus") {
-			warnings++
-		}
-	}
-	g.Expect(warnings).To(Equal(1), "warned once, not on every poll")
+	g.Expect(countEvents(t, ns, "Warning UnknownStatus")).To(Equal(1), "warned once, not on every poll")
 }
 
 func TestOwnRateLimitDeferralWritesNothing(t *testing.T) {
@@ -371,13 +364,7 @@ func TestOtherWriterBetweenReadAndPatch(t *testing.T) {
 
 	reconcileOnce(t, r, obj)
 	g.Expect(fetch(t, obj).Status.Phase).To(Equal(opsv1.PhaseSucceeded))
-	count := 0
-	for _, e := range namespaceEvents(t, ns) {
-		if strings.Contains(e, "PhaseChanged phase Running → Succeeded") {
-			count++
-		}
-	}
-	g.Expect(count).To(Equal(1))
+	g.Expect(countEvents(t, ns, "PhaseChanged phase Running → Succeeded")).To(Equal(1))
 }
 
 // staleReader serves an old copy of one object, like a lagging cache.

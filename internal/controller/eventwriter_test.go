@@ -122,11 +122,5 @@ func TestTransitionAnnouncedOnceAcrossFailedWrites(t *testing.T) {
 	observer.set("wf-crash-2", succeededOp(), nil)
 	reconcileOnce(t, restarted, obj2)
 	g.Expect(fetch(t, obj2).Status.Phase).To(Equal(opsv1.PhaseSucceeded))
-	count := 0
-	for _, e := range namespaceEvents(t, ns) {
-		if strings.Contains(e, "PhaseChanged phase Running → Succeeded") {
-			count++
-		}
-	}
-	g.Expect(count).To(Equal(2), "one per object")
+	g.Expect(countEvents(t, ns, "PhaseChanged phase Running → Succeeded")).To(Equal(2), "one per object")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,6 +160,19 @@ func namespaceEvents(t *testing.T, ns string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// countEvents counts the events of ns whose "type reason note" contains
+// substr.
+func countEvents(t *testing.T, ns, substr string) int {
+	t.Helper()
+	n := 0
+	for _, e := range namespaceEvents(t, ns) {
+		if strings.Contains(e, substr) {
+			n++
+		}
+	}
+	return n
 }
 
 // newTestReconciler builds a reconciler that talks to the control plane
