@@ -78,7 +78,15 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 	}
 	from := observedState(prev)
 	for i := range out {
-		out[i].Key = from + "\n" + out[i].Reason + "\n" + out[i].Note
+		// A phase change is identified by its target phase alone: the note
+		// also carries the service's word, which may change (say Running to
+		// Processing, both phase Running) between an announcement and the
+		// status write that a kill prevented.
+		what := out[i].Note
+		if out[i].Reason == eventPhaseChanged {
+			what = string(next.Phase)
+		}
+		out[i].Key = from + "\n" + out[i].Reason + "\n" + what
 	}
 	return out
 }

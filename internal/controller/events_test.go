@@ -83,6 +83,11 @@ func TestTransitionKeys(t *testing.T) {
 	if key(running) != key(withError) {
 		t.Error("a failed poll in between (conditions and message only) changed the key: the transition would be announced twice")
 	}
+	otherWord := succeeded
+	otherWord.ServiceStatus = "finished"
+	if events := transitionEvents(&running, &otherWord, nil); events[0].Key != key(running) {
+		t.Error("the same phase change with another service word has another key: a kill between announcement and write would announce it twice")
+	}
 	if key(running) == key(moreProgress) {
 		t.Error("transitions from different observed states share a key: the second would be lost")
 	}

@@ -2,70 +2,98 @@ package resilience
 
 import (
 	"fmt"
-	"time"
+	"strings"
+	"testing"
 )
 
-// killWindow is how soon after a status write a kill must land to explain
-// a missing event: the controller records events after the status patch,
-// asynchronously, so a SIGKILL in between loses them.
-const killWindow = 2 * time.Second
-
 // eventCheck compares one object's PhaseChanged events with the phase
-// changes of its status history.
+// changes of its status history. There is no tolerance: the controller
+// writes each event before the status it announces, under a name derived
+// from the transition, so no kill, restart or retry may lose, repeat or
+// reorder one.
 type eventCheck struct {
-	// Problems are failures: duplicated or reordered events, and missing
-	// events no kill explains.
-	Problems []string
-	// Lost are missing events that a kill within killWindow after the
-	// status write explains (logged, counted, documented).
-	Lost []string
-	// Exposed counts status transitions with a kill within killWindow
-	// after them: the ones that could lose their event.
-	Exposed int
+	// Missing are status transitions with fewer events than occurrences.
+	Missing []transition
+	// Extra are events beyond the occurrences of their transition in the
+	// status: a duplicate, or a change the status never made.
+	Extra []transition
+	// Reordered is true when the events name the right transitions, each
+	// the right number of times, but in another order than the status.
+	Reordered bool
 }
 
 // checkEvents compares the events got with the status transitions want.
-// kills are the instants processes were killed (or died).
-func checkEvents(want, got []transition, kills []time.Time) eventCheck {
+func checkEvents(want, got []transition) eventCheck {
 	var c eventCheck
-	killAfter := func(at time.Time) (time.Duration, bool) {
-		for _, k := range kills {
-			if d := k.Sub(at); d >= -100*time.Millisecond && d <= killWindow {
-				return d, true
-			}
+	if sameTransitions(want, got) {
+		return c
+	}
+	// How often each transition occurs in the status, less in the events.
+	balance := map[string]int{}
+	for _, tr := range want {
+		balance[tr.String()]++
+	}
+	for _, tr := range got {
+		balance[tr.String()]--
+		if balance[tr.String()] < 0 {
+			c.Extra = append(c.Extra, tr)
 		}
-		return 0, false
 	}
 	for _, tr := range want {
-		if _, ok := killAfter(tr.At); ok {
-			c.Exposed++
+		if balance[tr.String()] > 0 {
+			balance[tr.String()]--
+			c.Missing = append(c.Missing, tr)
 		}
 	}
-	// Walk both lists in order: every event must match the next status
-	// transition; a status transition without its event is lost.
-	i := 0
-	for _, ev := range got {
-		for i < len(want) && (want[i].From != ev.From || want[i].To != ev.To) {
-			c.missing(want[i], killAfter)
-			i++
-		}
-		if i == len(want) {
-			c.Problems = append(c.Problems, fmt.Sprintf("event %s matches no remaining status transition (duplicate or out of order); events %s, status went %s",
-				ev, formatTransitions(got), formatTransitions(want)))
-			return c
-		}
-		i++
-	}
-	for ; i < len(want); i++ {
-		c.missing(want[i], killAfter)
-	}
+	c.Reordered = len(c.Missing) == 0 && len(c.Extra) == 0
 	return c
 }
 
-func (c *eventCheck) missing(tr transition, killAfter func(time.Time) (time.Duration, bool)) {
-	if d, ok := killAfter(tr.At); ok {
-		c.Lost = append(c.Lost, fmt.Sprintf("%s (status written at %s, killed %v later)", tr, tr.At.Format("15:04:05.000"), d.Round(time.Millisecond)))
-		return
+// OK reports whether the events match the status exactly.
+func (c eventCheck) OK() bool {
+	return len(c.Missing) == 0 && len(c.Extra) == 0 && !c.Reordered
+}
+
+// problem describes what is wrong, with both histories and their times.
+func (c eventCheck) problem(want, got []transition) string {
+	var what []string
+	if len(c.Missing) > 0 {
+		what = append(what, "missing "+formatTransitions(c.Missing))
 	}
-	c.Problems = append(c.Problems, fmt.Sprintf("no PhaseChanged event for %s (status written at %s) and no kill explains it", tr, tr.At.Format("15:04:05.000")))
+	if len(c.Extra) > 0 {
+		what = append(what, "extra "+formatTransitions(c.Extra))
+	}
+	if c.Reordered {
+		what = append(what, "out of order")
+	}
+	return fmt.Sprintf("PhaseChanged events %s: events %s, status went %s",
+		strings.Join(what, ", "), formatTimedTransitions(got), formatTimedTransitions(want))
+}
+
+// TestCheckEvents shows the comparison fails on every kind of mismatch.
+func TestCheckEvents(t *testing.T) {
+	running := transition{From: "new", To: "Running"}
+	done := transition{From: "Running", To: "Succeeded"}
+	skipped := transition{From: "new", To: "Succeeded"}
+	status := []transition{running, done}
+	for _, tc := range []struct {
+		name           string
+		events         []transition
+		missing, extra int
+		reordered, ok  bool
+	}{
+		{name: "exact", events: []transition{running, done}, ok: true},
+		{name: "lost", events: []transition{running}, missing: 1},
+		{name: "none", events: nil, missing: 2},
+		{name: "duplicated", events: []transition{running, running, done}, extra: 1},
+		{name: "reordered", events: []transition{done, running}, reordered: true},
+		{name: "never written", events: []transition{skipped, done}, missing: 1, extra: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := checkEvents(status, tc.events)
+			if c.OK() != tc.ok || len(c.Missing) != tc.missing || len(c.Extra) != tc.extra || c.Reordered != tc.reordered {
+				t.Errorf("got %+v (OK %v): %s", c, c.OK(), c.problem(status, tc.events))
+			}
+		})
+	}
 }

@@ -6,67 +6,59 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // phaseNote matches the note of a PhaseChanged event.
 var phaseNote = regexp.MustCompile(`^phase (\S+) → (\S+)`)
 
-// objectEvents is what events.k8s.io holds about one CloudOperation.
-type objectEvents struct {
-	// Phases are the PhaseChanged transitions in the order they were
-	// recorded, one entry per occurrence (an event whose series says it
-	// happened twice appears twice).
-	Phases []transition
-	// Collapsed lists the other events that client-go's events.k8s.io
-	// recorder turned into a series: it keys events by type, reason,
-	// action and object version, not by note, so two StepChanged events
-	// of one poll become one event with count 2 and the second note is
-	// lost. CollapsedCount is how many notes were lost that way.
-	Collapsed      []string
-	CollapsedCount int
+// phaseChange returns the transition a PhaseChanged event of a
+// CloudOperation announces; ok is false for other events.
+func phaseChange(e *eventsv1.Event) (tr transition, ok bool, err error) {
+	if e.Regarding.Kind != "CloudOperation" || e.Reason != "PhaseChanged" {
+		return transition{}, false, nil
+	}
+	m := phaseNote.FindStringSubmatch(e.Note)
+	if m == nil {
+		return transition{}, false, fmt.Errorf("unexpected PhaseChanged note %q", e.Note)
+	}
+	return transition{From: m[1], To: m[2], At: eventTime(e)}, true, nil
 }
 
-// listEvents returns the events of every object of ns, by object name.
-func listEvents(ctx context.Context, ns string) (map[string]*objectEvents, error) {
+// listEvents returns the PhaseChanged transitions of every CloudOperation
+// of ns, by object name, in the order they were recorded. cloudop's
+// EventWriter never makes an event series, but an event with one counts
+// once per occurrence: a recorder that folds repeats into a series (as
+// client-go's do) still shows them as duplicates.
+func listEvents(ctx context.Context, ns string) (map[string][]transition, error) {
 	var list eventsv1.EventList
 	if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
 		return nil, err
 	}
 	items := list.Items
 	sort.SliceStable(items, func(i, j int) bool { return eventTime(&items[i]).Before(eventTime(&items[j])) })
-	out := map[string]*objectEvents{}
+	out := map[string][]transition{}
 	for i := range items {
 		e := &items[i]
-		if e.Regarding.Kind != "CloudOperation" {
-			continue
+		tr, ok, err := phaseChange(e)
+		if err != nil {
+			return nil, err
 		}
-		oe := out[e.Regarding.Name]
-		if oe == nil {
-			oe = &objectEvents{}
-			out[e.Regarding.Name] = oe
+		if !ok {
+			continue
 		}
 		n := 1
 		if e.Series != nil {
 			n = int(e.Series.Count)
 		}
-		if e.Reason != "PhaseChanged" {
-			if n > 1 {
-				oe.Collapsed = append(oe.Collapsed, fmt.Sprintf("%s %q ×%d within %v", e.Reason, e.Note, n,
-					e.Series.LastObservedTime.Sub(eventTime(e)).Round(time.Millisecond)))
-				oe.CollapsedCount += n - 1
-			}
-			continue
-		}
-		m := phaseNote.FindStringSubmatch(e.Note)
-		if m == nil {
-			return nil, fmt.Errorf("unexpected PhaseChanged note %q", e.Note)
-		}
 		for range n {
-			oe.Phases = append(oe.Phases, transition{From: m[1], To: m[2], At: eventTime(e)})
+			out[e.Regarding.Name] = append(out[e.Regarding.Name], tr)
 		}
 	}
 	return out, nil
@@ -101,34 +93,96 @@ func formatTransitions(ts []transition) string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
-// waitForEvents waits until the PhaseChanged events of each named object
-// match its status history (events are sent asynchronously, after the
-// status write), or ctx ends; it returns the last events listed.
-func waitForEvents(ctx context.Context, ns string, h *history, names []string) (map[string]*objectEvents, error) {
-	var last map[string]*objectEvents
-	for {
-		evs, err := listEvents(ctx, ns)
-		if err == nil {
-			last = evs
-			ok := true
-			for _, n := range names {
-				got := evs[n]
-				if got == nil || !sameTransitions(got.Phases, h.phaseTransitions(n)) {
-					ok = false
-					break
-				}
+// formatTimedTransitions is formatTransitions with each one's time.
+func formatTimedTransitions(ts []transition) string {
+	s := make([]string, len(ts))
+	for i, tr := range ts {
+		s[i] = tr.String() + " at " + tr.At.Format("15:04:05.000")
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// watchEvents calls f, from its own goroutine, for every event created in
+// ns from now on, until the test ends. It lists and watches again
+// whenever the watch breaks, and calls f once per event.
+func watchEvents(t *testing.T, ns string, f func(*eventsv1.Event)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	// The events that exist already are not "created from now on".
+	seen := map[string]bool{}
+	rv, err := listEventNames(ctx, ns, seen, nil)
+	if err != nil {
+		cancel()
+		t.Fatalf("listing events: %v", err)
+	}
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if rv != "" {
+				watchEventsFrom(ctx, ns, rv, seen, f)
 			}
-			if ok {
-				return evs, nil
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			rv, _ = listEventNames(ctx, ns, seen, f)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// listEventNames calls f (when not nil) for the events of ns not seen yet,
+// marks them seen, and returns the list's resourceVersion.
+func listEventNames(ctx context.Context, ns string, seen map[string]bool, f func(*eventsv1.Event)) (string, error) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var list eventsv1.EventList
+	if err := k8s.List(lctx, &list, client.InNamespace(ns)); err != nil {
+		return "", err
+	}
+	for i := range list.Items {
+		e := &list.Items[i]
+		if !seen[e.Name] {
+			seen[e.Name] = true
+			if f != nil {
+				f(e)
 			}
 		}
+	}
+	return list.ResourceVersion, nil
+}
+
+// watchEventsFrom calls f for the events created after rv, until the watch
+// ends.
+func watchEventsFrom(ctx context.Context, ns, rv string, seen map[string]bool, f func(*eventsv1.Event)) {
+	w, err := k8s.Watch(ctx, &eventsv1.EventList{}, client.InNamespace(ns),
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+	if err != nil {
+		return
+	}
+	defer w.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			if last == nil {
-				return nil, err
+			return
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return
 			}
-			return last, nil
-		case <-time.After(500 * time.Millisecond):
+			switch ev.Type {
+			case watch.Added:
+				if e, ok := ev.Object.(*eventsv1.Event); ok && !seen[e.Name] {
+					seen[e.Name] = true
+					f(e)
+				}
+			case watch.Error:
+				return // e.g. resourceVersion too old: list again
+			}
 		}
 	}
 }

@@ -3,11 +3,20 @@ package resilience
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 )
@@ -16,50 +25,98 @@ import (
 // manager again (a kubelet's first restart is about as quick).
 const restartDelay = 500 * time.Millisecond
 
-// killPlan says when each kill lands: "transition" kills the manager the
-// instant the test's watch sees a phase change (the status is written and
-// its event is on its way: the worst moment), "timed" at a random instant
-// 2–4 s after the previous restart (mid-poll, mid-backoff, anywhere).
+// Kill modes of killPlan.
+const (
+	// killOnEvent kills the manager the instant the test sees a
+	// PhaseChanged event whose phase change its watch has not seen in the
+	// status yet: the event is written and the status patch comes next,
+	// the worst moment for a kill. The restarted manager must derive the
+	// same transition again and find its event already there.
+	killOnEvent = "event"
+	// killOnTransition kills it the instant the test's watch sees a phase
+	// change in the status (written after its event).
+	killOnTransition = "transition"
+	// killTimed kills it at a random instant 2–4 s after the previous
+	// restart: mid-poll, mid-backoff, anywhere.
+	killTimed = "timed"
+)
+
+// killPlan is the kill modes of one round, in order.
 func killPlan() []string {
+	modes := []string{killOnEvent, killTimed, killOnTransition}
 	if longRun {
 		plan := make([]string, 0, 12)
 		for i := range 12 {
-			plan = append(plan, []string{"transition", "timed"}[i%2])
+			plan = append(plan, modes[i%len(modes)])
 		}
 		return plan
 	}
-	return []string{"transition", "timed", "transition"}
+	return append(modes, killOnEvent)
 }
 
 // TestManagerKills kills the manager with SIGKILL several times while
 // operations of every service run, restarting it each time: every
 // operation must end as an undisturbed run does (terminal phase, steps,
-// phases new → Running → terminal) with one PhaseChanged event per phase.
+// phases new → Running → terminal) with exactly one PhaseChanged event per
+// phase change, in order. No loss is tolerated, whenever the kill lands:
+// the controller writes each event before the status it announces, under
+// a name derived from the transition, so announcing it again after a
+// restart adds nothing.
 //
-// Events are recorded after the status patch, so a kill in between loses
-// the event; the test tolerates that only for transitions written within
-// killWindow before a kill, logs each loss and the rate, and fails on any
-// other missing, duplicated or reordered event.
+// After each kill the test also checks, with the process gone, that no
+// status is ahead of its events, and counts the transitions the kill
+// caught between their event and their status write; the manager's
+// cloudop_events_total{result="exists"} counts the announcements the
+// restarted runs found already made.
 func TestManagerKills(t *testing.T) {
 	rounds := 1
 	if longRun {
 		rounds = 4
 	}
-	var total tally
-	kills := 0
+	var (
+		total tally
+		kills killStats
+	)
 	for round := range rounds {
 		t.Run(fmt.Sprintf("round-%d", round+1), func(t *testing.T) {
-			sum, n := killRound(t, round)
+			sum, k := killRound(t, round)
 			total.add(sum)
-			kills += n
+			kills.add(k)
 		})
 	}
-	t.Logf("%d kills in %d round(s): %s", kills, rounds, total)
+	t.Logf("%d round(s): %s; %s", rounds, kills, total)
+}
+
+// killStats is what the kills of a round found.
+type killStats struct {
+	// Kills is how many kills landed; Caught how many transitions they
+	// caught between their event and their status write.
+	Kills, Caught int
+	// Events sums cloudop_events_total by result over the manager runs (a
+	// lower bound: the last 200 ms before each kill go unscraped).
+	Events map[string]int
+}
+
+func (a *killStats) add(b killStats) {
+	a.Kills += b.Kills
+	a.Caught += b.Caught
+	if a.Events == nil {
+		a.Events = map[string]int{}
+	}
+	for k, v := range b.Events {
+		a.Events[k] += v
+	}
+}
+
+// String is the summary line the tests log.
+func (a killStats) String() string {
+	return fmt.Sprintf("%d kills, %d transitions caught between their event and their status write; cloudop_events_total created=%d exists=%d refused=%d",
+		a.Kills, a.Caught, a.Events["created"], a.Events["exists"], a.Events["refused"])
 }
 
 // killRound runs one namespace of operations through killPlan and
-// returns what verify found and how many kills landed.
-func killRound(t *testing.T, round int) (tally, int) {
+// returns what verify and the kills found.
+func killRound(t *testing.T, round int) (tally, killStats) {
 	ops := mixedOperations("op", 8, 1)
 	if longRun {
 		// Sixteen operations ending 18 s to ~2.5 min in: phase changes
@@ -67,41 +124,85 @@ func killRound(t *testing.T, round int) (tally, int) {
 		ops = staggeredOperations("op", 16, func(i int) float64 { return 1 + 0.25*float64(i) })
 	}
 	s := newScenario(t, fmt.Sprintf("kills%d", round+1), ops)
-	// The objects exist before the manager: its first reconciles write
-	// eight "new → Running" transitions at once, the first kill's target.
+	// The objects exist before the manager: its first reconciles announce
+	// and write eight "new → Running" transitions at once, the first
+	// kill's target.
 	s.start(t)
 
 	var (
-		armed atomic.Bool
-		sup   atomic.Pointer[supervisor]
+		// armed is the watch-driven mode of the next kill, "" when none.
+		armed  atomic.Value
+		sup    atomic.Pointer[supervisor]
+		checks sync.WaitGroup
+		mu     sync.Mutex
+		stats  = killStats{}
 	)
+	armed.Store("")
+	t.Cleanup(checks.Wait) // no check may log after the test ends
+	// afterKill inspects the namespace once the killed process is gone,
+	// before its successor starts (restartDelay later).
+	afterKill := func(n int, mode string) {
+		time.Sleep(100 * time.Millisecond) // let the API server finish what was in flight
+		caught, err := s.inFlight()
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			t.Errorf("kill %d (%s): %v", n, mode, err)
+			return
+		}
+		stats.Caught += len(caught)
+		t.Logf("kill %d (%s): %d transition(s) caught between their event and their status write %v", n, mode, len(caught), caught)
+	}
+	kill := func(mode string) {
+		p := sup.Load()
+		if p == nil || !armed.CompareAndSwap(mode, "") {
+			return
+		}
+		p.Kill()
+		n := len(p.Exits())
+		checks.Add(1)
+		go func() {
+			defer checks.Done()
+			afterKill(n, mode)
+		}()
+	}
 	s.h.onSnapshot(func(sn snapshot) {
-		if !armed.Load() || sn.Phase == "" {
+		if armed.Load() != killOnTransition || sn.Phase == "" {
 			return
 		}
 		snaps := s.h.snapshots(sn.Name)
 		if len(snaps) >= 2 && snaps[len(snaps)-2].Phase == sn.Phase {
 			return
 		}
-		if p := sup.Load(); p != nil && armed.CompareAndSwap(true, false) {
-			p.Kill()
+		kill(killOnTransition)
+	})
+	watchEvents(t, s.ns, func(e *eventsv1.Event) {
+		if armed.Load() != killOnEvent {
+			return
+		}
+		if tr, ok, _ := phaseChange(e); ok && string(s.h.latest()[e.Regarding.Name].Phase) != tr.To {
+			kill(killOnEvent)
 		}
 	})
+
 	plan := killPlan()
-	if plan[0] == "transition" {
-		armed.Store(true)
+	if plan[0] != killTimed {
+		armed.Store(plan[0])
 	}
-	sv := supervise(t, "kills", restartDelay, nil, endpointFlags(s.url)...)
+	metricsAddr := freeAddr(t)
+	sv := supervise(t, "kills", restartDelay, nil, append(endpointFlags(s.url), "--metrics-bind-address", metricsAddr)...)
 	sup.Store(sv)
+	scraper := scrapeEventCounts(sv, metricsAddr)
 
 	for i, mode := range plan {
-		if i > 0 || mode == "timed" {
+		if i > 0 || mode == killTimed {
 			switch mode {
-			case "transition":
-				armed.Store(true)
-			case "timed":
+			case killTimed:
 				time.Sleep(2*time.Second + rand.N(2*time.Second))
 				sv.Kill()
+				afterKill(i+1, mode)
+			default:
+				armed.Store(mode)
 			}
 		}
 		// Wait for this kill and the restart that follows it.
@@ -110,36 +211,159 @@ func killRound(t *testing.T, round int) (tally, int) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		if sv.Runs() < i+2 {
-			armed.Store(false)
-			t.Logf("kill %d (%s) did not happen within 60s: no phase change to kill on; %d kills done", i+1, mode, i)
+			armed.Store("")
+			t.Logf("kill %d (%s) did not happen within 60s: nothing to kill on; %d kills done", i+1, mode, i)
 			break
 		}
 		// Let the new run start its workers before the next kill.
 		time.Sleep(2 * time.Second)
 	}
-	armed.Store(false)
+	armed.Store("")
 	timeout := 2 * time.Minute
 	if longRun {
 		timeout = 5 * time.Minute
 	}
 	s.waitTerminal(t, timeout)
+	checks.Wait()
+	stats.Events = scraper.stop()
 
-	var killTimes []time.Time
 	for _, e := range sv.Exits() {
 		if !e.Killed {
 			t.Errorf("manager %s ended on its own: %v", e.Run, e.Err)
 		}
-		killTimes = append(killTimes, e.At)
+		stats.Kills++
 	}
 	if err := sv.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(killTimes) < 2 {
-		t.Errorf("only %d kills happened", len(killTimes))
+	if stats.Kills < 2 {
+		t.Errorf("only %d kills happened", stats.Kills)
 	}
-	sum := s.verify(t, killTimes)
-	t.Logf("%d kills (plan %v), %d manager runs: %s", len(killTimes), plan, sv.Runs(), sum)
-	return sum, len(killTimes)
+	if n := stats.Events["refused"]; n > 0 {
+		t.Errorf("the API server refused %d events", n)
+	}
+	sum := s.verify(t)
+	t.Logf("plan %v, %d manager runs: %s; %s", plan, sv.Runs(), stats, sum)
+	return sum, stats
+}
+
+// inFlight compares, for every operation of s, the status phase with its
+// PhaseChanged events while no manager runs. It returns the transitions
+// announced but not written yet ("name: from → to"), and an error if a
+// status is ahead of its events: the status was written before its event,
+// which a kill at that moment would have lost.
+func (s *scenario) inFlight() ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Objects first: an event listed after them can only be ahead.
+	var objs opsv1.CloudOperationList
+	if err := k8s.List(ctx, &objs, client.InNamespace(s.ns)); err != nil {
+		return nil, err
+	}
+	evs, err := listEvents(ctx, s.ns)
+	if err != nil {
+		return nil, err
+	}
+	var caught, ahead []string
+	for _, o := range objs.Items {
+		phase := string(o.Status.Phase)
+		if phase == "" {
+			phase = "new"
+		}
+		announced := evs[o.Name]
+		last := transition{To: "new"}
+		if len(announced) > 0 {
+			last = announced[len(announced)-1]
+		}
+		switch phase {
+		case last.To:
+		case last.From:
+			caught = append(caught, o.Name+": "+last.String())
+		default:
+			ahead = append(ahead, fmt.Sprintf("%s: status phase %s, PhaseChanged events %s", o.Name, phase, formatTransitions(announced)))
+		}
+	}
+	if len(ahead) > 0 {
+		return caught, fmt.Errorf("status ahead of its events: %s", strings.Join(ahead, "; "))
+	}
+	return caught, nil
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// eventScraper reads cloudop_events_total from a supervised manager's
+// metrics endpoint every 200 ms and keeps each run's last values.
+type eventScraper struct {
+	sv   *supervisor
+	addr string
+	quit chan struct{}
+	done chan struct{}
+	runs map[string]map[string]int // run → result → count
+}
+
+// eventsTotal matches one series of cloudop_events_total.
+var eventsTotal = regexp.MustCompile(`(?m)^cloudop_events_total\{result="(\w+)"\} (\S+)$`)
+
+func scrapeEventCounts(sv *supervisor, addr string) *eventScraper {
+	sc := &eventScraper{sv: sv, addr: addr, quit: make(chan struct{}), done: make(chan struct{}), runs: map[string]map[string]int{}}
+	go func() {
+		defer close(sc.done)
+		for {
+			sc.scrape()
+			select {
+			case <-sc.quit:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return sc
+}
+
+// scrape records the current run's counts, unless the run changed
+// meanwhile or its endpoint does not answer (not started yet, or killed).
+func (sc *eventScraper) scrape() {
+	run := sc.sv.Current().Name
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get("http://" + sc.addr + "/metrics")
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || sc.sv.Current().Name != run {
+		return
+	}
+	counts := map[string]int{}
+	for _, m := range eventsTotal.FindAllStringSubmatch(string(body), -1) {
+		if v, err := strconv.ParseFloat(m[2], 64); err == nil {
+			counts[m[1]] = int(v)
+		}
+	}
+	sc.runs[run] = counts
+}
+
+// stop scrapes a last time and returns the counts summed over the runs.
+func (sc *eventScraper) stop() map[string]int {
+	close(sc.quit)
+	<-sc.done
+	sc.scrape()
+	sum := map[string]int{}
+	for _, counts := range sc.runs {
+		for k, v := range counts {
+			sum[k] += v
+		}
+	}
+	return sum
 }
 
 // apiDowntime is how long the kube-apiserver stays down.
@@ -181,15 +405,13 @@ func TestAPIServerRestart(t *testing.T) {
 	if s.h.watchBreaks() == 0 {
 		t.Errorf("the test's own watch never broke: was the API server down at all?")
 	}
-	var exits []time.Time
 	for _, e := range sv.Exits() {
 		t.Logf("manager %s ended at +%v (%v) and was restarted", e.Run, e.At.Sub(down).Round(time.Millisecond), e.Err)
-		exits = append(exits, e.At)
 	}
 	if err := sv.Err(); err != nil {
 		t.Fatal(err)
 	}
-	sum := s.verify(t, exits)
+	sum := s.verify(t)
 	t.Logf("%d manager runs: %s", sv.Runs(), sum)
 }
 
