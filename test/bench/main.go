@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -32,10 +34,15 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "Report file.")
 	managerBin := flag.String("manager", "bin/manager", "Manager binary (make build).")
 	workers := flag.Int("workers", 16, "Manager --workers (its default is 16).")
+	kubeQPS := flag.Int("kube-api-qps", 300, "Manager --kube-api-qps (burst twice that): status patches and event creates share it.")
 	memLimit := flag.String("gomemlimit", "200MiB", "GOMEMLIMIT of the manager process, as config/manager sets it from the memory limit; empty for none.")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 
+	// Ctrl-C ends the run through its deferred clean-up: no control plane
+	// or manager is left behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var results []result
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -43,7 +50,7 @@ func main() {
 			fail(fmt.Errorf("bad -n %q", s))
 		}
 		fmt.Printf("== N=%d, interval %s\n", n, *interval)
-		r, err := runOnce(context.Background(), config{n: n, interval: *interval, duration: *duration, managerBin: *managerBin, memLimit: *memLimit, workers: *workers})
+		r, err := runOnce(ctx, config{n: n, interval: *interval, duration: *duration, managerBin: *managerBin, memLimit: *memLimit, workers: *workers, kubeQPS: *kubeQPS})
 		if err != nil {
 			fail(err)
 		}
@@ -68,6 +75,7 @@ type config struct {
 	managerBin string
 	memLimit   string
 	workers    int
+	kubeQPS    int
 }
 
 // runOnce runs one benchmark of cfg.n operations on a fresh control plane.
@@ -105,7 +113,7 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 		return result{}, err
 	}
 	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0",
-		"--kube-api-qps", "300", "--kube-api-burst", "600", "--zap-log-level", "error",
+		"--kube-api-qps", strconv.Itoa(cfg.kubeQPS), "--kube-api-burst", strconv.Itoa(2 * cfg.kubeQPS), "--zap-log-level", "error",
 		"--workers", strconv.Itoa(cfg.workers),
 		// One account holds every operation: raise the per-account buckets
 		// so the client-side limit is not what is measured.

@@ -97,7 +97,7 @@ func (r *run) operation(i int) (cloudsim.OperationSpec, *opsv1.CloudOperation, t
 
 // execute creates everything, waits for the end and measures.
 func (r *run) execute(ctx context.Context) (result, error) {
-	res := result{n: r.cfg.n, interval: r.cfg.interval, duration: r.cfg.duration, memLimit: r.cfg.memLimit, workers: r.cfg.workers}
+	res := result{n: r.cfg.n, interval: r.cfg.interval, duration: r.cfg.duration, memLimit: r.cfg.memLimit, workers: r.cfg.workers, kubeQPS: r.cfg.kubeQPS}
 	if err := r.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}); err != nil {
 		return res, err
 	}
@@ -138,13 +138,16 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	fmt.Printf("every object has a status after %s\n", res.firstStatusAll.Round(time.Millisecond))
 
 	// Steady state: from now until the first operation ends.
-	cpu0, t0 := cpuSeconds(r.pid), time.Now()
+	apiServer, etcd := childProcess("kube-apiserver"), childProcess("etcd")
+	cpu0, api0, etcd0, t0 := cpuSeconds(r.pid), cpuSeconds(apiServer), cpuSeconds(etcd), time.Now()
 	callsSteady0 := r.sim.Counts().Total.Total
 	steadyEnd := start.Add(r.cfg.duration)
 	if wait := time.Until(steadyEnd); wait > 0 {
 		time.Sleep(wait)
 	}
 	res.steadyCores = (cpuSeconds(r.pid) - cpu0) / time.Since(t0).Seconds()
+	res.apiServerCores = (cpuSeconds(apiServer) - api0) / time.Since(t0).Seconds()
+	res.etcdCores = (cpuSeconds(etcd) - etcd0) / time.Since(t0).Seconds()
 	res.steadyCallsPerOpPerInterval = float64(r.sim.Counts().Total.Total-callsSteady0) / float64(r.cfg.n) / (time.Since(t0).Seconds() / r.cfg.interval.Seconds())
 
 	deadline := r.cfg.duration + 3*r.cfg.interval + 5*time.Minute
