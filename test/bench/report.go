@@ -63,9 +63,10 @@ it.
   operations 25 per blockchain), each with 4 steps, running between
   %s and %s (spread over one interval) and succeeding;
   `+"`spec.pollInterval`"+` %s. The manager runs with `+"`GOMEMLIMIT=%s`"+`
-  (config/manager sets it from the container's memory limit), `+"`--kube-api-qps %d`"+`
-  (status patches and event creates share it), and per-account cloud buckets raised to 500 QPS (one account
-  holds every operation here), `+"`--workers %d`"+`; defaults otherwise.
+  (config/manager sets it from the container's memory limit),
+  `+"`--kube-api-qps %d`"+` (status patches and event creates share it),
+  `+"`--workers %d`"+`, and per-account cloud buckets raised to 500 QPS (one
+  account holds every operation here); defaults otherwise.
 - Cloud calls are counted by cloudsim; status writes by the manager's
   `+"`cloudop_status_writes_total`"+` and by a watch in the benchmark;
   "visible changes" are writes that changed phase, progress, current step,
