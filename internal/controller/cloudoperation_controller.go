@@ -65,7 +65,7 @@ type CloudOperationReconciler struct {
 // +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
+// +kubebuilder:rbac:groups="",resources=events,verbs=create
 
 // Reconcile observes one CloudOperation and updates its status.
 func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
@@ -18,14 +17,14 @@ import (
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 )
 
-// Limits of the events.k8s.io/v1 schema.
+// Limits of the Event schema.
 const (
 	maxEventNote = 1024
 	maxEventName = 253
 )
 
-// EventWriter records transition events (events.k8s.io/v1) under names
-// derived from the object's UID and the transition itself. Recording a
+// EventWriter records transition events under names derived from the
+// object's UID and the transition itself. Recording a
 // transition again, from a retried reconcile or from a manager restarted
 // between the event and the status write, finds the event already there
 // and adds nothing: each transition is announced exactly once.
@@ -33,6 +32,11 @@ const (
 // client-go's recorders cannot give that: they name events by timestamp,
 // send them asynchronously (a kill loses the queue) and fold events that
 // differ only in their note into one series.
+//
+// The events are core/v1 Events carrying both the events.k8s.io fields
+// (eventTime, reporting controller and instance, action) and the legacy
+// timestamps and count: kubectl describe orders events by lastTimestamp
+// only, which events.k8s.io/v1 refuses to set.
 type EventWriter struct {
 	// Client creates events; the manager's client (writes are never cached).
 	Client client.Client
@@ -68,20 +72,14 @@ func (w *EventWriter) Record(ctx context.Context, obj *opsv1.CloudOperation, eve
 	return nil
 }
 
-func (w *EventWriter) build(obj *opsv1.CloudOperation, e Event) *eventsv1.Event {
-	return &eventsv1.Event{
+func (w *EventWriter) build(obj *opsv1.CloudOperation, e Event) *corev1.Event {
+	now := w.Clock.Now()
+	return &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: obj.Namespace,
 			Name:      eventName(obj, e),
 		},
-		EventTime:           metav1.NewMicroTime(w.Clock.Now()),
-		ReportingController: w.Controller,
-		ReportingInstance:   w.Instance,
-		Action:              "Poll",
-		Reason:              e.Reason,
-		Note:                truncate(e.Note, maxEventNote),
-		Type:                e.Type,
-		Regarding: corev1.ObjectReference{
+		InvolvedObject: corev1.ObjectReference{
 			APIVersion:      opsv1.GroupVersion.String(),
 			Kind:            "CloudOperation",
 			Namespace:       obj.Namespace,
@@ -89,6 +87,17 @@ func (w *EventWriter) build(obj *opsv1.CloudOperation, e Event) *eventsv1.Event 
 			UID:             obj.UID,
 			ResourceVersion: obj.ResourceVersion,
 		},
+		Reason:              e.Reason,
+		Message:             truncate(e.Note, maxEventNote),
+		Type:                e.Type,
+		Source:              corev1.EventSource{Component: w.Controller},
+		FirstTimestamp:      metav1.NewTime(now),
+		LastTimestamp:       metav1.NewTime(now),
+		Count:               1,
+		EventTime:           metav1.NewMicroTime(now),
+		Action:              "Poll",
+		ReportingController: w.Controller,
+		ReportingInstance:   w.Instance,
 	}
 }
 

@@ -6,9 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	testingclock "k8s.io/utils/clock/testing"
 
+	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/testenv"
 )
 
@@ -61,4 +64,32 @@ func TestKubectlGetShowsPrinterColumns(t *testing.T) {
 		To(Equal("cloudoperation.ops.cloudop.dev/upgrade\n"))
 	g.Expect(kubectl(t, "get", "cloudoperations", "-n", ns, "--field-selector", "spec.service=DWS", "-o", "name")).
 		To(BeEmpty())
+}
+
+// TestKubectlDescribeListsEventsInOrder: kubectl describe orders events by
+// their legacy lastTimestamp, so the writer must set it.
+func TestKubectlDescribeListsEventsInOrder(t *testing.T) {
+	g := NewWithT(t)
+	_, obj, observer := newTrackedOperation(t, "wf-describe", runningOp(), nil)
+	r := newTestReconciler(observer, testNow)
+	clk := r.Clock.(*testingclock.FakePassiveClock)
+	reconcileOnce(t, r, obj)
+	moved := runningOp()
+	moved.Steps[1].Phase, moved.Steps[2].Phase = cloud.PhaseSucceeded, cloud.PhaseRunning
+	clk.SetTime(testNow.Add(time.Minute))
+	observer.set("wf-describe", moved, nil)
+	reconcileOnce(t, r, obj)
+	clk.SetTime(testNow.Add(2 * time.Minute))
+	observer.set("wf-describe", succeededOp(), nil)
+	reconcileOnce(t, r, obj)
+
+	// Events in names' (hash) order would pass this one time in six.
+	out := kubectl(t, "describe", "cloudoperation", obj.Name, "-n", obj.Namespace)
+	first := strings.Index(out, "phase new → Running")
+	middle := strings.Index(out, `step "Cluster" is Running`)
+	last := strings.Index(out, "phase Running → Succeeded")
+	g.Expect(first).To(BeNumerically(">=", 0), out)
+	g.Expect(middle).To(BeNumerically(">", first), "events out of order:\n"+out)
+	g.Expect(last).To(BeNumerically(">", middle), "events out of order:\n"+out)
+	g.Expect(out).To(ContainSubstring("ops.cloudop.dev/test"), "the From column names the controller")
 }
