@@ -24,10 +24,10 @@ const (
 )
 
 // EventWriter records transition events under names derived from the
-// object's UID and the transition itself. Recording a
-// transition again, from a retried reconcile or from a manager restarted
-// between the event and the status write, finds the event already there
-// and adds nothing: each transition is announced exactly once.
+// object's UID and the transition itself. Recording a transition again,
+// from a retried reconcile or from a manager restarted between the event
+// and the status write, finds the event already there and adds nothing:
+// each transition is announced exactly once.
 //
 // client-go's recorders cannot give that: they name events by timestamp,
 // send them asynchronously (a kill loses the queue) and fold events that
@@ -44,7 +44,7 @@ type EventWriter struct {
 	Controller string
 	// Instance is the events' reportingInstance: which replica recorded it.
 	Instance string
-	// Clock stamps eventTime.
+	// Clock stamps the events' times.
 	Clock clock.PassiveClock
 }
 
