@@ -29,6 +29,12 @@ func (fs *faultSet) list() []Fault {
 	return append([]Fault(nil), fs.faults...)
 }
 
+func (fs *faultSet) any() bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.faults) > 0
+}
+
 // pick applies the faults in order to one request: latency faults add up
 // and let the request go on; the first other fault that fires answers it.
 // Budgets (After, Count) are spent under the lock so that "the next N

@@ -245,3 +245,38 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("after a second: %d %s", s, body)
 	}
 }
+
+// TestBCSListTakesItsBlockchainsFaults: a list call of a whole blockchain
+// serves every operation of it, so a fault set on one of them hits it;
+// other blockchains' lists do not.
+func TestBCSListTakesItsBlockchainsFaults(t *testing.T) {
+	e := newEnv(t, Config{Operations: []OperationSpec{
+		{Service: BCS, ID: "op-1", ProjectID: testProject, BlockchainID: "bc-1"},
+		{Service: BCS, ID: "op-2", ProjectID: testProject, BlockchainID: "bc-1"},
+		{Service: BCS, ID: "op-3", ProjectID: testProject, BlockchainID: "bc-2"},
+	}})
+	list := func(blockchain string) req {
+		q := map[string]string{}
+		if blockchain != "" {
+			q["blockchain_id"] = blockchain
+		}
+		return req{path: bcsPath(testProject), query: q}
+	}
+	if err := e.sim.SetFaults(BCS, "op-2", Fault{Kind: FaultError500, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		req  req
+		want int
+	}{
+		{list("bc-2"), 200}, // another blockchain
+		{list("bc-1"), 500}, // op-2's blockchain
+		{list(""), 500},     // the whole project holds op-2
+		{list("bc-1"), 200}, // budget spent
+	}
+	for i, st := range steps {
+		if status, body, _ := e.do(st.req); status != st.want {
+			t.Fatalf("request %d (%v): %d %s, want %d", i+1, st.req.query, status, body, st.want)
+		}
+	}
+}

@@ -226,8 +226,8 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		op = s.lookup(k)
 	}
 	delay, hit := time.Duration(0), (*Fault)(nil)
-	if op != nil {
-		delay, hit = op.faults.pick(s.chance)
+	if src := s.faultSource(rt, op); src != nil {
+		delay, hit = src.faults.pick(s.chance)
 	}
 	if hit == nil {
 		d, h := s.global.pick(s.chance)
@@ -246,6 +246,23 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(rec, r, rt, op, acct, s.now())
+}
+
+// faultSource is the operation whose faults apply to a request: the one it
+// addresses or, for a BCS list of a whole blockchain, which serves every
+// operation of it, the first operation of that blockchain that has faults.
+func (s *Simulator) faultSource(rt *route, op *operation) *operation {
+	if op != nil || rt.svc != BCS || rt.id != "" {
+		return op
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.bcs[rt.project] {
+		if (rt.target == "" || c.spec.BlockchainID == rt.target) && c.faults.any() {
+			return c
+		}
+	}
+	return nil
 }
 
 // applyFault answers the request as the fault says; it reports false for

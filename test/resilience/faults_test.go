@@ -18,9 +18,9 @@ import (
 // faultKind is one kind of fault and how cloudop must explain it.
 type faultKind struct {
 	name string
-	// faults are the case simulator's global faults (the simulator serves
-	// only that case, so they hit only its operation; BCS list calls carry
-	// no operation ID, so per-operation faults would not reach them).
+	// faults are the case simulator's global faults: the simulator serves
+	// only that case, so they hit only its operation, whatever call the
+	// adapter makes for it.
 	faults []cloudsim.Fault
 	// reason and message are what the Ready condition must say at least
 	// once while the fault lasts.
