@@ -16,28 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	testingclock "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
-
-// fakeClock is a settable clock for the rate limiter.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: fixedNow} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // eventually polls cond for up to 10 s (a bound, not a timing assertion).
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -288,7 +269,7 @@ func (s *throttleServer) count(ak string) int {
 func TestThrottledBucketSlowsSiblings(t *testing.T) {
 	const svc = "TEST-THROTTLE"
 	srv := newThrottleServer(t)
-	clk := newFakeClock()
+	clk := testingclock.NewFakeClock(fixedNow)
 	lim := NewRateLimiter(RateLimitConfig{Now: clk.Now, MaxWait: -1})
 	c := &HTTPClient{Limiter: lim}
 	target := func(ak string) Target {
@@ -347,7 +328,7 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 
 	// After the pause, object 2 goes through and the rate starts to
 	// recover; enough successes restore it fully.
-	clk.Advance(DefaultThrottlePause)
+	clk.Step(DefaultThrottlePause)
 	if _, err := c.Get(context.Background(), target("A"), "/op2", nil, nil); err != nil {
 		t.Fatalf("object 2 after the pause: %v", err)
 	}
@@ -357,7 +338,7 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 	}
 	prev := lim.Rate(keyA)
 	for i := 0; i < 20; i++ {
-		clk.Advance(time.Second)
+		clk.Step(time.Second)
 		if _, err := c.Get(context.Background(), target("A"), "/op2", nil, nil); err != nil {
 			t.Fatalf("success %d: %v", i, err)
 		}
@@ -435,11 +416,11 @@ func TestRateLimiterRecord(t *testing.T) {
 			[]step{{0, throttled}, {time.Second, nil}, {0, nil}, {0, nil}}, 4, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := testingclock.NewFakeClock(fixedNow)
 			tc.cfg.Now = clk.Now
 			lim := NewRateLimiter(tc.cfg)
 			for _, s := range tc.steps {
-				clk.Advance(s.advance)
+				clk.Step(s.advance)
 				lim.Record(key, s.err)
 			}
 			if r := lim.Rate(key); r != tc.wantRate {
@@ -461,7 +442,7 @@ func TestRateLimiterWait(t *testing.T) {
 	keyOf := func(ak string) BucketKey { return BucketKey{AccessKey: ak, Service: "TEST-WAITS", Region: "r"} }
 
 	t.Run("bucket burst, then deferral with the delay", func(t *testing.T) {
-		clk := newFakeClock()
+		clk := testingclock.NewFakeClock(fixedNow)
 		lim := NewRateLimiter(RateLimitConfig{QPS: 2, Burst: 3, Now: clk.Now, MaxWait: -1})
 		for i := 0; i < 3; i++ {
 			if err := lim.Wait(context.Background(), keyOf("A")); err != nil {
@@ -476,14 +457,14 @@ func TestRateLimiterWait(t *testing.T) {
 		if err := lim.Wait(context.Background(), keyOf("B")); err != nil {
 			t.Errorf("another key: %v", err)
 		}
-		clk.Advance(500 * time.Millisecond)
+		clk.Step(500 * time.Millisecond)
 		if err := lim.Wait(context.Background(), keyOf("A")); err != nil {
 			t.Errorf("after refill: %v", err)
 		}
 	})
 
 	t.Run("global bucket spans access keys", func(t *testing.T) {
-		clk := newFakeClock()
+		clk := testingclock.NewFakeClock(fixedNow)
 		lim := NewRateLimiter(RateLimitConfig{GlobalQPS: 1, GlobalBurst: 2, Now: clk.Now, MaxWait: -1})
 		for _, ak := range []string{"A", "B"} {
 			if err := lim.Wait(context.Background(), keyOf(ak)); err != nil {
@@ -493,7 +474,7 @@ func TestRateLimiterWait(t *testing.T) {
 		if err := lim.Wait(context.Background(), keyOf("C")); !IsRateLimited(err) {
 			t.Fatalf("third key: %v", err)
 		}
-		clk.Advance(time.Second)
+		clk.Step(time.Second)
 		if err := lim.Wait(context.Background(), keyOf("C")); err != nil {
 			t.Fatalf("after refill: %v", err)
 		}

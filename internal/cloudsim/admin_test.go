@@ -86,7 +86,7 @@ func TestAdminRoundTrip(t *testing.T) {
 	if clock.Speed != 2 {
 		t.Errorf("speed %v", clock.Speed)
 	}
-	e.clock.Add(10 * time.Second) // 20 simulated seconds
+	e.clock.Step(10 * time.Second) // 20 simulated seconds
 	e.admin("POST", "/admin/advance", `{"by":"20s"}`, 200, &clock)
 	if got := clock.SimulatedNow.Sub(clock.Now); got != 30*time.Second {
 		t.Errorf("simulated clock ahead by %s, want 30s", got)

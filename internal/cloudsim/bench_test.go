@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	testingclock "k8s.io/utils/clock/testing"
 )
 
 // benchEnv builds a simulator with n operations of svc and n requests
@@ -31,7 +33,7 @@ func benchEnv(tb testing.TB, svc Service, n int) (*Simulator, []*http.Request) {
 	if !ok {
 		t = &testing.T{}
 	}
-	e := &env{t: t, clock: &fakeClock{t: t0}}
+	e := &env{t: t, clock: testingclock.NewFakeClock(t0)}
 	sim, err := New(Config{Accounts: testAccounts(), Templates: []Template{{Count: n, Operation: tmpl}}}, WithClock(e.clock.Now))
 	if err != nil {
 		tb.Fatal(err)
@@ -53,7 +55,7 @@ func benchEnv(tb testing.TB, svc Service, n int) (*Simulator, []*http.Request) {
 		}
 		reqs[i] = e.sdkRequest(r)
 	}
-	e.clock.Add(25 * time.Second)
+	e.clock.Step(25 * time.Second)
 	return sim, reqs
 }
 
@@ -94,7 +96,7 @@ func BenchmarkPoll10k(b *testing.B) {
 // an operation_id filter: cost is linear in the project's operations.
 func BenchmarkBCSListProject(b *testing.B) {
 	sim, _ := benchEnv(b, BCS, 100)
-	e := &env{t: &testing.T{}, clock: &fakeClock{t: t0.Add(25 * time.Second)}, srv: &httptest.Server{URL: "http://cloudsim.local"}}
+	e := &env{t: &testing.T{}, clock: testingclock.NewFakeClock(t0.Add(25 * time.Second)), srv: &httptest.Server{URL: "http://cloudsim.local"}}
 	r := e.sdkRequest(req{path: bcsPath(testProject)})
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -240,7 +240,7 @@ func TestRateLimit(t *testing.T) {
 	if s, _, _ := e.do(req{path: r.path, ak: tempAK, sk: tempSK, token: tempToken}); s != 200 {
 		t.Errorf("other account: %d", s)
 	}
-	e.clock.Add(time.Second)
+	e.clock.Step(time.Second)
 	if s, body, _ := e.do(r); s != 200 {
 		t.Errorf("after a second: %d %s", s, body)
 	}

@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/signer"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/request"
+	testingclock "k8s.io/utils/clock/testing"
 )
 
 // t0 is the fake clock's start in every test.
@@ -26,30 +26,6 @@ const (
 	tempToken   = "temporary-security-token"
 )
 
-// fakeClock is an injectable clock that only moves when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 func testAccounts() []Account {
 	return []Account{
 		{AccessKey: testAK, SecretKey: testSK, ProjectIDs: []string{testProject}, DomainID: "d0123456789abcdef"},
@@ -61,7 +37,7 @@ func testAccounts() []Account {
 type env struct {
 	t     *testing.T
 	sim   *Simulator
-	clock *fakeClock
+	clock *testingclock.FakeClock
 	srv   *httptest.Server
 }
 
@@ -70,7 +46,7 @@ func newEnv(t *testing.T, cfg Config, opts ...Option) *env {
 	if cfg.Accounts == nil {
 		cfg.Accounts = testAccounts()
 	}
-	clock := &fakeClock{t: t0}
+	clock := testingclock.NewFakeClock(t0)
 	sim, err := New(cfg, append([]Option{WithClock(clock.Now), WithSeed(1)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -138,7 +138,7 @@ func TestStatusWordsOverTime(t *testing.T) {
 		},
 	}
 	for _, at := range []time.Duration{5 * time.Second, 25 * time.Second, 60 * time.Second, 85 * time.Second, 200 * time.Second} {
-		e.clock.Set(t0.Add(at))
+		e.clock.SetTime(t0.Add(at))
 		records := map[string]string{}
 		for _, r := range *e.bcsList(nil).OperationRecords {
 			records[*r.OperationId] = *r.OperationStatus
@@ -170,7 +170,7 @@ func TestBCSShape(t *testing.T) {
 			Params: Params{ResourceType: "PLUGIN01", OperationType: "01", BlockchainName: "chain", ClusterName: "cce-a"}},
 		{Service: BCS, ID: "op-elsewhere", ProjectID: "otherproject"},
 	}})
-	e.clock.Set(t0.Add(35 * time.Second))
+	e.clock.SetTime(t0.Add(35 * time.Second))
 
 	all := e.bcsList(nil)
 	if *all.Count != 2 || len(*all.OperationRecords) != 2 {
@@ -236,7 +236,7 @@ func TestCCEShape(t *testing.T) {
 	start := t0.Add(-1500 * time.Millisecond)
 	ts := func(d time.Duration) string { return cceTime(start.Add(d)) }
 
-	e.clock.Set(start.Add(25 * time.Second))
+	e.clock.SetTime(start.Add(25 * time.Second))
 	wf := e.cceWorkflow("cl-1", "wf-1")
 	if *wf.Kind != "WorkFlowTask" || *wf.ApiVersion != "v3" || *wf.Metadata.Uid != "wf-1" ||
 		*wf.Metadata.CreationTimestamp != ts(0) || *wf.Metadata.UpdateTimestamp != ts(20*time.Second) ||
@@ -263,14 +263,14 @@ func TestCCEShape(t *testing.T) {
 	}
 	firstRun := *pts[2].TaskID
 
-	e.clock.Set(start.Add(60 * time.Second)) // failed, waiting to resume
+	e.clock.SetTime(start.Add(60 * time.Second)) // failed, waiting to resume
 	wf = e.cceWorkflow("cl-1", "wf-1")
 	pts = *wf.Status.PointStatuses
 	if wf.Status.Phase.Value() != "Pending" || pts[2].Status.Value() != "Failed" || *pts[2].EndTimeStamp != ts(30*time.Second) {
 		t.Errorf("at 60s: phase %s, Cluster %v", wf.Status.Phase.Value(), pts[2])
 	}
 
-	e.clock.Set(start.Add(95 * time.Second)) // resumed at 90s
+	e.clock.SetTime(start.Add(95 * time.Second)) // resumed at 90s
 	wf = e.cceWorkflow("cl-1", "wf-1")
 	pts = *wf.Status.PointStatuses
 	if wf.Status.Phase.Value() != "Running" || pts[2].Status.Value() != "Running" || *pts[2].StartTimeStamp != ts(90*time.Second) ||
@@ -278,7 +278,7 @@ func TestCCEShape(t *testing.T) {
 		t.Errorf("at 95s: phase %s, Cluster %v", wf.Status.Phase.Value(), pts[2])
 	}
 
-	e.clock.Set(start.Add(time.Hour))
+	e.clock.SetTime(start.Add(time.Hour))
 	if wf = e.cceWorkflow("cl-1", "wf-1"); wf.Status.Phase.Value() != "Success" || (*wf.Status.PointStatuses)[3].Status.Value() != "Success" {
 		t.Errorf("at 1h: %v", wf.Status)
 	}
@@ -300,7 +300,7 @@ func TestAOSShape(t *testing.T) {
 			Scenario: ScenarioFail, Params: Params{StackName: "trim", Message: "quota exceeded"}},
 	}})
 	stack := "cb2cdea0-cc70-11e6-8448-0242ac001004"
-	e.clock.Set(t0.Add(15 * time.Second))
+	e.clock.SetTime(t0.Add(15 * time.Second))
 	ex := e.aosExec(stack, "trim-4074942376")
 	checks := map[string]any{
 		"kind":                                            "Execution",
@@ -330,7 +330,7 @@ func TestAOSShape(t *testing.T) {
 		t.Error("spec.metadata.creationTimestamp should be null as in the reference")
 	}
 
-	e.clock.Set(t0.Add(time.Minute))
+	e.clock.SetTime(t0.Add(time.Minute))
 	ex = e.aosExec(stack, "trim-4074942376")
 	checks = map[string]any{
 		"status/objectStatus/phase":                        "Failed",
@@ -358,7 +358,7 @@ func TestDWSShape(t *testing.T) {
 		{Service: DWS, ID: "SNAPSHOTTING_FAILED", ProjectID: testProject, ClusterID: "cl-1", Scenario: ScenarioFail,
 			Params: Params{Message: "host-172-16-13-211 FAILED"}},
 	}})
-	e.clock.Set(t0.Add(12*time.Second + 500*time.Millisecond))
+	e.clock.SetTime(t0.Add(12*time.Second + 500*time.Millisecond))
 	a := e.dwsAction("cl-1", "RESTORING", nil)
 	if *a.ActionName != "RESTORING" || *a.Status != "RUNNING" || *a.ClusterName != "cluster_779" || *a.SubmitTime != "2025-05-19 09:05:10.0" || len(*a.Id) != 36 {
 		t.Errorf("action = %v", a)
@@ -409,7 +409,7 @@ func TestDWSShape(t *testing.T) {
 		t.Errorf("x-language zh-cn: %v", zh.Items)
 	}
 
-	e.clock.Set(t0.Add(time.Hour))
+	e.clock.SetTime(t0.Add(time.Hour))
 	f := e.dwsAction("cl-1", "SNAPSHOTTING_FAILED", nil)
 	sub := (*(*f.Items)[0].SubItems)[0]
 	if *f.Status != "FAILED" || *sub.Status != "FAILED" || *sub.EstimatedTime != -1 {
@@ -457,7 +457,7 @@ func TestGolden(t *testing.T) {
 		{Service: AOS, ID: "trim-4074942376", ProjectID: testProject, StackID: "cb2cdea0-cc70-11e6-8448-0242ac001004", Params: Params{StackName: "trim"}},
 		{Service: DWS, ID: "RESTORING", ProjectID: testProject, ClusterID: "9f76c502-fc9c-4a52-8656-65d0da6e3d57"},
 	}})
-	e.clock.Set(t0.Add(25*time.Second + 923248*time.Microsecond))
+	e.clock.SetTime(t0.Add(25*time.Second + 923248*time.Microsecond))
 	cases := []struct {
 		name string
 		r    req

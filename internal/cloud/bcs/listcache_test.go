@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	testingclock "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -103,24 +104,9 @@ func (s *listServer) add(id, bc string) {
 	s.records[id] = bc
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+func newClock() *testingclock.FakeClock {
+	return testingclock.NewFakeClock(time.Date(2024, 3, 5, 6, 7, 8, 0, time.UTC))
 }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2024, 3, 5, 6, 7, 8, 0, time.UTC)} }
 
 func bcsTarget(base, ak, sk, blockchain, opID string) cloud.Target {
 	return cloud.Target{
@@ -251,7 +237,7 @@ func TestListCacheKeysAndWindow(t *testing.T) {
 			clk := newClock()
 			a := &Adapter{HTTP: &cloud.HTTPClient{}, Lists: &ListCache{Window: tc.window, Now: clk.Now}}
 			for _, p := range tc.polls {
-				clk.Advance(p.advance)
+				clk.Step(p.advance)
 				op, err := a.Fetch(context.Background(), bcsTarget(srv.URL, p.ak, p.sk, p.chain, p.opID))
 				if err != nil || op.Message != "record "+p.opID {
 					t.Fatalf("%+v: %v, %v", p, op, err)
@@ -318,7 +304,7 @@ func TestListCacheMissingOperations(t *testing.T) {
 	}
 	// Seed IDs with stray spaces still match through the shared list.
 	srv.add(" bc1 -op-spaced", "bc1")
-	clk.Advance(DefaultListWindow)
+	clk.Step(DefaultListWindow)
 	if op, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", "bc1-op-spaced")); err != nil || !strings.HasSuffix(op.Message, "-op-spaced") {
 		t.Fatalf("spaced ID: %v, %v", op, err)
 	}
@@ -344,7 +330,7 @@ func TestListCacheTooLargeFallsBack(t *testing.T) {
 	clk := newClock()
 	a := &Adapter{HTTP: &cloud.HTTPClient{MaxBodyBytes: 512}, Lists: &ListCache{Now: clk.Now}}
 	for _, id := range []string{"bc1-op-0", "bc1-op-1"} {
-		clk.Advance(time.Minute)
+		clk.Step(time.Minute)
 		op, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", id))
 		if err != nil || op.Message != "record "+id {
 			t.Fatalf("%s: %v, %v", id, op, err)
@@ -354,7 +340,7 @@ func TestListCacheTooLargeFallsBack(t *testing.T) {
 	if lists["AK/bc1"] != 1 || len(filtered) != 2 {
 		t.Errorf("lists %v, filtered %v; want 1 oversized list call, then filtered calls", lists, filtered)
 	}
-	clk.Advance(oversizeMemory)
+	clk.Step(oversizeMemory)
 	if _, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", "bc1-op-2")); err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +359,7 @@ func TestListCacheSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.Advance(time.Minute)
+	clk.Step(time.Minute)
 	if _, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", "bc1-op-0")); err != nil {
 		t.Fatal(err)
 	}
