@@ -10,8 +10,7 @@ import (
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -160,29 +159,10 @@ func listEventNames(ctx context.Context, ns string, seen map[string]bool, f func
 // watchEventsFrom calls f for the events created after rv, until the watch
 // ends.
 func watchEventsFrom(ctx context.Context, ns, rv string, seen map[string]bool, f func(*eventsv1.Event)) {
-	w, err := k8s.Watch(ctx, &eventsv1.EventList{}, client.InNamespace(ns),
-		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
-	if err != nil {
-		return
-	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return
-			}
-			switch ev.Type {
-			case watch.Added:
-				if e, ok := ev.Object.(*eventsv1.Event); ok && !seen[e.Name] {
-					seen[e.Name] = true
-					f(e)
-				}
-			case watch.Error:
-				return // e.g. resourceVersion too old: list again
-			}
+	watchFrom(ctx, &eventsv1.EventList{}, ns, rv, func(o runtime.Object) {
+		if e, ok := o.(*eventsv1.Event); ok && !seen[e.Name] {
+			seen[e.Name] = true
+			f(e)
 		}
-	}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -114,7 +115,18 @@ func (h *history) list(ctx context.Context) (string, error) {
 
 // watch records events until the watch ends.
 func (h *history) watch(ctx context.Context, rv string) {
-	w, err := k8s.Watch(ctx, &opsv1.CloudOperationList{}, client.InNamespace(h.ns),
+	watchFrom(ctx, &opsv1.CloudOperationList{}, h.ns, rv, func(o runtime.Object) {
+		if obj, ok := o.(*opsv1.CloudOperation); ok {
+			h.record(obj)
+		}
+	})
+}
+
+// watchFrom calls f for every object of list's kind in ns that a watch
+// from resourceVersion rv sees added or modified, until the watch ends
+// (the caller lists and watches again) or ctx does.
+func watchFrom(ctx context.Context, list client.ObjectList, ns, rv string, f func(runtime.Object)) {
+	w, err := k8s.Watch(ctx, list, client.InNamespace(ns),
 		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
 	if err != nil {
 		return
@@ -130,9 +142,7 @@ func (h *history) watch(ctx context.Context, rv string) {
 			}
 			switch ev.Type {
 			case watch.Added, watch.Modified:
-				if obj, ok := ev.Object.(*opsv1.CloudOperation); ok {
-					h.record(obj)
-				}
+				f(ev.Object)
 			case watch.Error:
 				return // e.g. resourceVersion too old: list again
 			}
