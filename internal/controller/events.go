@@ -76,6 +76,10 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 			Note:   fmt.Sprintf("service reported status words cloudop does not know: %q", unknownWords),
 		})
 	}
+	if len(out) == 0 {
+		// The common case, a poll with nothing new: no key to render.
+		return nil
+	}
 	from := observedState(prev)
 	for i := range out {
 		// A phase change is identified by its target phase alone: the note
