@@ -108,7 +108,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		// failure, nothing to report; try again when a token is due.
 		return ctrl.Result{RequeueAfter: r.Policy.deferral(obs.err)}, nil
 	}
-	failures := r.failures.record(req.NamespacedName, obs.err)
+	failures := r.failures.next(req.NamespacedName, obs.err)
 	if obs.err != nil {
 		log.FromContext(ctx).V(1).Info("observation failed", "kind", cloud.KindOf(obs.err).String(), "error", obs.err.Error(), "failures", failures)
 	}
@@ -127,6 +127,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.patchStatus(ctx, obj, next); err != nil {
 		return writeFailed(ctx, err)
 	}
+	r.failures.store(req.NamespacedName, failures)
 
 	after, again := r.Policy.NextPoll(obj, obs, failures)
 	if !again {
@@ -238,26 +239,40 @@ func resultLabel(err error) string {
 	return cloud.KindOf(err).String()
 }
 
-// failureCounter counts consecutive failed observations per object, for
-// backoff. It lives in memory: after a restart backoff starts over, which
-// costs at most a few extra calls.
+// failureCounter counts consecutive failed polls per object, for backoff.
+// A poll counts once its outcome is written: a reconcile whose status write
+// fails is retried by the work queue within milliseconds and observes
+// again, and counting those retries would turn a few seconds of API server
+// outage into a next poll MaxBackoff away. It lives in memory: after a
+// restart backoff starts over, which costs at most a few extra calls.
 type failureCounter struct {
 	mu sync.Mutex
 	n  map[types.NamespacedName]int
 }
 
-func (f *failureCounter) record(key types.NamespacedName, err error) int {
+// next returns the count of consecutive failures including this
+// observation's outcome, without storing it.
+func (f *failureCounter) next(key types.NamespacedName, err error) int {
+	if err == nil {
+		return 0
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err == nil {
+	return f.n[key] + 1
+}
+
+// store keeps the count returned by next once its poll is written.
+func (f *failureCounter) store(key types.NamespacedName, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n == 0 {
 		delete(f.n, key)
-		return 0
+		return
 	}
 	if f.n == nil {
 		f.n = map[types.NamespacedName]int{}
 	}
-	f.n[key]++
-	return f.n[key]
+	f.n[key] = n
 }
 
 func (f *failureCounter) forget(key types.NamespacedName) {

@@ -181,6 +181,33 @@ func TestTransientErrorKeepsObservedPhase(t *testing.T) {
 	g.Expect(conditionReason(fetch(t, obj), opsv1.ConditionReady)).To(Equal("False/InProgress"))
 }
 
+// TestFailedWritesDoNotInflateBackoff: while the API server refuses status
+// writes, the work queue retries a failed poll within milliseconds. Once
+// writes work again, the backoff counts that failed poll once, not once per
+// retry (which had pushed the next poll MaxBackoff away after a short API
+// server outage).
+func TestFailedWritesDoNotInflateBackoff(t *testing.T) {
+	g := NewWithT(t)
+	_, obj, observer := newTrackedOperation(t, "wf-outage", runningOp(), nil)
+	r := newTestReconciler(observer, testNow)
+	reconcileOnce(t, r, obj)
+	interval := fetch(t, obj).GetPollInterval()
+
+	observer.set("wf-outage", nil, &cloud.Error{Kind: cloud.KindTransient, HTTPStatus: 500, Code: "CCE.5000500"})
+	r.Client = failingStatus{k8s}
+	for range 8 {
+		_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
+		g.Expect(err).To(HaveOccurred())
+	}
+	r.Client = k8s
+	first := reconcileOnce(t, r, obj)
+	g.Expect(first.RequeueAfter).To(Equal(interval), "the first failed poll written waits one interval")
+	g.Expect(reconcileOnce(t, r, obj).RequeueAfter).To(Equal(2*interval), "the next one backs off")
+
+	observer.set("wf-outage", runningOp(), nil)
+	g.Expect(reconcileOnce(t, r, obj).RequeueAfter).To(Equal(interval), "a success resets the backoff")
+}
+
 func TestCredentialsProblemsHaveClearReasonsAndRecover(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -292,7 +319,7 @@ func TestOwnRateLimitDeferralWritesNothing(t *testing.T) {
 	res := reconcileOnce(t, r, obj)
 	g.Expect(res.RequeueAfter).To(Equal(3 * time.Second))
 	g.Expect(fetch(t, obj).ResourceVersion).To(Equal(rv), "a call our own limiter deferred is not news")
-	g.Expect(r.failures.record(types.NamespacedName{Namespace: ns, Name: "upgrade"}, errors.New("x"))).To(Equal(1), "a deferral is not counted as a failure")
+	g.Expect(r.failures.next(types.NamespacedName{Namespace: ns, Name: "upgrade"}, errors.New("x"))).To(Equal(1), "a deferral is not counted as a failure")
 }
 
 // TestStaleCopyIsNotWritten: a status computed from an out-of-date copy
