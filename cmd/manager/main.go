@@ -42,6 +42,7 @@ func main() {
 	flag.DurationVar(&policy.MaxBackoff, "max-backoff", policy.MaxBackoff, "Longest wait between polls after repeated errors or throttling.")
 	flag.DurationVar(&policy.MaxQuietInterval, "max-quiet-interval", policy.MaxQuietInterval, "Longest interval an operation whose state has not changed for a long time is polled at; 0 turns the quiet backoff off.")
 	flag.IntVar(&o.Workers, "workers", 16, "Concurrent reconciles, so slow cloud calls do not starve other objects.")
+	flag.DurationVar(&o.MaxRetryDelay, "max-retry-delay", time.Minute, "Longest per-object wait before retrying a reconcile the Kubernetes API failed (controller-runtime's default is 1000s).")
 	flag.DurationVar(&o.RequestTimeout, "request-timeout", 15*time.Second, "Timeout of one cloud API request.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&o.KubeBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")

@@ -10,9 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -20,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -220,16 +223,36 @@ func (r *CloudOperationReconciler) patchStatus(ctx context.Context, obj *opsv1.C
 
 // SetupWithManager registers the controller. Status writes do not trigger
 // reconciles (generation and annotation changes do), so a poll is never
-// followed by a second, useless one.
-func (r *CloudOperationReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+// followed by a second, useless one. maxRetryDelay caps the work queue's
+// per-object backoff after failed reconciles; zero keeps controller-runtime's
+// default.
+func (r *CloudOperationReconciler) SetupWithManager(mgr ctrl.Manager, workers int, maxRetryDelay time.Duration) error {
+	opts := controller.Options{MaxConcurrentReconciles: workers}
+	if maxRetryDelay > 0 {
+		opts.RateLimiter = retryRateLimiter(maxRetryDelay)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&opsv1.CloudOperation{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 		))).
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		WithOptions(opts).
 		Named("cloudoperation").
 		Complete(r)
+}
+
+// retryRateLimiter paces retries of failed reconciles, which return an error
+// only when the Kubernetes API refused a write or a read (cloud errors are
+// written as conditions and polled again by RequeueAfter). It is
+// controller-runtime's default (per object 5 ms doubling, and 10 retries per
+// second overall with a burst of 100) with a lower per-object cap: the
+// default 1000 s would leave an object untouched for a quarter of an hour
+// after a long API server outage, since nothing else requeues it.
+func retryRateLimiter(maxDelay time.Duration) workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxDelay),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 func resultLabel(err error) string {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -220,5 +222,36 @@ func TestProgressETA(t *testing.T) {
 				t.Errorf("progressETA = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRetryRateLimiterCapsPerObjectBackoff(t *testing.T) {
+	limiter := retryRateLimiter(time.Minute)
+	item := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "op"}}
+	cases := []struct {
+		failures int
+		want     time.Duration
+	}{
+		{1, 5 * time.Millisecond},
+		{2, 10 * time.Millisecond},
+		{12, 10240 * time.Millisecond},
+		{14, 40960 * time.Millisecond},
+		{15, time.Minute},
+		{40, time.Minute},
+	}
+	failures := 0
+	for _, tc := range cases {
+		var got time.Duration
+		for failures < tc.failures {
+			got = limiter.When(item)
+			failures++
+		}
+		if got != tc.want {
+			t.Errorf("after %d failures: retry in %v, want %v", tc.failures, got, tc.want)
+		}
+	}
+	limiter.Forget(item)
+	if got := limiter.When(item); got != 5*time.Millisecond {
+		t.Errorf("after a success the backoff starts over: got %v", got)
 	}
 }

@@ -54,6 +54,9 @@ type Options struct {
 	RetryPeriod time.Duration
 	// Workers is the number of concurrent reconciles.
 	Workers int
+	// MaxRetryDelay caps the per-object backoff of reconciles that failed
+	// on the Kubernetes API; 0 means one minute.
+	MaxRetryDelay time.Duration
 	// RequestTimeout bounds one cloud API request.
 	RequestTimeout time.Duration
 	// KubeQPS and KubeBurst limit requests to the API server.
@@ -157,7 +160,7 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		Policy: policy,
 		Clock:  clock.RealClock{},
 	}
-	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1)); err != nil {
+	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1), defaultDuration(o.MaxRetryDelay, time.Minute)); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
 	}
 	// One collector per process: a second manager in the same process (tests)
