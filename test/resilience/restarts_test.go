@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloudsim"
 )
 
 // restartDelay is how long the supervisor waits before starting a killed
@@ -370,15 +371,37 @@ func (sc *eventScraper) stop() map[string]int {
 const apiDowntime = 5 * time.Second
 
 // TestAPIServerRestart stops the kube-apiserver (etcd keeps running) while
-// operations run, and starts it again: the manager, run with leader
-// election as config/manager deploys it and supervised like a pod,
-// recovers (by itself, or by a restart after losing its lease) and every
-// operation ends as an undisturbed run does.
+// operations run, and starts it again. The manager runs with leader
+// election, supervised like a pod, and every operation must end as an
+// undisturbed run does, in two setups:
+//   - lease-outlasts-outage: a renew deadline longer than the outage, so
+//     the manager keeps its lease and must recover by itself (no exit is
+//     allowed): its informers, work queue and backoff have to cope;
+//   - as-deployed: the default 10 s renew deadline, about the outage's
+//     length, so the manager either rides it out or exits on a lost lease
+//     and recovers through its restart.
 func TestAPIServerRestart(t *testing.T) {
+	cases := []struct {
+		name      string
+		prefix    string // of the namespace and the manager's runs
+		leaseArgs []string
+		mayExit   bool
+	}{
+		{"lease-outlasts-outage", "apikeep", []string{"--leader-election-lease-duration", "40s", "--leader-election-renew-deadline", "30s"}, false},
+		{"as-deployed", "apiserver", nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			restartAPIServerMidRun(t, tc.prefix, tc.leaseArgs, tc.mayExit)
+		})
+	}
+}
+
+func restartAPIServerMidRun(t *testing.T, prefix string, leaseArgs []string, mayExit bool) {
 	deleteLease(t)
-	s := newScenario(t, "apiserver", mixedOperations("op", 4, 1))
-	sv := supervise(t, "apiserver", restartDelay, nil,
-		append(endpointFlags(s.url), "--leader-elect", "--leader-election-namespace", leaseNamespace)...)
+	s := newScenario(t, prefix, mixedOperations("op", 4, 1))
+	args := append(endpointFlags(s.url), "--leader-elect", "--leader-election-namespace", leaseNamespace)
+	sv := supervise(t, prefix, restartDelay, nil, append(args, leaseArgs...)...)
 	s.start(t)
 	waitAllRunning(t, s)
 
@@ -394,6 +417,16 @@ func TestAPIServerRestart(t *testing.T) {
 	stopped := time.Since(down)
 	polls := s.sim.Counts().Total.Total
 	time.Sleep(apiDowntime) // the fault lasts this long
+	// The cloud fails the first poll after the outage too (by now the
+	// manager's cached Secret reads have expired, so no poll reaches the
+	// cloud before the API server is back): that failure must be retried
+	// one interval later, however often the work queue retried the object
+	// during the outage.
+	for _, o := range s.ops {
+		if err := s.sim.AddFault(o.Spec.Service, o.Spec.Key(), cloudsim.Fault{Kind: cloudsim.FaultError500, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := apiServer.Start(); err != nil {
 		t.Fatalf("starting kube-apiserver again: %v", err)
 	}
@@ -402,11 +435,20 @@ func TestAPIServerRestart(t *testing.T) {
 		stopped.Round(time.Millisecond), up.Round(time.Millisecond), s.sim.Counts().Total.Total-polls)
 
 	s.waitTerminal(t, 2*time.Minute)
+	t.Logf("every operation terminal %v after the stop began", time.Since(down).Round(time.Millisecond))
+	for _, o := range s.ops {
+		if left, err := s.sim.Faults(o.Spec.Service, o.Spec.Key()); err != nil || len(left) > 0 {
+			t.Errorf("%s: the 500 after the outage was never served (faults left %v, %v)", o.Name, left, err)
+		}
+	}
 	if s.h.watchBreaks() == 0 {
 		t.Errorf("the test's own watch never broke: was the API server down at all?")
 	}
 	for _, e := range sv.Exits() {
 		t.Logf("manager %s ended at +%v (%v) and was restarted", e.Run, e.At.Sub(down).Round(time.Millisecond), e.Err)
+	}
+	if exits := len(sv.Exits()); exits > 0 && !mayExit {
+		t.Errorf("the manager exited %d times although its lease outlasts the outage: it should recover by itself", exits)
 	}
 	if err := sv.Err(); err != nil {
 		t.Fatal(err)
