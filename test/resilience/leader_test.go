@@ -30,7 +30,10 @@ const (
 // TestLeaderElection runs two managers with leader election: while both
 // run only the leader polls (cloudsim's counts do not double), and when
 // the leader is killed with SIGKILL the other takes over and the status
-// progresses again within the lease duration plus one poll interval.
+// progresses again within the lease duration plus one poll interval. Then,
+// as in a rolling update, a third one starts and the leader is sent
+// SIGTERM: it exits cleanly and hands the lease over well within a lease
+// duration.
 func TestLeaderElection(t *testing.T) {
 	deleteLease(t)
 	var ops []operation
@@ -109,6 +112,23 @@ func TestLeaderElection(t *testing.T) {
 	}
 	if !b.logContains("Successfully acquired lease") {
 		t.Errorf("manager b does not log having acquired the lease")
+	}
+
+	// A rolling update: a new standby starts, and the leader gets SIGTERM.
+	// It hands the lease over on its way out instead of letting it expire.
+	c := startManager(t, "c", nil, args...)
+	waitLog(t, c, "Attempting to acquire leader lease")
+	terminated := time.Now()
+	if err := b.Terminate(30 * time.Second); err != nil {
+		t.Errorf("the leader did not shut down cleanly on SIGTERM: %v", err)
+	}
+	stoppedAfter := time.Since(terminated)
+	holderC := waitLeaseHolder(t, func(h string) bool { return h != holderB && h != "" })
+	handover := time.Since(terminated)
+	t.Logf("leader terminated; it exited after %v and the lease moved to %q after %v (a lease duration is %v)",
+		stoppedAfter.Round(time.Millisecond), holderC, handover.Round(time.Millisecond), leaseDuration)
+	if handover >= leaseDuration {
+		t.Errorf("the lease moved %v after SIGTERM: the leader did not release it (it expired)", handover.Round(time.Millisecond))
 	}
 
 	s.waitTerminal(t, 2*time.Minute)

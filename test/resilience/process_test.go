@@ -84,6 +84,21 @@ func (p *managerProcess) Kill() {
 	}
 }
 
+// Terminate sends SIGTERM, as the kubelet does to a pod being replaced,
+// and waits up to timeout for the process to end; it returns how the
+// process ended.
+func (p *managerProcess) Terminate(timeout time.Duration) error {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("%s: sending SIGTERM: %w", p, err)
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		return fmt.Errorf("%s still running %v after SIGTERM", p, timeout)
+	}
+}
+
 // Exited reports whether the process has ended, and how.
 func (p *managerProcess) Exited() (bool, error) {
 	select {
