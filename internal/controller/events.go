@@ -43,9 +43,8 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 			Note:   phaseNote(prev.Phase, next),
 		})
 	}
-	// Every step change of one poll goes into one event: the recorder folds
-	// events that differ only in their note, so one event per step would
-	// lose all but one of them.
+	// Every step change of one poll goes into one event, so a poll costs at
+	// most one StepChanged write however many steps moved.
 	before := make(map[string]opsv1.Phase, len(prev.Steps))
 	for _, s := range prev.Steps {
 		before[s.Name] = s.Phase
