@@ -89,14 +89,8 @@ func reportingInstance() string {
 	if err != nil || name == "" {
 		return "cloudop-manager"
 	}
-	return truncateName(name, 128)
-}
-
-func truncateName(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
+	const maxReportingInstance = 128 // the Event API's limit
+	return name[:min(len(name), maxReportingInstance)]
 }
 
 // NewScheme returns a scheme with the core and CloudOperation types.
