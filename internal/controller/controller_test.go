@@ -194,12 +194,9 @@ func TestFailedWritesDoNotInflateBackoff(t *testing.T) {
 	interval := fetch(t, obj).GetPollInterval()
 
 	observer.set("wf-outage", nil, &cloud.Error{Kind: cloud.KindTransient, HTTPStatus: 500, Code: "CCE.5000500"})
-	r.Client = failingStatus{k8s}
 	for range 8 {
-		_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
-		g.Expect(err).To(HaveOccurred())
+		reconcileRefused(t, r, obj)
 	}
-	r.Client = k8s
 	first := reconcileOnce(t, r, obj)
 	g.Expect(first.RequeueAfter).To(Equal(interval), "the first failed poll written waits one interval")
 	g.Expect(reconcileOnce(t, r, obj).RequeueAfter).To(Equal(2*interval), "the next one backs off")
