@@ -161,6 +161,8 @@ func TestFirstBCSPollWaitsForTheTickAfterCreation(t *testing.T) {
 			Spec:       opsv1.CloudOperationSpec{Service: service},
 		}
 	}
+	polled := newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second))
+	polled.Status.Phase = opsv1.PhaseRunning
 	cases := []struct {
 		name     string
 		obj      *opsv1.CloudOperation
@@ -171,15 +173,8 @@ func TestFirstBCSPollWaitsForTheTickAfterCreation(t *testing.T) {
 		{name: "tick passed: poll now", obj: newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second)), now: tick.Add(time.Second)},
 		{name: "old object after a restart: poll now", obj: newOp(opsv1.ServiceBCS, tick.Add(-time.Hour)), now: tick.Add(-19 * time.Second)},
 		{name: "other services poll at once", obj: newOp(opsv1.ServiceCCE, tick.Add(-20*time.Second)), now: tick.Add(-19 * time.Second)},
+		{name: "already polled", obj: polled, now: tick.Add(-19 * time.Second)},
 	}
-	polled := newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second))
-	polled.Status.Phase = opsv1.PhaseRunning
-	cases = append(cases, struct {
-		name     string
-		obj      *opsv1.CloudOperation
-		now      time.Time
-		min, max time.Duration
-	}{name: "already polled", obj: polled, now: tick.Add(-19 * time.Second)})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := policy.FirstPollWait(tc.obj, tc.now)
