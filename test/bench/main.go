@@ -108,7 +108,7 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 	defer simServer.Close()
 	simURL := "http://" + listener.Addr().String()
 
-	metricsAddr, err := freeAddr()
+	metricsAddr, err := testenv.FreeLoopbackAddr()
 	if err != nil {
 		return result{}, err
 	}
@@ -137,13 +137,4 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 		return result{}, err
 	}
 	return run.execute(ctx)
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/testenv"
 )
 
 // restartDelay is how long the supervisor waits before starting a killed
@@ -190,7 +190,10 @@ func killRound(t *testing.T, round int) (tally, killStats) {
 	if plan[0] != killTimed {
 		armed.Store(plan[0])
 	}
-	metricsAddr := freeAddr(t)
+	metricsAddr, err := testenv.FreeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	sv := supervise(t, "kills", restartDelay, nil, append(endpointFlags(s.url), "--metrics-bind-address", metricsAddr)...)
 	sup.Store(sv)
 	scraper := scrapeEventCounts(sv, metricsAddr)
@@ -288,17 +291,6 @@ func (s *scenario) inFlight() ([]string, error) {
 		return caught, fmt.Errorf("status ahead of its events: %s", strings.Join(ahead, "; "))
 	}
 	return caught, nil
-}
-
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // eventScraper reads cloudop_events_total from a supervised manager's
