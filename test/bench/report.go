@@ -160,14 +160,27 @@ func machine() string {
 	return fmt.Sprintf("%d × %s%s, %s, %s/%s", cores, model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-// cpuSeconds is a process's user+system CPU time from /proc.
-func cpuSeconds(pid int) float64 {
+// procStat reads /proc/<pid>/stat: the command name, and the fields after
+// it (the name may hold spaces, so they start after the last ")").
+func procStat(pid int) (command string, fields []string, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
+		return "", nil, false
+	}
+	stat := string(b)
+	open, closing := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if open < 0 || closing < open {
+		return "", nil, false
+	}
+	return stat[open+1 : closing], strings.Fields(stat[closing+1:]), true
+}
+
+// cpuSeconds is a process's user+system CPU time from /proc.
+func cpuSeconds(pid int) float64 {
+	_, fields, ok := procStat(pid)
+	if !ok || len(fields) < 13 {
 		return 0
 	}
-	// Fields after the command name (which may hold spaces) start after ")".
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	utime, _ := strconv.ParseFloat(fields[11], 64)
 	stime, _ := strconv.ParseFloat(fields[12], 64)
 	return (utime + stime) / 100 // USER_HZ is 100 on Linux
@@ -177,22 +190,13 @@ func cpuSeconds(pid int) float64 {
 // command (the control plane that envtest started), or 0.
 func childProcess(command string) int {
 	entries, _ := os.ReadDir("/proc")
+	parent := strconv.Itoa(os.Getpid())
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		stat := string(b)
-		open, closing := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
-		if open < 0 || closing < open {
-			continue
-		}
-		fields := strings.Fields(stat[closing+1:])
-		if stat[open+1:closing] == command && len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
+		if name, fields, ok := procStat(pid); ok && name == command && len(fields) > 1 && fields[1] == parent {
 			return pid
 		}
 	}
@@ -214,7 +218,8 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
-// scrapeCounter reads one unlabelled counter from a Prometheus endpoint.
+// scrapeCounter reads one counter series from a Prometheus endpoint; name
+// is the series as exposed, labels included (`x_total{result="ok"}`).
 func scrapeCounter(url, name string) float64 {
 	resp, err := http.Get(url)
 	if err != nil {

@@ -145,10 +145,11 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	if wait := time.Until(steadyEnd); wait > 0 {
 		time.Sleep(wait)
 	}
-	res.steadyCores = (cpuSeconds(r.pid) - cpu0) / time.Since(t0).Seconds()
-	res.apiServerCores = (cpuSeconds(apiServer) - api0) / time.Since(t0).Seconds()
-	res.etcdCores = (cpuSeconds(etcd) - etcd0) / time.Since(t0).Seconds()
-	res.steadyCallsPerOpPerInterval = float64(r.sim.Counts().Total.Total-callsSteady0) / float64(r.cfg.n) / (time.Since(t0).Seconds() / r.cfg.interval.Seconds())
+	elapsed := time.Since(t0).Seconds()
+	res.steadyCores = (cpuSeconds(r.pid) - cpu0) / elapsed
+	res.apiServerCores = (cpuSeconds(apiServer) - api0) / elapsed
+	res.etcdCores = (cpuSeconds(etcd) - etcd0) / elapsed
+	res.steadyCallsPerOpPerInterval = float64(r.sim.Counts().Total.Total-callsSteady0) / float64(r.cfg.n) / (elapsed / r.cfg.interval.Seconds())
 
 	deadline := r.cfg.duration + 3*r.cfg.interval + 5*time.Minute
 	if err := r.waitFor(ctx, deadline, func() bool { return len(r.terminal) == r.cfg.n }); err != nil {
