@@ -25,9 +25,7 @@ import (
 func seedServer(t *testing.T, path, seedFile string) *httptest.Server {
 	t.Helper()
 	body, err := os.ReadFile(seedFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet || r.URL.Path != path ||
 			!strings.HasPrefix(r.Header.Get("Authorization"), "SDK-HMAC-SHA256 Access=AK0000TEST,") || r.Header.Get("X-Sdk-Date") == "" {

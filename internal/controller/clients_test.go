@@ -23,22 +23,17 @@ func readBack(t *testing.T, ns, name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion("ops.cloudop.dev/v1alpha1")
 	u.SetKind("CloudOperation")
-	if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, u); err != nil {
-		t.Fatal(err)
-	}
+	NewWithT(t).Expect(k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, u)).To(Succeed())
 	return u
 }
 
 func healthScript(t *testing.T) string {
 	t.Helper()
+	g := NewWithT(t)
 	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.Expect(err).NotTo(HaveOccurred())
 	b, err := os.ReadFile(filepath.Join(root, "config/argocd/resource_customizations/ops.cloudop.dev/CloudOperation/health.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.Expect(err).NotTo(HaveOccurred())
 	return string(b)
 }
 

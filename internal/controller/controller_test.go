@@ -63,9 +63,7 @@ func newTrackedOperation(t *testing.T, operationID string, op *cloud.Operation, 
 	ns := newNamespace(t)
 	newSecret(t, ns, "creds", validCredentials())
 	obj := newCCEOperation(ns, "upgrade", operationID)
-	if err := k8s.Create(context.Background(), obj); err != nil {
-		t.Fatalf("creating %s: %v", obj.Name, err)
-	}
+	NewWithT(t).Expect(k8s.Create(context.Background(), obj)).To(Succeed(), "creating %s", obj.Name)
 	observer := newFakeObserver()
 	observer.set(operationID, op, err)
 	return ns, obj, observer
@@ -75,18 +73,14 @@ func newTrackedOperation(t *testing.T, operationID string, op *cloud.Operation, 
 func reconcileOnce(t *testing.T, r *CloudOperationReconciler, obj *opsv1.CloudOperation) ctrl.Result {
 	t.Helper()
 	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}})
-	if err != nil {
-		t.Fatalf("reconcile: %v", err)
-	}
+	NewWithT(t).Expect(err).NotTo(HaveOccurred(), "reconcile")
 	return res
 }
 
 func fetch(t *testing.T, obj *opsv1.CloudOperation) *opsv1.CloudOperation {
 	t.Helper()
 	got := &opsv1.CloudOperation{}
-	if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}, got); err != nil {
-		t.Fatalf("get: %v", err)
-	}
+	NewWithT(t).Expect(k8s.Get(context.Background(), types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}, got)).To(Succeed(), "get")
 	return got
 }
 

@@ -1,9 +1,9 @@
 package controller
 
 import (
-	"reflect"
 	"testing"
 
+	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -50,25 +50,23 @@ func TestTransitionEvents(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
 			var got []string
 			for _, e := range transitionEvents(&tc.prev, &tc.next, tc.unknown) {
 				got = append(got, e.Type+" "+e.Reason+" "+e.Note)
 			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("events:\n got %q\nwant %q", got, tc.want)
-			}
+			g.Expect(got).To(Equal(tc.want), "events:\n got %q\nwant %q", got, tc.want)
 		})
 	}
 }
 
 func TestTransitionKeys(t *testing.T) {
+	g := NewWithT(t)
 	running := opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning, ServiceStatus: "processing", Progress: int32p(40)}
 	succeeded := opsv1.CloudOperationStatus{Phase: opsv1.PhaseSucceeded, ServiceStatus: "success", Progress: int32p(100)}
 	key := func(prev opsv1.CloudOperationStatus) string {
 		events := transitionEvents(&prev, &succeeded, nil)
-		if len(events) != 1 {
-			t.Fatalf("want one event, got %v", events)
-		}
+		g.Expect(events).To(HaveLen(1), "want one event")
 		return events[0].Key
 	}
 	withError := *running.DeepCopy()
@@ -77,18 +75,10 @@ func TestTransitionKeys(t *testing.T) {
 	moreProgress := *running.DeepCopy()
 	moreProgress.Progress = int32p(90)
 
-	if key(running) != key(*running.DeepCopy()) {
-		t.Error("the same committed state gives different keys")
-	}
-	if key(running) != key(withError) {
-		t.Error("a failed poll in between (conditions and message only) changed the key: the transition would be announced twice")
-	}
+	g.Expect(key(*running.DeepCopy())).To(Equal(key(running)), "the same committed state gives different keys")
+	g.Expect(key(withError)).To(Equal(key(running)), "a failed poll in between (conditions and message only) changed the key: the transition would be announced twice")
 	otherWord := succeeded
 	otherWord.ServiceStatus = "finished"
-	if events := transitionEvents(&running, &otherWord, nil); events[0].Key != key(running) {
-		t.Error("the same phase change with another service word has another key: a kill between announcement and write would announce it twice")
-	}
-	if key(running) == key(moreProgress) {
-		t.Error("transitions from different observed states share a key: the second would be lost")
-	}
+	g.Expect(transitionEvents(&running, &otherWord, nil)[0].Key).To(Equal(key(running)), "the same phase change with another service word has another key: a kill between announcement and write would announce it twice")
+	g.Expect(key(moreProgress)).NotTo(Equal(key(running)), "transitions from different observed states share a key: the second would be lost")
 }

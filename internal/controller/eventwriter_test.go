@@ -42,6 +42,7 @@ func TestEventWriterRecordsEachKeyOnce(t *testing.T) {
 }
 
 func TestEventNameIsValidAndDependsOnUID(t *testing.T) {
+	g := NewWithT(t)
 	e := Event{Reason: eventPhaseChanged, Key: "k"}
 	obj := func(name, uid string) *opsv1.CloudOperation {
 		o := newCCEOperation("ns", name, "x")
@@ -56,15 +57,9 @@ func TestEventNameIsValidAndDependsOnUID(t *testing.T) {
 	}
 	for _, tc := range cases {
 		n := eventName(obj(tc.name, "uid-1"), e)
-		if errs := validation.NameIsDNSSubdomain(n, false); len(errs) > 0 {
-			t.Errorf("event name %q for object %q is invalid: %v", n, tc.name, errs)
-		}
-		if n == eventName(obj(tc.name, "uid-2"), e) {
-			t.Errorf("a recreated object %q would reuse the old object's event name %q", tc.name, n)
-		}
-		if n != eventName(obj(tc.name, "uid-1"), e) {
-			t.Errorf("event name for %q is not deterministic", tc.name)
-		}
+		g.Expect(validation.NameIsDNSSubdomain(n, false)).To(BeEmpty(), "event name %q for object %q is invalid", n, tc.name)
+		g.Expect(eventName(obj(tc.name, "uid-2"), e)).NotTo(Equal(n), "a recreated object %q would reuse the old object's event name %q", tc.name, n)
+		g.Expect(eventName(obj(tc.name, "uid-1"), e)).To(Equal(n), "event name for %q is not deterministic", tc.name)
 	}
 }
 
@@ -87,9 +82,8 @@ func reconcileRefused(t *testing.T, r *CloudOperationReconciler, obj *opsv1.Clou
 	working := r.Client
 	r.Client = failingStatus{working}
 	defer func() { r.Client = working }()
-	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)}); err == nil {
-		t.Fatalf("reconcile of %s succeeded although its status write was refused", obj.Name)
-	}
+	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
+	NewWithT(t).Expect(err).To(HaveOccurred(), "reconcile of %s succeeded although its status write was refused", obj.Name)
 }
 
 // TestTransitionAnnouncedOnceAcrossFailedWrites: the reconciler announces a

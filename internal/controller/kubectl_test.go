@@ -18,18 +18,13 @@ import (
 // kubectl runs the built kubectl against the test control plane.
 func kubectl(t *testing.T, args ...string) string {
 	t.Helper()
+	g := NewWithT(t)
 	bin, err := testenv.Kubectl()
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.Expect(err).NotTo(HaveOccurred())
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := testenv.WriteKubeconfig(restConfig, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	g.Expect(testenv.WriteKubeconfig(restConfig, kubeconfig)).To(Succeed())
 	out, err := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	g.Expect(err).NotTo(HaveOccurred(), "kubectl %s\n%s", strings.Join(args, " "), out)
 	return string(out)
 }
 

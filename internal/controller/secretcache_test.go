@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -50,6 +51,7 @@ func TestSecretCache(t *testing.T) {
 	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
 			reader := &countingReader{missing: tc.missing}
 			now := start
 			cache := &SecretCache{Reader: reader, TTL: tc.ttl, Now: func() time.Time { return now }}
@@ -59,13 +61,12 @@ func TestSecretCache(t *testing.T) {
 					cache.Forget(key)
 				}
 				s, err := cache.Get(context.Background(), key)
-				if tc.missing != (err != nil) || (err == nil && s.Name != "creds") {
-					t.Fatalf("Get %d: %v, %v", i, s, err)
+				g.Expect(err != nil).To(Equal(tc.missing), "Get %d: %v, %v", i, s, err)
+				if err == nil {
+					g.Expect(s.Name).To(Equal("creds"), "Get %d: %v, %v", i, s, err)
 				}
 			}
-			if reader.reads != tc.wantReads {
-				t.Errorf("%d reads, want %d", reader.reads, tc.wantReads)
-			}
+			g.Expect(reader.reads).To(Equal(tc.wantReads), "%d reads, want %d", reader.reads, tc.wantReads)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -73,9 +74,7 @@ func zapLevel() zapcore.Level {
 func newNamespace(t *testing.T) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
-	if err := k8s.Create(context.Background(), ns); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	NewWithT(t).Expect(k8s.Create(context.Background(), ns)).To(Succeed(), "creating namespace")
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
 	return ns.Name
 }
@@ -84,9 +83,7 @@ func newNamespace(t *testing.T) string {
 func newSecret(t *testing.T, ns, name string, data map[string]string) {
 	t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
-	if err := k8s.Create(context.Background(), s); err != nil {
-		t.Fatalf("creating secret: %v", err)
-	}
+	NewWithT(t).Expect(k8s.Create(context.Background(), s)).To(Succeed(), "creating secret")
 }
 
 // validCredentials are the Secret keys of a working account.
@@ -151,9 +148,7 @@ func (f *fakeObserver) callCount(operationID string) int {
 func namespaceEvents(t *testing.T, ns string) []string {
 	t.Helper()
 	var list eventsv1.EventList
-	if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
-		t.Fatalf("listing events: %v", err)
-	}
+	NewWithT(t).Expect(k8s.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed(), "listing events")
 	out := make([]string, 0, len(list.Items))
 	for _, e := range list.Items {
 		out = append(out, e.Type+" "+e.Reason+" "+e.Note)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -53,15 +54,15 @@ func cloudOperation(ns, name string, spec map[string]any) *unstructured.Unstruct
 }
 
 func TestValidSamplesAreAccepted(t *testing.T) {
+	g := NewWithT(t)
 	ns := newNamespace(t)
 	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS"} {
-		if err := k8s.Create(context.Background(), cloudOperation(ns, strings.ToLower(svc), validSpec(svc))); err != nil {
-			t.Errorf("%s: valid spec rejected: %v", svc, err)
-		}
+		g.Expect(k8s.Create(context.Background(), cloudOperation(ns, strings.ToLower(svc), validSpec(svc)))).To(Succeed(), "%s: valid spec rejected", svc)
 	}
 }
 
 func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
+	g := NewWithT(t)
 	with := func(service string, mutate func(spec map[string]any)) map[string]any {
 		spec := validSpec(service)
 		mutate(spec)
@@ -141,23 +142,16 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 	ns := newNamespace(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
 			obj := cloudOperation(ns, "invalid-"+strings.ToLower(strings.ReplaceAll(tc.name, " ", "-")), tc.spec)
 			// Strict field validation is what kubectl uses by default.
 			err := k8s.Create(context.Background(), obj, client.FieldValidation("Strict"))
-			if err == nil {
-				t.Fatalf("accepted, want rejection naming %s", tc.field)
-			}
-			if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
-				t.Fatalf("want Invalid or BadRequest, got %v", err)
-			}
-			if !strings.Contains(err.Error(), tc.field) {
-				t.Fatalf("error does not name %s: %v", tc.field, err)
-			}
+			g.Expect(err).To(HaveOccurred(), "accepted, want rejection naming %s", tc.field)
+			g.Expect(apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)).To(BeTrue(), "want Invalid or BadRequest, got %v", err)
+			g.Expect(err.Error()).To(ContainSubstring(tc.field), "error does not name %s", tc.field)
 		})
 	}
-	if len(cases) < 50 {
-		t.Fatalf("only %d invalid cases", len(cases))
-	}
+	g.Expect(len(cases)).To(BeNumerically(">=", 50), "only %d invalid cases", len(cases))
 }
 
 func TestIdentityFieldsAreImmutable(t *testing.T) {
@@ -177,44 +171,33 @@ func TestIdentityFieldsAreImmutable(t *testing.T) {
 	ns := newNamespace(t)
 	for _, tc := range cases {
 		t.Run(tc.service+"/"+tc.field, func(t *testing.T) {
+			g := NewWithT(t)
 			name := strings.ToLower(tc.service + "-" + tc.field)
 			obj := cloudOperation(ns, name, validSpec(tc.service))
-			if err := k8s.Create(context.Background(), obj); err != nil {
-				t.Fatalf("create: %v", err)
-			}
-			if err := unstructured.SetNestedField(obj.Object, tc.value, "spec", tc.field); err != nil {
-				t.Fatal(err)
-			}
+			g.Expect(k8s.Create(context.Background(), obj)).To(Succeed(), "create")
+			g.Expect(unstructured.SetNestedField(obj.Object, tc.value, "spec", tc.field)).To(Succeed())
 			err := k8s.Update(context.Background(), obj)
-			if err == nil {
-				t.Fatalf("changing spec.%s was accepted", tc.field)
-			}
-			if !strings.Contains(err.Error(), tc.field+" is immutable") && !strings.Contains(err.Error(), "spec."+tc.field) {
-				t.Fatalf("error does not name %s: %v", tc.field, err)
-			}
+			g.Expect(err).To(HaveOccurred(), "changing spec.%s was accepted", tc.field)
+			g.Expect(err.Error()).To(Or(ContainSubstring(tc.field+" is immutable"), ContainSubstring("spec."+tc.field)), "error does not name %s", tc.field)
 		})
 	}
 
 	// pollInterval and the endpoint are not identity: they may change.
 	t.Run("pollInterval mutable", func(t *testing.T) {
+		g := NewWithT(t)
 		obj := cloudOperation(ns, "mutable", validSpec("CCE"))
-		if err := k8s.Create(context.Background(), obj); err != nil {
-			t.Fatal(err)
-		}
+		g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
 		_ = unstructured.SetNestedField(obj.Object, "2m", "spec", "pollInterval")
-		if err := k8s.Update(context.Background(), obj); err != nil {
-			t.Fatalf("changing pollInterval rejected: %v", err)
-		}
+		g.Expect(k8s.Update(context.Background(), obj)).To(Succeed(), "changing pollInterval rejected")
 	})
 }
 
 // TestShippedManifestsAreAccepted applies every sample and demo manifest
 // under config/ with strict field validation, as kubectl would.
 func TestShippedManifestsAreAccepted(t *testing.T) {
+	g := NewWithT(t)
 	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.Expect(err).NotTo(HaveOccurred())
 	files, _ := filepath.Glob(filepath.Join(root, "config", "samples", "*.yaml"))
 	files = append(files, filepath.Join(root, "config", "demo", "cloudoperations.yaml"))
 	created := 0
@@ -224,31 +207,24 @@ func TestShippedManifestsAreAccepted(t *testing.T) {
 		}
 		ns := newNamespace(t)
 		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g.Expect(err).NotTo(HaveOccurred())
 		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
 		for {
 			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				t.Fatalf("%s: %v", file, err)
+			err := dec.Decode(&u.Object)
+			if errors.Is(err, io.EOF) {
+				break
 			}
+			g.Expect(err).NotTo(HaveOccurred(), "%s", file)
 			if len(u.Object) == 0 {
 				continue
 			}
 			u.SetNamespace(ns)
-			if err := k8s.Create(context.Background(), u, client.FieldValidation("Strict")); err != nil {
-				t.Errorf("%s: %s %s rejected: %v", filepath.Base(file), u.GetKind(), u.GetName(), err)
-			}
+			g.Expect(k8s.Create(context.Background(), u, client.FieldValidation("Strict"))).To(Succeed(), "%s: %s %s rejected", filepath.Base(file), u.GetKind(), u.GetName())
 			if u.GetKind() == "CloudOperation" {
 				created++
 			}
 		}
 	}
-	if created < 10 {
-		t.Fatalf("only %d CloudOperations in the shipped manifests", created)
-	}
+	g.Expect(created).To(BeNumerically(">=", 10), "only %d CloudOperations in the shipped manifests", created)
 }
