@@ -20,6 +20,9 @@ const (
 	ServiceDWS Service = "DWS"
 )
 
+// Services lists every supported service.
+var Services = []Service{ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS}
+
 // Phase is the normalized state of an operation or one of its steps.
 type Phase string
 
@@ -33,6 +36,9 @@ const (
 	PhaseCancelled Phase = "Cancelled"
 	PhaseUnknown   Phase = "Unknown"
 )
+
+// Phases lists every normalized phase.
+var Phases = []Phase{PhasePending, PhaseRunning, PhaseSucceeded, PhaseFailed, PhaseCancelled, PhaseUnknown}
 
 // IsTerminal reports whether no further change is expected in this phase.
 func (p Phase) IsTerminal() bool {

@@ -13,17 +13,9 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud"
 )
 
-// Limits that keep a status within what the CRD schema accepts, whatever
-// the service returns.
-const (
-	maxSteps          = 128
-	maxStepMessage    = 1024
-	maxStatusMessage  = 4096
-	maxConditionMsg   = 32768
-	maxName           = 256
-	maxServiceStatus  = 64
-	notFoundGraceTime = 2 * time.Minute
-)
+// notFoundGraceTime is how long a service may not know an operation before
+// the object stalls: services list a just-started operation with a delay.
+const notFoundGraceTime = 2 * time.Minute
 
 // observation is what one reconcile learned: an operation or an error.
 type observation struct {
@@ -77,10 +69,10 @@ func computeStatus(obj *opsv1.CloudOperation, obs observation) opsv1.CloudOperat
 		return st
 	}
 	op := obs.op
-	st.Phase = opsv1.Phase(op.Phase)
+	st.Phase = apiPhase(op.Phase)
 	st.ServiceStatus = truncate(op.ServiceStatus, maxServiceStatus)
 	st.Progress = clampProgress(op.Progress)
-	st.CurrentStep = truncate(op.CurrentStep, maxName)
+	st.CurrentStep = truncate(op.CurrentStep, maxStepName)
 	st.Steps = convertSteps(op.Steps)
 	st.StartTime = metaTime(op.StartTime)
 	st.CompletionTime = metaTime(op.CompletionTime)
@@ -240,8 +232,8 @@ func convertSteps(steps []cloud.Step) []opsv1.OperationStep {
 	for _, s := range steps[:min(len(steps), maxSteps)] {
 		step := opsv1.OperationStep{StepStatus: convertStep(s)}
 		if len(s.SubSteps) > 0 {
-			step.SubSteps = make([]opsv1.StepStatus, 0, min(len(s.SubSteps), maxSteps))
-			for _, sub := range s.SubSteps[:min(len(s.SubSteps), maxSteps)] {
+			step.SubSteps = make([]opsv1.StepStatus, 0, min(len(s.SubSteps), maxSubSteps))
+			for _, sub := range s.SubSteps[:min(len(s.SubSteps), maxSubSteps)] {
 				step.SubSteps = append(step.SubSteps, convertStep(sub))
 			}
 		}
@@ -252,8 +244,8 @@ func convertSteps(steps []cloud.Step) []opsv1.OperationStep {
 
 func convertStep(s cloud.Step) opsv1.StepStatus {
 	return opsv1.StepStatus{
-		Name:           truncate(s.Name, maxName),
-		Phase:          opsv1.Phase(s.Phase),
+		Name:           truncate(s.Name, maxStepName),
+		Phase:          apiPhase(s.Phase),
 		ServiceStatus:  truncate(s.ServiceStatus, maxServiceStatus),
 		Message:        truncate(s.Message, maxStepMessage),
 		StartTime:      metaTime(s.StartTime),

@@ -139,10 +139,10 @@ func TestStatusStaysWithinSchemaLimits(t *testing.T) {
 	progress := int32(250)
 	obj := &opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
 	st := computeStatus(obj, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: long, Message: long, CurrentStep: long, Progress: &progress, Steps: steps}, now: testNow})
-	if len(st.Steps) != maxSteps || len(st.Steps[0].SubSteps) != maxSteps {
+	if len(st.Steps) != maxSteps || len(st.Steps[0].SubSteps) != maxSubSteps {
 		t.Errorf("steps not capped: %d / %d", len(st.Steps), len(st.Steps[0].SubSteps))
 	}
-	if len(st.Message) > maxStatusMessage || len(st.ServiceStatus) > maxServiceStatus || len(st.CurrentStep) > maxName || len(st.Steps[0].Message) > maxStepMessage {
+	if len(st.Message) > maxStatusMessage || len(st.ServiceStatus) > maxServiceStatus || len(st.CurrentStep) > maxStepName || len(st.Steps[0].Message) > maxStepMessage {
 		t.Errorf("strings not capped")
 	}
 	if *st.Progress != 100 {
