@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -88,16 +89,20 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	// done to kstatus while its first poll is under way. This is the one
 	// reconcile that may write status twice.
 	if needsInitialStatus(obj) {
-		if err := r.patchStatus(ctx, obj, initialStatus(obj)); err != nil {
+		var err error
+		if obj, err = r.patchStatus(ctx, obj, initialStatus(obj)); err != nil {
 			return writeFailed(ctx, err)
 		}
 	}
 	pollRequest := obj.GetAnnotations()[opsv1.AnnotationRequestedPoll]
 	pollRequested := pollRequest != "" && pollRequest != obj.Status.LastHandledPollRequest
 	if obj.IsSuspended() && !pollRequested {
-		return ctrl.Result{}, r.patchStatus(ctx, obj, suspendedStatus(obj))
+		if _, err := r.patchStatus(ctx, obj, suspendedStatus(obj)); err != nil {
+			return writeFailed(ctx, err)
+		}
+		return ctrl.Result{}, nil
 	}
-	if r.donePolling(obj) && !pollRequested {
+	if donePolling(obj) && !pollRequested {
 		return ctrl.Result{}, nil
 	}
 
@@ -116,23 +121,22 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		log.FromContext(ctx).V(1).Info("observation failed", "kind", cloud.KindOf(obs.err).String(), "error", obs.err.Error(), "failures", failures)
 	}
 	next := computeStatus(obj, obs)
-	next.LastHandledPollRequest = pollRequest
-	obs.progressETA = progressETA(&obj.Status, &next, obs.now)
+	next.status.LastHandledPollRequest = pollRequest
 
 	// Announce, then write: a kill in between announces the same
 	// transition again after the restart, which the recorder turns into a
 	// no-op, whereas the other order would lose the event for good.
-	if events := transitionEvents(&obj.Status, &next, obs.unknownWords()); len(events) > 0 {
+	if events := transitionEvents(&obj.Status, &next.status, obs.unknownWords()); len(events) > 0 {
 		if err := r.announce(ctx, obj, events); err != nil {
 			return writeFailed(ctx, err)
 		}
 	}
-	if err := r.patchStatus(ctx, obj, next); err != nil {
+	if _, err := r.patchStatus(ctx, obj, next.status); err != nil {
 		return writeFailed(ctx, err)
 	}
 	r.failures.store(req.NamespacedName, failures)
 
-	after, again := r.Policy.NextPoll(obj, obs, failures)
+	after, again := r.Policy.NextPoll(obj, next, obs, failures)
 	if !again {
 		return ctrl.Result{}, nil
 	}
@@ -164,61 +168,57 @@ func (r *CloudOperationReconciler) announce(ctx context.Context, obj *opsv1.Clou
 
 // donePolling reports whether the object's current generation already has
 // a terminal phase that will not change. Resumable failures keep polling.
-func (r *CloudOperationReconciler) donePolling(obj *opsv1.CloudOperation) bool {
+func donePolling(obj *opsv1.CloudOperation) bool {
 	if obj.Status.ObservedGeneration != obj.Generation {
 		return false
 	}
+	stalled := obj.GetCondition(opsv1.ConditionStalled)
 	if obj.IsTerminal() {
-		c := obj.GetCondition(opsv1.ConditionStalled)
-		return c == nil || c.Reason != opsv1.ReasonResumable
+		return stalled == nil || stalled.Reason != opsv1.ReasonResumable
 	}
 	// Permanent configuration errors wait for a spec change.
-	c := obj.GetCondition(opsv1.ConditionStalled)
-	return c != nil && c.Status == "True"
+	return stalled != nil && stalled.Status == metav1.ConditionTrue
 }
 
-// observe loads the credentials and asks the cloud for the operation.
+// observe reads the object's credentials and asks the cloud for its
+// operation. Every outcome but a local rate-limit deferral is counted.
 func (r *CloudOperationReconciler) observe(ctx context.Context, obj *opsv1.CloudOperation) observation {
-	obs := r.fetch(ctx, obj)
-	if !cloud.IsRateLimited(obs.err) {
-		observations.WithLabelValues(string(obj.Spec.Service), resultLabel(obs.err)).Inc()
-	}
-	return obs
-}
-
-func (r *CloudOperationReconciler) fetch(ctx context.Context, obj *opsv1.CloudOperation) observation {
+	var op *cloud.Operation
 	target, err := loadTarget(ctx, r.Secrets, obj)
 	if err == nil {
-		var op *cloud.Operation
 		op, err = r.Observer.Observe(ctx, target, obj.Spec.Endpoint)
-		if err == nil {
-			return observation{op: op, now: r.Clock.Now()}
-		}
+	}
+	if err != nil {
+		op = nil
 		if cloud.KindOf(err) == cloud.KindAuth {
 			// The Secret may have been fixed since it was cached.
 			r.Secrets.Forget(secretKey(obj))
 		}
 	}
-	return observation{err: err, now: r.Clock.Now()}
+	if !cloud.IsRateLimited(err) {
+		observations.WithLabelValues(string(obj.Spec.Service), resultLabel(err)).Inc()
+	}
+	return observation{op: op, err: err, now: r.Clock.Now()}
 }
 
-// patchStatus writes status with one merge patch, and only when it differs
-// from what the API server already has.
-func (r *CloudOperationReconciler) patchStatus(ctx context.Context, obj *opsv1.CloudOperation, next opsv1.CloudOperationStatus) error {
+// patchStatus writes next as obj's status with one merge patch, and only
+// when it differs from what obj already has. It returns the object as
+// written (obj itself when nothing was sent); obj is left untouched.
+func (r *CloudOperationReconciler) patchStatus(ctx context.Context, obj *opsv1.CloudOperation, next opsv1.CloudOperationStatus) (*opsv1.CloudOperation, error) {
 	if equality.Semantic.DeepEqual(obj.Status, next) {
-		return nil
+		return obj, nil
 	}
-	base := obj.DeepCopy()
-	obj.Status = next
+	written := obj.DeepCopy()
+	written.Status = next
 	// The patch carries the resourceVersion it was computed from: a status
 	// derived from a stale cache (after a watch outage, say) is refused
 	// instead of written, so no transition is reported twice.
-	if err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return client.IgnoreNotFound(err)
+	if err := r.Client.Status().Patch(ctx, written, client.MergeFromWithOptions(obj, client.MergeFromWithOptimisticLock{})); err != nil {
+		return obj, err
 	}
-	r.written.remember(client.ObjectKeyFromObject(obj), &next)
+	r.written.remember(client.ObjectKeyFromObject(written), &written.Status)
 	statusWrites.Inc()
-	return nil
+	return written, nil
 }
 
 // SetupWithManager registers the controller. Status writes do not trigger

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -25,9 +24,13 @@ type PollPolicy struct {
 	AuthRetryInterval time.Duration
 	// MinInterval is the shortest wait, whatever an estimate says.
 	MinInterval time.Duration
-	// JitterFactor spreads polls of objects created together; see
-	// wait.Jitter.
+	// JitterFactor spreads polls of objects created together: a wait d
+	// becomes d + Random()·JitterFactor·d.
 	JitterFactor float64
+	// Random draws the jitter and spread, uniform in [0, 1); nil means
+	// math/rand/v2's Float64. Tests inject a fixed source. It is called
+	// from every reconcile worker, so it must be safe for concurrent use.
+	Random func() float64
 	// QuietFactor and MaxQuietInterval back off long-quiet operations: one
 	// whose state has not changed for longer than QuietFactor intervals is
 	// polled every quiet time / QuietFactor, up to MaxQuietInterval. A
@@ -57,17 +60,19 @@ func DefaultPollPolicy() PollPolicy {
 }
 
 // NextPoll returns how long to wait before the next poll, and false when
-// the operation needs no more polls. obj carries the status just written;
-// failures counts consecutive failed observations, including this one.
-func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, obs observation, failures int) (time.Duration, bool) {
+// the operation needs no more polls. obj is the object as this reconcile
+// read it (its status is the previous one), next what computeStatus derived
+// from obs, and failures counts consecutive failed observations, including
+// this one.
+func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, next derivedStatus, obs observation, failures int) (time.Duration, bool) {
 	interval := obj.GetPollInterval()
 	if obs.err != nil {
-		return p.afterError(obj, obs, interval, failures)
+		return p.afterError(next, obs.err, interval, failures)
 	}
 	op := obs.op
 	estimate := op.EstimatedRemaining
 	if estimate <= 0 {
-		estimate = obs.progressETA
+		estimate = progressETA(&obj.Status, &next.status, obs.now)
 	}
 	switch {
 	case op.Phase == cloud.PhaseFailed && op.Resumable:
@@ -79,7 +84,7 @@ func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, obs observation, failure
 		// the pace of its progress) rather than a full interval later.
 		return max(estimate, p.MinInterval), true
 	}
-	wait := p.quietWait(interval, obj.Status.LastChangeTime, obs.now)
+	wait := p.quietWait(interval, next.status.LastChangeTime, obs.now)
 	if obj.Spec.Service == opsv1.ServiceBCS && p.AlignSpread > 0 {
 		// Stay on the shared ticks, skipping whole intervals while quiet.
 		return p.aligned(interval, obs.now) + (wait - interval).Truncate(interval), true
@@ -131,7 +136,7 @@ func (p PollPolicy) spread() time.Duration {
 	if p.JitterFactor <= 0 || p.AlignSpread <= 0 {
 		return 0
 	}
-	return time.Duration(rand.Int64N(int64(p.AlignSpread)))
+	return time.Duration(p.random() * float64(p.AlignSpread))
 }
 
 // deferral is the wait after our own rate limiter deferred a call.
@@ -143,23 +148,24 @@ func (p PollPolicy) deferral(err error) time.Duration {
 	return p.jitter(p.MinInterval)
 }
 
-func (p PollPolicy) afterError(obj *opsv1.CloudOperation, obs observation, interval time.Duration, failures int) (time.Duration, bool) {
-	if obj.IsTerminal() {
+// afterError is the wait after a failed observation, by the reason
+// computeStatus reported it with.
+func (p PollPolicy) afterError(next derivedStatus, err error, interval time.Duration, failures int) (time.Duration, bool) {
+	if next.status.Phase.IsTerminal() {
 		// Only resumable workflows are polled after a terminal phase.
 		return p.jitter(max(p.ResumableInterval, interval)), true
 	}
-	reason, stalled := errorReason(obj, obs)
-	if stalled {
+	if next.stalled {
 		return 0, false
 	}
-	switch reason {
+	switch next.errorReason {
 	case opsv1.ReasonAuthFailed:
 		return p.jitter(max(p.AuthRetryInterval, interval)), true
 	case opsv1.ReasonCredentialsInvalid, opsv1.ReasonNotFound:
 		return p.jitter(interval), true
 	case opsv1.ReasonThrottled:
 		var ce *cloud.Error
-		if errors.As(obs.err, &ce) && ce.RetryAfter > 0 {
+		if errors.As(err, &ce) && ce.RetryAfter > 0 {
 			return max(ce.RetryAfter, p.backoff(interval, failures)), true
 		}
 	}
@@ -175,9 +181,17 @@ func (p PollPolicy) backoff(interval time.Duration, failures int) time.Duration 
 	return min(d, max(p.MaxBackoff, interval))
 }
 
+// jitter lengthens d by up to JitterFactor of itself.
 func (p PollPolicy) jitter(d time.Duration) time.Duration {
 	if p.JitterFactor <= 0 {
 		return d
 	}
-	return wait.Jitter(d, p.JitterFactor)
+	return d + time.Duration(p.random()*p.JitterFactor*float64(d))
+}
+
+func (p PollPolicy) random() float64 {
+	if p.Random != nil {
+		return p.Random()
+	}
+	return rand.Float64()
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -11,6 +12,9 @@ import (
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
 )
+
+// fixedRandom is a jitter source that always draws v.
+func fixedRandom(v float64) func() float64 { return func() float64 { return v } }
 
 func TestNextPoll(t *testing.T) {
 	policy := PollPolicy{MaxBackoff: 10 * time.Minute, ResumableInterval: 5 * time.Minute, AuthRetryInterval: 2 * time.Minute, MinInterval: 5 * time.Second}
@@ -54,49 +58,55 @@ func TestNextPoll(t *testing.T) {
 				Spec:       opsv1.CloudOperationSpec{PollInterval: tc.interval},
 				Status:     opsv1.CloudOperationStatus{Phase: tc.phase},
 			}
-			got, more := policy.NextPoll(obj, observation{op: tc.op, err: tc.err, now: testNow}, tc.failures)
-			if got != tc.want || more != tc.wantMore {
-				t.Errorf("NextPoll = %v, %v; want %v, %v", got, more, tc.want, tc.wantMore)
-			}
+			obs := observation{op: tc.op, err: tc.err, now: testNow}
+			got, more := policy.NextPoll(obj, computeStatus(obj, obs), obs, tc.failures)
+			g := NewWithT(t)
+			g.Expect(got).To(Equal(tc.want))
+			g.Expect(more).To(Equal(tc.wantMore))
 		})
 	}
 }
 
-func TestNextPollJitterStaysWithinFactor(t *testing.T) {
-	policy := DefaultPollPolicy()
-	obj := &opsv1.CloudOperation{}
-	seen := map[time.Duration]bool{}
-	for range 200 {
-		d, _ := policy.NextPoll(obj, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: testNow}, 0)
-		if d < 30*time.Second || d > 33*time.Second {
-			t.Fatalf("jittered interval %v outside [30s, 33s]", d)
-		}
-		seen[d] = true
+func TestNextPollJitter(t *testing.T) {
+	cases := []struct {
+		draw float64
+		want time.Duration
+	}{
+		{draw: 0, want: 30 * time.Second},
+		{draw: 0.5, want: 31500 * time.Millisecond},
+		{draw: 0.999, want: 32997 * time.Millisecond},
 	}
-	if len(seen) < 10 {
-		t.Fatalf("jitter produced only %d distinct intervals", len(seen))
+	for _, tc := range cases {
+		policy := DefaultPollPolicy()
+		policy.Random = fixedRandom(tc.draw)
+		obj := &opsv1.CloudOperation{}
+		obs := observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: testNow}
+		got, _ := policy.NextPoll(obj, computeStatus(obj, obs), obs, 0)
+		NewWithT(t).Expect(got).To(Equal(tc.want), "draw %v", tc.draw)
 	}
 }
 
 func TestNextPollAlignsBCSPollsToSharedTicks(t *testing.T) {
-	policy := DefaultPollPolicy()
-	bcsOp := &opsv1.CloudOperation{Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceBCS}}
 	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	cases := []struct {
-		now      time.Time
-		min, max time.Duration
+		now  time.Time
+		draw float64 // of the spread within AlignSpread (2s)
+		want time.Duration
 	}{
-		{base.Add(7 * time.Second), 23 * time.Second, 25 * time.Second},
-		{base.Add(27 * time.Second), 33 * time.Second, 35 * time.Second}, // too close to the tick: the next one
-		{base, 30 * time.Second, 32 * time.Second},
+		{now: base.Add(7 * time.Second), draw: 0, want: 23 * time.Second},
+		{now: base.Add(7 * time.Second), draw: 0.75, want: 24500 * time.Millisecond},
+		{now: base.Add(27 * time.Second), draw: 0.5, want: 34 * time.Second}, // too close to the tick: the next one
+		{now: base, draw: 0.25, want: 30500 * time.Millisecond},
 	}
 	for _, tc := range cases {
-		for range 50 {
-			got, more := policy.NextPoll(bcsOp, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: tc.now}, 0)
-			if !more || got < tc.min || got >= tc.max {
-				t.Fatalf("at %s: next poll in %v, want [%v, %v)", tc.now.Format("15:04:05"), got, tc.min, tc.max)
-			}
-		}
+		policy := DefaultPollPolicy()
+		policy.Random = fixedRandom(tc.draw)
+		bcsOp := &opsv1.CloudOperation{Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceBCS}}
+		obs := observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: tc.now}
+		got, more := policy.NextPoll(bcsOp, computeStatus(bcsOp, obs), obs, 0)
+		g := NewWithT(t)
+		g.Expect(more).To(BeTrue())
+		g.Expect(got).To(Equal(tc.want), "at %s, draw %v", tc.now.Format("15:04:05"), tc.draw)
 	}
 }
 
@@ -104,56 +114,60 @@ func TestNextPollAdaptsToPaceAndQuiet(t *testing.T) {
 	policy := DefaultPollPolicy()
 	policy.JitterFactor = 0 // exact figures; jitter has its own test
 	cases := []struct {
-		name        string
-		service     opsv1.Service
-		quietFor    time.Duration // since status.lastChangeTime; 0: unset
-		progressETA time.Duration
-		estimate    time.Duration
-		want        time.Duration
+		name     string
+		quietFor time.Duration // since the next status's lastChangeTime; 0: unset
+		// pace is the time the last 25 points of progress took, with 25
+		// points left: the pace then says the rest takes as long.
+		pace     time.Duration
+		estimate time.Duration
+		want     time.Duration
 	}{
 		{name: "no history: interval", want: 30 * time.Second},
 		{name: "changed recently: interval", quietFor: 10 * time.Second, want: 30 * time.Second},
 		{name: "quiet 2m (4 intervals): still interval", quietFor: 2 * time.Minute, want: 30 * time.Second},
 		{name: "quiet 10m: a quarter of it", quietFor: 10 * time.Minute, want: 150 * time.Second},
 		{name: "quiet 2h: capped", quietFor: 2 * time.Hour, want: 5 * time.Minute},
-		{name: "progress pace says done sooner", progressETA: 12 * time.Second, want: 12 * time.Second},
-		{name: "progress pace floored", progressETA: 2 * time.Second, want: 5 * time.Second},
-		{name: "progress pace later than interval ignored", progressETA: 10 * time.Minute, want: 30 * time.Second},
-		{name: "service estimate preferred to pace", estimate: 20 * time.Second, progressETA: 8 * time.Second, want: 20 * time.Second},
-		{name: "pace beats quiet", quietFor: time.Hour, progressETA: 9 * time.Second, want: 9 * time.Second},
+		{name: "progress pace says done sooner", pace: 12 * time.Second, want: 12 * time.Second},
+		{name: "progress pace floored", pace: 2 * time.Second, want: 5 * time.Second},
+		{name: "progress pace later than interval ignored", pace: 10 * time.Minute, want: 30 * time.Second},
+		{name: "service estimate preferred to pace", estimate: 20 * time.Second, pace: 8 * time.Second, want: 20 * time.Second},
+		{name: "pace beats quiet", quietFor: time.Hour, pace: 9 * time.Second, want: 9 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := &opsv1.CloudOperation{Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceCCE}}
+			var next derivedStatus
+			if tc.pace > 0 {
+				obj.Status = opsv1.CloudOperationStatus{Progress: int32p(50), LastChangeTime: &metav1.Time{Time: testNow.Add(-tc.pace)}}
+				next.status.Progress = int32p(75)
+			}
 			if tc.quietFor > 0 {
-				obj.Status.LastChangeTime = &metav1.Time{Time: testNow.Add(-tc.quietFor)}
+				next.status.LastChangeTime = &metav1.Time{Time: testNow.Add(-tc.quietFor)}
 			}
-			obs := observation{op: &cloud.Operation{Phase: cloud.PhaseRunning, EstimatedRemaining: tc.estimate}, now: testNow, progressETA: tc.progressETA}
-			got, more := policy.NextPoll(obj, obs, 0)
-			if !more || got != tc.want {
-				t.Errorf("NextPoll = %v, %v; want %v", got, more, tc.want)
-			}
+			obs := observation{op: &cloud.Operation{Phase: cloud.PhaseRunning, EstimatedRemaining: tc.estimate}, now: testNow}
+			got, more := policy.NextPoll(obj, next, obs, 0)
+			g := NewWithT(t)
+			g.Expect(more).To(BeTrue())
+			g.Expect(got).To(Equal(tc.want))
 		})
 	}
 }
 
 func TestQuietBCSPollsStayOnTicks(t *testing.T) {
 	policy := DefaultPollPolicy()
+	policy.Random = fixedRandom(0.5)
 	tick := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	now := tick.Add(7 * time.Second)
 	obj := &opsv1.CloudOperation{Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceBCS}}
-	obj.Status.LastChangeTime = &metav1.Time{Time: now.Add(-20 * time.Minute)} // quiet wait 5m
-	for range 50 {
-		got, _ := policy.NextPoll(obj, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: now}, 0)
-		at := now.Add(got)
-		if off := at.Sub(tick) % (30 * time.Second); off >= policy.AlignSpread || got < 4*time.Minute || got > 5*time.Minute {
-			t.Fatalf("quiet BCS poll in %v (at %s): want a tick about 5m on, within %v", got, at.Format("15:04:05.000"), policy.AlignSpread)
-		}
-	}
+	next := derivedStatus{status: opsv1.CloudOperationStatus{LastChangeTime: &metav1.Time{Time: now.Add(-20 * time.Minute)}}} // quiet wait 5m
+	got, _ := policy.NextPoll(obj, next, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: now}, 0)
+	// The tick 4m30s after the next one (23s away), plus half the spread.
+	NewWithT(t).Expect(got).To(Equal(23*time.Second + 4*time.Minute + 30*time.Second + time.Second))
 }
 
 func TestFirstBCSPollWaitsForTheTickAfterCreation(t *testing.T) {
 	policy := DefaultPollPolicy()
+	policy.Random = fixedRandom(0.5)
 	tick := time.Date(2026, 11, 23, 10, 0, 30, 0, time.UTC)
 	newOp := func(service opsv1.Service, created time.Time) *opsv1.CloudOperation {
 		return &opsv1.CloudOperation{
@@ -164,12 +178,12 @@ func TestFirstBCSPollWaitsForTheTickAfterCreation(t *testing.T) {
 	polled := newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second))
 	polled.Status.Phase = opsv1.PhaseRunning
 	cases := []struct {
-		name     string
-		obj      *opsv1.CloudOperation
-		now      time.Time
-		min, max time.Duration
+		name string
+		obj  *opsv1.CloudOperation
+		now  time.Time
+		want time.Duration
 	}{
-		{name: "new BCS operation waits for the tick", obj: newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second)), now: tick.Add(-19 * time.Second), min: 19 * time.Second, max: 21 * time.Second},
+		{name: "new BCS operation waits for the tick", obj: newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second)), now: tick.Add(-19 * time.Second), want: 20 * time.Second}, // 19s and half the spread
 		{name: "tick passed: poll now", obj: newOp(opsv1.ServiceBCS, tick.Add(-20*time.Second)), now: tick.Add(time.Second)},
 		{name: "old object after a restart: poll now", obj: newOp(opsv1.ServiceBCS, tick.Add(-time.Hour)), now: tick.Add(-19 * time.Second)},
 		{name: "other services poll at once", obj: newOp(opsv1.ServiceCCE, tick.Add(-20*time.Second)), now: tick.Add(-19 * time.Second)},
@@ -177,10 +191,7 @@ func TestFirstBCSPollWaitsForTheTickAfterCreation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := policy.FirstPollWait(tc.obj, tc.now)
-			if got < tc.min || got > tc.max {
-				t.Errorf("FirstPollWait = %v, want [%v, %v]", got, tc.min, tc.max)
-			}
+			NewWithT(t).Expect(policy.FirstPollWait(tc.obj, tc.now)).To(Equal(tc.want))
 		})
 	}
 }
@@ -213,9 +224,7 @@ func TestProgressETA(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := progressETA(&tc.prev, &tc.next, testNow); got != tc.want {
-				t.Errorf("progressETA = %v, want %v", got, tc.want)
-			}
+			NewWithT(t).Expect(progressETA(&tc.prev, &tc.next, testNow)).To(Equal(tc.want))
 		})
 	}
 }
@@ -241,12 +250,8 @@ func TestRetryRateLimiterCapsPerObjectBackoff(t *testing.T) {
 			got = limiter.When(item)
 			failures++
 		}
-		if got != tc.want {
-			t.Errorf("after %d failures: retry in %v, want %v", tc.failures, got, tc.want)
-		}
+		NewWithT(t).Expect(got).To(Equal(tc.want), "after %d failures", tc.failures)
 	}
 	limiter.Forget(item)
-	if got := limiter.When(item); got != 5*time.Millisecond {
-		t.Errorf("after a success the backoff starts over: got %v", got)
-	}
+	NewWithT(t).Expect(limiter.When(item)).To(Equal(5*time.Millisecond), "after a success the backoff starts over")
 }

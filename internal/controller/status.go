@@ -17,15 +17,24 @@ import (
 // the object stalls: services list a just-started operation with a delay.
 const notFoundGraceTime = 2 * time.Minute
 
-// observation is what one reconcile learned: an operation or an error.
+// observation is what one poll learned: an operation or an error, and when.
 type observation struct {
 	op  *cloud.Operation
 	err error
 	// now is the time of the observation.
 	now time.Time
-	// progressETA is when the operation should complete at the pace its
-	// progress moved since the previous change; zero when unknown.
-	progressETA time.Duration
+}
+
+// derivedStatus is what computeStatus decided from one observation.
+type derivedStatus struct {
+	// status is the next status to write.
+	status opsv1.CloudOperationStatus
+	// errorReason is the condition reason a failed observation is reported
+	// with; empty after a successful one.
+	errorReason string
+	// stalled says a failed observation will not succeed as configured:
+	// polling stops until the spec changes.
+	stalled bool
 }
 
 // unknownWords are the service's status words the adapter could not map.
@@ -55,18 +64,19 @@ func needsInitialStatus(obj *opsv1.CloudOperation) bool {
 }
 
 // computeStatus derives the next status from the previous one and an
-// observation. It is pure: the same inputs give the same status.
+// observation. It is pure: the same inputs give the same result.
 //
 // A failed observation never changes the phase, steps or progress already
 // observed; it only explains itself in conditions and message.
-func computeStatus(obj *opsv1.CloudOperation, obs observation) opsv1.CloudOperationStatus {
+func computeStatus(obj *opsv1.CloudOperation, obs observation) derivedStatus {
 	st := *obj.Status.DeepCopy()
 	gen := obj.Generation
 	st.ObservedGeneration = gen
 
 	if obs.err != nil {
-		applyError(&st, obj, obs)
-		return st
+		reason, stalled := errorReason(obj, obs)
+		applyError(&st, gen, reason, stalled, obs.err)
+		return derivedStatus{status: st, errorReason: reason, stalled: stalled}
 	}
 	op := obs.op
 	st.Phase = apiPhase(op.Phase)
@@ -81,7 +91,7 @@ func computeStatus(obj *opsv1.CloudOperation, obs observation) opsv1.CloudOperat
 		st.LastChangeTime = &metav1.Time{Time: obs.now}
 	}
 	applyPhaseConditions(&st, gen, op)
-	return st
+	return derivedStatus{status: st}
 }
 
 // progressETA extrapolates the pace of progress between two statuses: the
@@ -169,10 +179,8 @@ func phaseMessage(op *cloud.Operation) string {
 
 // applyError explains a failed observation in conditions without touching
 // what was observed before.
-func applyError(st *opsv1.CloudOperationStatus, obj *opsv1.CloudOperation, obs observation) {
-	gen := obj.Generation
-	reason, stalled := errorReason(obj, obs)
-	msg := truncate(obs.err.Error(), maxStatusMessage)
+func applyError(st *opsv1.CloudOperationStatus, gen int64, reason string, stalled bool, err error) {
+	msg := truncate(err.Error(), maxStatusMessage)
 	st.Message = msg
 	if st.Phase.IsTerminal() {
 		// A terminal phase stays as observed; a later failed poll (CCE

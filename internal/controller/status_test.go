@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"k8s.io/apimachinery/pkg/api/equality"
+	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -88,27 +88,29 @@ func TestComputeStatusConditions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
 			if tc.created.IsZero() {
 				tc.created = created
 			}
 			obj := &opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Generation: 3, CreationTimestamp: tc.created}, Status: tc.prev}
-			st := computeStatus(obj, observation{op: tc.op, err: tc.err, now: testNow})
-			if got := conditionSummary(st); got != tc.want {
-				t.Errorf("conditions:\n got %s\nwant %s", got, tc.want)
-			}
-			if st.Phase != tc.wantPhase {
-				t.Errorf("phase %q, want %q", st.Phase, tc.wantPhase)
-			}
-			if st.ObservedGeneration != 3 {
-				t.Errorf("observedGeneration %d", st.ObservedGeneration)
-			}
+			next := computeStatus(obj, observation{op: tc.op, err: tc.err, now: testNow})
+			st := next.status
+			g.Expect(conditionSummary(st)).To(Equal(tc.want))
+			g.Expect(st.Phase).To(Equal(tc.wantPhase))
+			g.Expect(st.ObservedGeneration).To(BeEquivalentTo(3))
 			for _, c := range st.Conditions {
-				if c.ObservedGeneration != 3 {
-					t.Errorf("condition %s has observedGeneration %d", c.Type, c.ObservedGeneration)
-				}
+				g.Expect(c.ObservedGeneration).To(BeEquivalentTo(3), "condition %s", c.Type)
 			}
-			if tc.err != nil && tc.prev.Progress != nil && *st.Progress != *tc.prev.Progress {
-				t.Errorf("an error changed progress")
+			if tc.err != nil && tc.prev.Progress != nil {
+				g.Expect(st.Progress).To(Equal(tc.prev.Progress), "an error changed progress")
+			}
+			// What was decided is what the conditions say.
+			if tc.err == nil {
+				g.Expect(next.errorReason).To(BeEmpty())
+				g.Expect(next.stalled).To(BeFalse())
+			} else if !st.Phase.IsTerminal() {
+				g.Expect(next.errorReason).To(Equal(findCondition(st.Conditions, opsv1.ConditionReady).Reason))
+				g.Expect(next.stalled).To(Equal(findCondition(st.Conditions, opsv1.ConditionStalled) != nil))
 			}
 		})
 	}
@@ -122,12 +124,10 @@ func withConditions(st opsv1.CloudOperationStatus, op *cloud.Operation) opsv1.Cl
 func TestComputeStatusIsStableForTheSameObservation(t *testing.T) {
 	obj := &opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
 	op := runningOp()
-	first := computeStatus(obj, observation{op: op, now: testNow})
+	first := computeStatus(obj, observation{op: op, now: testNow}).status
 	obj.Status = first
-	second := computeStatus(obj, observation{op: op, now: testNow.Add(time.Minute)})
-	if !equality.Semantic.DeepEqual(first, second) {
-		t.Fatalf("status changed without a change in the cloud:\n%+v\n%+v", first, second)
-	}
+	second := computeStatus(obj, observation{op: op, now: testNow.Add(time.Minute)}).status
+	NewWithT(t).Expect(second).To(Equal(first), "status changed without a change in the cloud")
 }
 
 func TestStatusStaysWithinSchemaLimits(t *testing.T) {
@@ -138,19 +138,18 @@ func TestStatusStaysWithinSchemaLimits(t *testing.T) {
 	}
 	progress := int32(250)
 	obj := &opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
-	st := computeStatus(obj, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: long, Message: long, CurrentStep: long, Progress: &progress, Steps: steps}, now: testNow})
-	if len(st.Steps) != maxSteps || len(st.Steps[0].SubSteps) != maxSubSteps {
-		t.Errorf("steps not capped: %d / %d", len(st.Steps), len(st.Steps[0].SubSteps))
-	}
-	if len(st.Message) > maxStatusMessage || len(st.ServiceStatus) > maxServiceStatus || len(st.CurrentStep) > maxStepName || len(st.Steps[0].Message) > maxStepMessage {
-		t.Errorf("strings not capped")
-	}
-	if *st.Progress != 100 {
-		t.Errorf("progress %d not clamped", *st.Progress)
-	}
-	if !strings.HasSuffix(st.Message, "…") || !utf8.ValidString(st.Message) {
-		t.Errorf("truncation broke a rune or lost its mark")
-	}
+	st := computeStatus(obj, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: long, Message: long, CurrentStep: long, Progress: &progress, Steps: steps}, now: testNow}).status
+	g := NewWithT(t)
+	g.Expect(st.Steps).To(HaveLen(maxSteps))
+	g.Expect(st.Steps[0].SubSteps).To(HaveLen(maxSubSteps))
+	g.Expect(len(st.Message)).To(BeNumerically("<=", maxStatusMessage))
+	g.Expect(len(st.ServiceStatus)).To(BeNumerically("<=", maxServiceStatus))
+	g.Expect(len(st.CurrentStep)).To(BeNumerically("<=", maxStepName))
+	g.Expect(len(st.Steps[0].Name)).To(BeNumerically("<=", maxStepName))
+	g.Expect(len(st.Steps[0].Message)).To(BeNumerically("<=", maxStepMessage))
+	g.Expect(*st.Progress).To(BeEquivalentTo(100), "progress not clamped")
+	g.Expect(st.Message).To(HaveSuffix("…"), "truncation lost its mark")
+	g.Expect(utf8.ValidString(st.Message)).To(BeTrue(), "truncation broke a rune")
 }
 
 func TestTruncateKeepsRunesWhole(t *testing.T) {
@@ -165,9 +164,7 @@ func TestTruncateKeepsRunesWhole(t *testing.T) {
 		{"界界界界", 10, "界界…"},
 	}
 	for _, tc := range cases {
-		if got := truncate(tc.in, tc.n); got != tc.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
+		NewWithT(t).Expect(truncate(tc.in, tc.n)).To(Equal(tc.want), "truncate(%q, %d)", tc.in, tc.n)
 	}
 }
 
@@ -191,10 +188,8 @@ func TestComputeStatusLastChangeTime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := &opsv1.CloudOperation{Status: tc.prev}
 			obj.CreationTimestamp = metav1.NewTime(testNow.Add(-time.Hour))
-			got := computeStatus(obj, observation{op: tc.op, err: tc.err, now: testNow})
-			if !equality.Semantic.DeepEqual(got.LastChangeTime, tc.want) {
-				t.Errorf("lastChangeTime = %v, want %v", got.LastChangeTime, tc.want)
-			}
+			got := computeStatus(obj, observation{op: tc.op, err: tc.err, now: testNow}).status
+			NewWithT(t).Expect(got.LastChangeTime).To(Equal(tc.want))
 		})
 	}
 }
