@@ -9,7 +9,7 @@ import (
 
 // Condition types. Together they let kubectl wait, kstatus (Flux), Argo CD
 // and Knative-style clients read a CloudOperation without configuration.
-// docs/conditions.md has a page per condition.
+// docs/conditions/ has a page per condition (README.md is the index).
 const (
 	// ConditionReady is True only when the operation has succeeded.
 	ConditionReady = "Ready"
