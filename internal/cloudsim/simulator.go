@@ -21,6 +21,10 @@ import (
 // ErrNotFound is returned for an operation the simulator does not have.
 var ErrNotFound = errors.New("operation not found")
 
+// ErrExists is returned when an operation added has the key of one the
+// simulator already has (see OperationSpec.Key).
+var ErrExists = errors.New("already exists")
+
 // Option configures a Simulator.
 type Option func(*Simulator)
 
@@ -213,7 +217,7 @@ func (s *Simulator) AddOperation(spec OperationSpec) error {
 }
 
 // AddOperations adds operations atomically: if any is invalid or already
-// exists, none is added.
+// exists, none is added. The error for an existing key wraps ErrExists.
 func (s *Simulator) AddOperations(specs []OperationSpec) error {
 	now := s.now()
 	simNow := s.clock.simAt(now)
@@ -245,7 +249,7 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 	defer s.mu.Unlock()
 	for _, op := range ops {
 		if _, dup := s.byKey[refKey{op.spec.Service, op.key}]; dup {
-			return fmt.Errorf("%s operation %q already exists", op.spec.Service, op.key)
+			return fmt.Errorf("%s operation %q %w", op.spec.Service, op.key, ErrExists)
 		}
 	}
 	for _, op := range ops {
