@@ -160,15 +160,6 @@ func New(cfg Config, opts ...Option) (*Simulator, error) {
 	return s, nil
 }
 
-// MustNew is New for tests: it panics on an invalid configuration.
-func MustNew(cfg Config, opts ...Option) *Simulator {
-	s, err := New(cfg, opts...)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
-
 // Handler returns the HTTP handler serving the simulated APIs and, under
 // /admin/, the unsigned admin API.
 func (s *Simulator) Handler() http.Handler { return s.handler }
