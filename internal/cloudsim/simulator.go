@@ -42,7 +42,12 @@ func WithLogger(l *slog.Logger) Option {
 // WithSeed seeds the random source of probabilistic faults, so a run with
 // "probability: 0.3" hits the same requests every time.
 func WithSeed(seed uint64) Option {
-	return func(s *Simulator) { s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+	return func(s *Simulator) { s.rng = seededRand(seed) }
+}
+
+// seededRand is the random source WithSeed installs.
+func seededRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
 // Simulator serves the simulated APIs. All methods are safe for concurrent
