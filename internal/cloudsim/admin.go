@@ -40,7 +40,7 @@ func (s *Simulator) adminHandler() http.Handler {
 		}
 		if err := s.AddOperations(specs); err != nil {
 			status := http.StatusBadRequest
-			if strings.Contains(err.Error(), "already exists") {
+			if errors.Is(err, ErrExists) {
 				status = http.StatusConflict
 			}
 			adminError(w, status, err)

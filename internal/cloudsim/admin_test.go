@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,9 +64,6 @@ func TestAdminRoundTrip(t *testing.T) {
 	if added["added"] != 3 {
 		t.Errorf("combined added %v", added)
 	}
-	e.admin("POST", "/admin/operations", `{"service":"CCE","id":"wf-1","projectID":"`+testProject+`","clusterID":"cl-1"}`, 409, nil)
-	e.admin("POST", "/admin/operations", `{"service":"ECS","id":"x","projectID":"p"}`, 400, nil)
-	e.admin("POST", "/admin/operations", `{"service":"CCE","id":"x","projectID":"p","clusterID":"c","bogus":1}`, 400, nil)
 
 	var list struct {
 		Operations []OperationStatus `json:"operations"`
@@ -166,6 +164,42 @@ func TestAdminRoundTrip(t *testing.T) {
 	e.admin("GET", "/admin/healthz", "", 200, nil)
 	e.admin("GET", "/admin/nothing", "", 404, nil)
 	e.admin("GET", "/admin/operations/ECS/x", "", 400, nil)
+}
+
+// TestAdminAddOperationsRefused checks the status and error of each way
+// POST /admin/operations refuses a body, and that a refused batch adds
+// nothing.
+func TestAdminAddOperationsRefused(t *testing.T) {
+	e := newEnv(t, Config{Operations: []OperationSpec{{Service: CCE, ID: "wf-1", ProjectID: testProject, ClusterID: "cl-1"}}})
+	cce := func(id string) string {
+		return `{"service":"CCE","id":"` + id + `","projectID":"` + testProject + `","clusterID":"cl-1"}`
+	}
+	cases := []struct {
+		name, body string
+		status     int
+		err        string
+	}{
+		{"key exists", cce("wf-1"), 409, `CCE operation "wf-1" already exists`},
+		{"one of a batch exists", "[" + cce("wf-2") + "," + cce("wf-1") + "]", 409, `CCE operation "wf-1" already exists`},
+		{"duplicate within the batch", "[" + cce("wf-3") + "," + cce("wf-3") + "]", 400, `operation 1: duplicate CCE operation "wf-3"`},
+		{"unknown service", `{"service":"ECS","id":"x","projectID":"p"}`, 400, `operation 0 (ECS "x"): service "ECS" unknown (want BCS, CCE, AOS or DWS)`},
+		{"unknown field", `{"service":"CCE","id":"x","projectID":"p","clusterID":"c","bogus":1}`, 400, `decode operation: json: unknown field "bogus"`},
+	}
+	for _, tc := range cases {
+		var body struct {
+			Error string `json:"error"`
+		}
+		e.admin("POST", "/admin/operations", tc.body, tc.status, &body)
+		if body.Error != tc.err {
+			t.Errorf("%s: error %q, want %q", tc.name, body.Error, tc.err)
+		}
+	}
+	if ops := e.sim.Operations(CCE); len(ops) != 1 {
+		t.Errorf("refused batches added operations: %+v", ops)
+	}
+	if err := e.sim.AddOperation(OperationSpec{Service: CCE, ID: "wf-1", ProjectID: testProject, ClusterID: "cl-1"}); !errors.Is(err, ErrExists) {
+		t.Errorf("adding an existing key: %v, want ErrExists", err)
+	}
 }
 
 // TestRequestCounts checks the per-service, per-operation and BCS list

@@ -195,31 +195,33 @@ func TestFaultBudgets(t *testing.T) {
 	}
 }
 
-// TestFaultProbability checks that a seeded simulator hits the same
-// requests every run, and roughly the requested share of them.
+// TestFaultProbability checks that a seeded simulator hits exactly the
+// requests its seed picks: one draw per request, a hit below the
+// probability.
 func TestFaultProbability(t *testing.T) {
-	run := func() string {
-		e := newEnv(t, faultConfig(), WithSeed(42))
-		if err := e.sim.SetFaults(CCE, "wf-1", Fault{Kind: FaultError500, Probability: 0.3}); err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for range 200 {
-			s, _, _ := e.do(req{path: ccePath(testProject, "cl-1", "wf-1")})
-			if s == 500 {
-				b.WriteByte('x')
-			} else {
-				b.WriteByte('.')
-			}
-		}
-		return b.String()
+	const seed, p = 42, 0.3
+	e := newEnv(t, faultConfig(), WithSeed(seed))
+	if err := e.sim.SetFaults(CCE, "wf-1", Fault{Kind: FaultError500, Probability: p}); err != nil {
+		t.Fatal(err)
 	}
-	a, b := run(), run()
-	if a != b {
-		t.Errorf("same seed, different hits:\n%s\n%s", a, b)
+	mark := func(hit bool) byte {
+		if hit {
+			return 'x'
+		}
+		return '.'
 	}
-	if n := strings.Count(a, "x"); n < 35 || n > 85 {
-		t.Errorf("%d of 200 hit with probability 0.3", n)
+	rng := seededRand(seed)
+	var got, want strings.Builder
+	for range 200 {
+		s, _, _ := e.do(req{path: ccePath(testProject, "cl-1", "wf-1")})
+		got.WriteByte(mark(s == 500))
+		want.WriteByte(mark(rng.Float64() < p))
+	}
+	if !strings.Contains(want.String(), "x") || !strings.Contains(want.String(), ".") {
+		t.Fatalf("seed %d draws no mix of hits and misses: %s", seed, want.String())
+	}
+	if got.String() != want.String() {
+		t.Errorf("hits (x) with seed %d:\n%s\nwant\n%s", seed, got.String(), want.String())
 	}
 }
 

@@ -24,17 +24,6 @@ const (
 	StateUnknown State = "Unknown"
 )
 
-// Terminal reports whether the state can no longer change on its own.
-// A resume scenario's failure is not terminal, but its State is still
-// StateFailed; see OperationStatus.Resumable.
-func (s State) Terminal() bool {
-	switch s {
-	case StateSucceeded, StateFailed, StateCancelled, StateRollbackFailed:
-		return true
-	}
-	return false
-}
-
 // plan is an operation's scenario compiled to concrete durations, so that
 // evaluating it per request is a short loop with no allocation besides the
 // snapshot.

@@ -21,6 +21,10 @@ import (
 // ErrNotFound is returned for an operation the simulator does not have.
 var ErrNotFound = errors.New("operation not found")
 
+// ErrExists is returned when an operation added has the key of one the
+// simulator already has (see OperationSpec.Key).
+var ErrExists = errors.New("already exists")
+
 // Option configures a Simulator.
 type Option func(*Simulator)
 
@@ -38,7 +42,12 @@ func WithLogger(l *slog.Logger) Option {
 // WithSeed seeds the random source of probabilistic faults, so a run with
 // "probability: 0.3" hits the same requests every time.
 func WithSeed(seed uint64) Option {
-	return func(s *Simulator) { s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+	return func(s *Simulator) { s.rng = seededRand(seed) }
+}
+
+// seededRand is the random source WithSeed installs.
+func seededRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
 // Simulator serves the simulated APIs. All methods are safe for concurrent
@@ -156,15 +165,6 @@ func New(cfg Config, opts ...Option) (*Simulator, error) {
 	return s, nil
 }
 
-// MustNew is New for tests: it panics on an invalid configuration.
-func MustNew(cfg Config, opts ...Option) *Simulator {
-	s, err := New(cfg, opts...)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
-
 // Handler returns the HTTP handler serving the simulated APIs and, under
 // /admin/, the unsigned admin API.
 func (s *Simulator) Handler() http.Handler { return s.handler }
@@ -213,7 +213,7 @@ func (s *Simulator) AddOperation(spec OperationSpec) error {
 }
 
 // AddOperations adds operations atomically: if any is invalid or already
-// exists, none is added.
+// exists, none is added. The error for an existing key wraps ErrExists.
 func (s *Simulator) AddOperations(specs []OperationSpec) error {
 	now := s.now()
 	simNow := s.clock.simAt(now)
@@ -245,7 +245,7 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 	defer s.mu.Unlock()
 	for _, op := range ops {
 		if _, dup := s.byKey[refKey{op.spec.Service, op.key}]; dup {
-			return fmt.Errorf("%s operation %q already exists", op.spec.Service, op.key)
+			return fmt.Errorf("%s operation %q %w", op.spec.Service, op.key, ErrExists)
 		}
 	}
 	for _, op := range ops {

@@ -117,7 +117,7 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 		"--workers", strconv.Itoa(cfg.workers),
 		// One account holds every operation: raise the per-account buckets
 		// so the client-side limit is not what is measured.
-		"--cloud-qps", "500", "--cloud-burst", "1000", "--cloud-global-qps", "2000", "--cloud-global-burst", "4000"}
+		"--cloud-qps", strconv.Itoa(cloudQPS), "--cloud-burst", strconv.Itoa(2 * cloudQPS), "--cloud-global-qps", "2000", "--cloud-global-burst", "4000"}
 	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS"} {
 		args = append(args, "--service-endpoint", svc+"="+simURL)
 	}

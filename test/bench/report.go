@@ -60,12 +60,12 @@ it.
   a separate process (so its CPU and memory are its own), all on this
   machine and competing for its cores.
 - N CloudOperations, services in rotation (BCS, CCE, AOS, DWS; BCS
-  operations 25 per blockchain), each with 4 steps, running between
+  operations %d per blockchain), each with %d steps, running between
   %s and %s (spread over one interval) and succeeding;
   `+"`spec.pollInterval`"+` %s. The manager runs with `+"`GOMEMLIMIT=%s`"+`
   (config/manager sets it from the container's memory limit),
   `+"`--kube-api-qps %d`"+` (status patches and event creates share it),
-  `+"`--workers %d`"+`, and per-account cloud buckets raised to 500 QPS (one
+  `+"`--workers %d`"+`, and per-account cloud buckets raised to %d QPS (one
   account holds every operation here); defaults otherwise.
 - Cloud calls are counted by cloudsim; status writes by the manager's
   `+"`cloudop_status_writes_total`"+` and by a watch in the benchmark;
@@ -76,7 +76,7 @@ it.
 
 ## Results
 
-| | `, time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), results[0].duration, results[0].duration+results[0].interval, results[0].interval, orNone(results[0].memLimit), results[0].kubeQPS, results[0].workers)
+| | `, time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), bcsPerChain, stepsPerOp, results[0].duration, results[0].duration+results[0].interval, results[0].interval, orNone(results[0].memLimit), results[0].kubeQPS, results[0].workers, cloudQPS)
 	for _, r := range results {
 		fmt.Fprintf(&b, "N = %d | ", r.n)
 	}
@@ -97,7 +97,7 @@ it.
 	row("until every object is terminal", "", func(r result) string { return r.allTerminal.Round(time.Second).String() })
 	row("cloud calls per operation per interval, running", "≤ 1", func(r result) string { return fmt.Sprintf("%.2f", r.steadyCallsPerOpPerInterval) })
 	row("BCS list calls per blockchain per interval", "≤ 1", func(r result) string { return fmt.Sprintf("%.2f", r.bcsListsPerChainPerInterval) })
-	row("cloud calls after terminal (2 intervals)", "0", func(r result) string { return strconv.Itoa(r.callsAfterTerminal) })
+	row(fmt.Sprintf("cloud calls after terminal (%d intervals)", afterTerminalIntervals), "0", func(r result) string { return strconv.Itoa(r.callsAfterTerminal) })
 	row("status writes per operation (manager metric)", "= visible changes", func(r result) string { return fmt.Sprintf("%.2f", r.statusWrites/float64(r.n)) })
 	row("visible changes per operation (watch)", "", func(r result) string { return fmt.Sprintf("%.2f", float64(r.visibleChanges)/float64(r.n)) })
 	row("transition events per operation: created / already there", "one per transition", func(r result) string {

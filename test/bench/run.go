@@ -25,6 +25,14 @@ const (
 	benchProject = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"
 	benchNS      = "bench"
 	stepsPerOp   = 4
+	// bcsPerChain is how many BCS operations share a blockchain.
+	bcsPerChain = 25
+	// afterTerminalIntervals is how many poll intervals the run waits
+	// after every operation is terminal, counting cloud calls.
+	afterTerminalIntervals = 2
+	// cloudQPS is the manager's per-account cloud request rate (burst
+	// twice that), raised because one account holds every operation.
+	cloudQPS = 500
 )
 
 // run is one benchmark in progress: what was created, and what the watch
@@ -61,8 +69,9 @@ func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, cf
 }
 
 // operation returns the simulator spec and the CloudOperation of index i.
-// Services rotate; BCS operations share one blockchain per 25, so one list
-// call can serve many of them. Run times spread over one poll interval.
+// Services rotate (every fourth is BCS); BCS operations share one
+// blockchain per bcsPerChain, so one list call can serve many of them.
+// Run times spread over one poll interval.
 func (r *run) operation(i int) (cloudsim.OperationSpec, *opsv1.CloudOperation, time.Duration) {
 	total := r.cfg.duration + time.Duration(i%int(r.cfg.interval.Seconds()))*time.Second
 	steps := make([]cloudsim.StepSpec, stepsPerOp)
@@ -79,7 +88,7 @@ func (r *run) operation(i int) (cloudsim.OperationSpec, *opsv1.CloudOperation, t
 	}
 	switch i % 4 {
 	case 0:
-		spec.Service, spec.ID, spec.BlockchainID = cloudsim.BCS, fmt.Sprintf("BCSSVC01-99-%d", i), fmt.Sprintf("chain-%d", i/100)
+		spec.Service, spec.ID, spec.BlockchainID = cloudsim.BCS, fmt.Sprintf("BCSSVC01-99-%d", i), fmt.Sprintf("chain-%d", i/(4*bcsPerChain))
 		obj.Spec.Service, obj.Spec.BlockchainID = opsv1.ServiceBCS, spec.BlockchainID
 	case 1:
 		spec.Service, spec.ID, spec.ClusterID = cloudsim.CCE, fmt.Sprintf("wf-%d", i), fmt.Sprintf("cce-%d", i)
@@ -161,7 +170,7 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	res.bcsListsPerChainPerInterval = bcsListRate(counts, r.cfg.interval, res.allTerminal)
 
 	// After terminal: nothing more should be called.
-	time.Sleep(2*r.cfg.interval + 5*time.Second)
+	time.Sleep(afterTerminalIntervals*r.cfg.interval + 5*time.Second)
 	res.callsAfterTerminal = r.sim.Counts().Total.Total - res.callsRunning
 	res.cpuSeconds = cpuSeconds(r.pid)
 	res.peakRSS = peakRSS(r.pid)
