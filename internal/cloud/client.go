@@ -178,7 +178,7 @@ func flightKey(t Target, u string, headers http.Header) string {
 	var b strings.Builder
 	b.WriteString(t.Credentials.Fingerprint())
 	b.WriteByte('\n')
-	b.WriteString(projectOf(t))
+	b.WriteString(t.ProjectID)
 	b.WriteByte('\n')
 	b.WriteString(u)
 	names := make([]string, 0, len(headers))
@@ -197,13 +197,6 @@ func flightKey(t Target, u string, headers http.Header) string {
 	return b.String()
 }
 
-func projectOf(t Target) string {
-	if t.ProjectID != "" {
-		return t.ProjectID
-	}
-	return t.Credentials.ProjectID
-}
-
 // send waits for the rate limiter, then makes one HTTP exchange and
 // records its metrics and outcome.
 func (c *HTTPClient) send(ctx context.Context, t Target, u string, headers http.Header) ([]byte, error) {
@@ -218,8 +211,8 @@ func (c *HTTPClient) send(ctx context.Context, t Target, u string, headers http.
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent())
-	if project := projectOf(t); project != "" {
-		req.Header.Set(HeaderProjectID, project)
+	if t.ProjectID != "" {
+		req.Header.Set(HeaderProjectID, t.ProjectID)
 	}
 
 	key := bucketKeyOf(t)

@@ -72,7 +72,9 @@ func TestHTTPClientGet(t *testing.T) {
 	}
 }
 
-func TestHTTPClientProjectFromCredentials(t *testing.T) {
+// TestHTTPClientProjectHeader: X-Project-Id carries the target's project
+// and is left out when there is none (the client never defaults it).
+func TestHTTPClientProjectHeader(t *testing.T) {
 	var project string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		project = r.Header.Get("X-Project-Id")
@@ -80,15 +82,14 @@ func TestHTTPClientProjectFromCredentials(t *testing.T) {
 	}))
 	defer srv.Close()
 	tg := testTarget(srv.URL)
-	tg.ProjectID = ""
-	tg.Credentials.ProjectID = "fromsecret"
+	tg.ProjectID = "other"
 	if _, err := (&HTTPClient{}).Get(context.Background(), tg, "/x", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if project != "fromsecret" {
+	if project != "other" {
 		t.Errorf("X-Project-Id = %q", project)
 	}
-	tg.Credentials.ProjectID = ""
+	tg.ProjectID = ""
 	if _, err := (&HTTPClient{}).Get(context.Background(), tg, "/x", nil, nil); err != nil {
 		t.Fatal(err)
 	}

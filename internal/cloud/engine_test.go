@@ -576,11 +576,11 @@ func TestRequestMetrics(t *testing.T) {
 }
 
 // TestCredentialsFingerprint: equal credentials, equal fingerprints; any
-// difference in key, secret or token changes it; the project does not.
+// difference in key, secret or token changes it.
 func TestCredentialsFingerprint(t *testing.T) {
-	base := Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T", ProjectID: "p"}
-	if base.Fingerprint() != (Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T", ProjectID: "other"}).Fingerprint() {
-		t.Error("project changes the fingerprint")
+	base := Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T"}
+	if base.Fingerprint() != (Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T"}).Fingerprint() {
+		t.Error("equal credentials, different fingerprints")
 	}
 	for _, c := range []Credentials{
 		{AccessKey: "AK2", SecretKey: "SK", SecurityToken: "T"},

@@ -17,11 +17,11 @@ var fingerprintKey = func() []byte {
 }()
 
 // Fingerprint identifies the credentials (access key, secret key and
-// security token; not the project) for sharing answers between callers:
-// two targets share a coalesced request or a cached list only when their
-// fingerprints are equal, so a Secret with someone else's access key and
-// a wrong secret never reads what the right one fetched. It is an HMAC
-// keyed per process and reveals nothing about the secret.
+// security token) for sharing answers between callers: two targets share
+// a coalesced request or a cached list only when their fingerprints are
+// equal, so a Secret with someone else's access key and a wrong secret
+// never reads what the right one fetched. It is an HMAC keyed per process
+// and reveals nothing about the secret.
 func (c Credentials) Fingerprint() string {
 	m := hmac.New(sha256.New, fingerprintKey)
 	for _, s := range []string{c.AccessKey, c.SecretKey, c.SecurityToken} {

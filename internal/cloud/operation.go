@@ -80,12 +80,11 @@ type Step struct {
 }
 
 // Credentials are the AK/SK pair (and optional temporary token) a request
-// is signed with.
+// is signed with; the project is not part of them but of the Target.
 type Credentials struct {
 	AccessKey     string
 	SecretKey     string
 	SecurityToken string
-	ProjectID     string
 }
 
 // Target identifies one operation to observe: which service, where, and
@@ -93,8 +92,9 @@ type Credentials struct {
 type Target struct {
 	Service Service
 	Region  string
-	// ProjectID is the project the URL names (already defaulted from the
-	// credentials when the spec leaves it empty).
+	// ProjectID is the project the URL names and X-Project-Id carries.
+	// The controller resolves it (spec.projectID, else the credentials
+	// Secret's projectID); adapters only check it.
 	ProjectID    string
 	OperationID  string
 	ClusterID    string

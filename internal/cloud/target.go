@@ -1,18 +1,11 @@
 package cloud
 
-// RequireProjectID returns the project ID the URL needs: the target's, or
-// the credentials' when the target leaves it empty. A missing or unusable
-// one is a KindPermanent error naming spec.projectID.
+// RequireProjectID returns t.ProjectID, or a KindPermanent error naming
+// spec.projectID when it is empty or unusable as a path segment. It does
+// not default it: the controller resolves the project before any request.
 func (t Target) RequireProjectID() (string, error) {
-	p := t.ProjectID
-	if p == "" {
-		p = t.Credentials.ProjectID
-	}
-	if p == "" {
-		return "", Permanentf("spec.projectID is required (or a projectID key in the credentials Secret)")
-	}
-	if err := RequireSegment("spec.projectID", p); err != nil {
+	if err := RequireSegment("spec.projectID", t.ProjectID); err != nil {
 		return "", err
 	}
-	return p, nil
+	return t.ProjectID, nil
 }
