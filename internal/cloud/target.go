@@ -1,5 +1,10 @@
 package cloud
 
+import (
+	"strings"
+	"unicode"
+)
+
 // RequireProjectID returns t.ProjectID, or a KindPermanent error naming
 // spec.projectID when it is empty or unusable as a path segment. It does
 // not default it: the controller resolves the project before any request.
@@ -8,4 +13,33 @@ func (t Target) RequireProjectID() (string, error) {
 		return "", err
 	}
 	return t.ProjectID, nil
+}
+
+// ValidPathSegment reports whether an ID can be placed in a URL path as
+// one segment without changing the path's meaning: non-empty, at most 256
+// bytes, no "/", "\", "?", "#", "%", whitespace or control characters,
+// and not "." or "..".
+func ValidPathSegment(s string) bool {
+	if s == "" || len(s) > 256 || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`/\?#%`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// RequireSegment returns a KindPermanent error naming field when value is
+// empty or unusable as a path segment; adapters use it for IDs that go
+// into the URL.
+func RequireSegment(field, value string) error {
+	if value == "" {
+		return Permanentf("%s is required", field)
+	}
+	if !ValidPathSegment(value) {
+		return Permanentf("%s %q cannot be used in a request path", field, SanitizeText(value, MaxNameRunes))
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // DefaultListWindow is how long one parsed ListOpRecord answer serves the
@@ -77,18 +78,18 @@ func (l *ListCache) window() time.Duration {
 // never reads a list fetched with the right one), endpoint, project and
 // blockchain.
 func listKey(t cloud.Target, project string) string {
-	return t.Credentials.Fingerprint() + "\n" + t.BaseURL + "\n" + project + "\n" + t.BlockchainID
+	return transport.Fingerprint(t.Credentials) + "\n" + t.BaseURL + "\n" + project + "\n" + t.BlockchainID
 }
 
 // errListTooLarge is returned while a list is remembered as too large.
-var errListTooLarge = &cloud.Error{Kind: cloud.KindTransient, Message: "operation list too large", Err: cloud.ErrResponseTooLarge}
+var errListTooLarge = &cloud.Error{Kind: cloud.KindTransient, Message: "operation list too large", Err: transport.ErrResponseTooLarge}
 
 // list returns the parsed operation list for t (shared, read-only).
-func (l *ListCache) list(ctx context.Context, c *cloud.HTTPClient, t cloud.Target, project string) (map[string]*cloud.Operation, error) {
+func (l *ListCache) list(ctx context.Context, c *transport.HTTPClient, t cloud.Target, project string) (map[string]*cloud.Operation, error) {
 	key := listKey(t, project)
 	if ops, ok, err := l.cached(key); ok {
 		if err == nil {
-			cloud.CountCoalesced(cloud.ServiceBCS, 1)
+			transport.CountCoalesced(cloud.ServiceBCS, 1)
 		}
 		return ops, err
 	}
@@ -110,7 +111,7 @@ func (l *ListCache) list(ctx context.Context, c *cloud.HTTPClient, t cloud.Targe
 		// client's Timeout bounds it.
 		body, err := c.Get(context.WithoutCancel(ctx), t, recordPath(project), q, nil)
 		if err != nil {
-			if errors.Is(err, cloud.ErrResponseTooLarge) {
+			if errors.Is(err, transport.ErrResponseTooLarge) {
 				l.store(key, &listEntry{fetched: started, tooLarge: true})
 			}
 			return nil, err
@@ -129,7 +130,7 @@ func (l *ListCache) list(ctx context.Context, c *cloud.HTTPClient, t cloud.Targe
 		// called is read only after the result arrived, which happens
 		// after the function (if it was this caller's) returned.
 		if !called && res.Err == nil {
-			cloud.CountCoalesced(cloud.ServiceBCS, 1)
+			transport.CountCoalesced(cloud.ServiceBCS, 1)
 		}
 		if res.Err != nil {
 			var ce *cloud.Error
@@ -141,7 +142,7 @@ func (l *ListCache) list(ctx context.Context, c *cloud.HTTPClient, t cloud.Targe
 		}
 		return res.Val.(map[string]*cloud.Operation), nil
 	case <-ctx.Done():
-		return nil, cloud.ClassifyTransport(ctx.Err())
+		return nil, transport.ClassifyTransport(ctx.Err())
 	}
 }
 

@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"bytes"
@@ -12,9 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // Client defaults.
@@ -105,15 +106,15 @@ var defaultTransportClient = NewHTTPTransportClient()
 // shared exchange is not cancelled when one caller's context is, only by
 // Timeout. With a Limiter, the request first waits for a token of its
 // (access key, service, region) bucket, or fails at once with a
-// KindThrottled error wrapping ErrRateLimited (see RateLimiter.Wait), and
-// its outcome is fed back to the bucket (see RateLimiter.Record).
+// KindThrottled error wrapping cloud.ErrRateLimited (see RateLimiter.Wait),
+// and its outcome is fed back to the bucket (see RateLimiter.Record).
 //
 // path must be unescaped (each segment is escaped when sent); callers
-// check segments with ValidPathSegment so IDs cannot change the path.
+// check segments with cloud.ValidPathSegment so IDs cannot change the path.
 //
 // A nil client behaves like a zero HTTPClient, so adapters built without
 // one still work (with defaults and no rate limit).
-func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.Values, headers http.Header) ([]byte, error) {
+func (c *HTTPClient) Get(ctx context.Context, t cloud.Target, path string, query url.Values, headers http.Header) ([]byte, error) {
 	if c == nil {
 		c = &HTTPClient{}
 	}
@@ -139,7 +140,7 @@ func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.V
 			coalescedTotal.WithLabelValues(serviceLabel(t.Service)).Inc()
 		}
 		if res.Err != nil {
-			var ce *Error
+			var ce *cloud.Error
 			if res.Shared && errors.As(res.Err, &ce) {
 				cp := *ce
 				return nil, &cp
@@ -157,10 +158,10 @@ func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.V
 }
 
 // requestURL builds the absolute URL of a request.
-func requestURL(t Target, path string, query url.Values) (string, error) {
+func requestURL(t cloud.Target, path string, query url.Values) (string, error) {
 	base, err := NormalizeBaseURL(t.BaseURL)
 	if err != nil {
-		return "", Permanentf("endpoint %q: %s", SanitizeText(t.BaseURL, MaxNameRunes), err)
+		return "", cloud.Permanentf("endpoint %q: %s", cloud.SanitizeText(t.BaseURL, cloud.MaxNameRunes), err)
 	}
 	u, _ := url.Parse(base)
 	if !strings.HasPrefix(path, "/") {
@@ -174,9 +175,9 @@ func requestURL(t Target, path string, query url.Values) (string, error) {
 // flightKey identifies requests that may share one exchange: same
 // credentials (by fingerprint, so a wrong secret never reads what a right
 // one fetched), project header, URL and extra headers.
-func flightKey(t Target, u string, headers http.Header) string {
+func flightKey(t cloud.Target, u string, headers http.Header) string {
 	var b strings.Builder
-	b.WriteString(t.Credentials.Fingerprint())
+	b.WriteString(Fingerprint(t.Credentials))
 	b.WriteByte('\n')
 	b.WriteString(t.ProjectID)
 	b.WriteByte('\n')
@@ -199,10 +200,10 @@ func flightKey(t Target, u string, headers http.Header) string {
 
 // send waits for the rate limiter, then makes one HTTP exchange and
 // records its metrics and outcome.
-func (c *HTTPClient) send(ctx context.Context, t Target, u string, headers http.Header) ([]byte, error) {
+func (c *HTTPClient) send(ctx context.Context, t cloud.Target, u string, headers http.Header) ([]byte, error) {
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
-		return nil, Permanentf("cannot build request: %s", err)
+		return nil, cloud.Permanentf("cannot build request: %s", err)
 	}
 	for k, vs := range headers {
 		for _, v := range vs {
@@ -256,9 +257,9 @@ func (c *HTTPClient) exchange(ctx context.Context, req *http.Request) (body []by
 	tooLarge := int64(len(body)) > limit
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if tooLarge {
-			return nil, resp.StatusCode, &Error{
-				Kind: KindTransient, HTTPStatus: resp.StatusCode,
-				RequestID: SanitizeText(resp.Header.Get(HeaderRequestID), maxRequestIDRunes),
+			return nil, resp.StatusCode, &cloud.Error{
+				Kind: cloud.KindTransient, HTTPStatus: resp.StatusCode,
+				RequestID: cloud.SanitizeText(resp.Header.Get(HeaderRequestID), maxRequestIDRunes),
 				Message:   "response too large",
 				Err:       ErrResponseTooLarge,
 			}
@@ -351,33 +352,4 @@ func escapeUnreserved(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
-}
-
-// ValidPathSegment reports whether an ID can be placed in a URL path as
-// one segment without changing the path's meaning: non-empty, at most 256
-// bytes, no "/", "\", "?", "#", "%", whitespace or control characters,
-// and not "." or "..".
-func ValidPathSegment(s string) bool {
-	if s == "" || len(s) > 256 || s == "." || s == ".." {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`/\?#%`, r) {
-			return false
-		}
-	}
-	return true
-}
-
-// RequireSegment returns a KindPermanent error naming field when value is
-// empty or unusable as a path segment; adapters use it for IDs that go
-// into the URL.
-func RequireSegment(field, value string) error {
-	if value == "" {
-		return Permanentf("%s is required", field)
-	}
-	if !ValidPathSegment(value) {
-		return Permanentf("%s %q cannot be used in a request path", field, SanitizeText(value, MaxNameRunes))
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"context"
@@ -18,6 +18,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	testingclock "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // eventually polls cond for up to 10 s (a bound, not a timing assertion).
@@ -59,7 +61,7 @@ func newGatedServer(t *testing.T, h http.HandlerFunc) *gatedServer {
 }
 
 type getCall struct {
-	target  Target
+	target  cloud.Target
 	path    string
 	query   url.Values
 	headers http.Header
@@ -69,10 +71,10 @@ type getCall struct {
 // HTTP exchange; any difference in URL, query, headers or credentials
 // makes its own.
 func TestGetCoalescesIdenticalRequests(t *testing.T) {
-	tg := func(ak, sk string) Target {
+	tg := func(ak, sk string) cloud.Target {
 		t := testTarget("")
 		t.Service = "TEST-COALESCE"
-		t.Credentials = Credentials{AccessKey: ak, SecretKey: sk}
+		t.Credentials = cloud.Credentials{AccessKey: ak, SecretKey: sk}
 		return t
 	}
 	same := func(n int) []getCall {
@@ -182,10 +184,10 @@ func TestCoalescedErrorsAndCancellation(t *testing.T) {
 	eventually(t, "callers to join", func() bool { return c.flightCallers.Load() == 5 && srv.hits.Load() == 1 })
 	close(srv.release)
 	wg.Wait()
-	seen := map[*Error]bool{}
+	seen := map[*cloud.Error]bool{}
 	for i, err := range errs {
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Kind != KindThrottled || ce.Code != "APIGW.0308" {
+		var ce *cloud.Error
+		if !errors.As(err, &ce) || ce.Kind != cloud.KindThrottled || ce.Code != "APIGW.0308" {
 			t.Fatalf("caller %d: %#v", i, err)
 		}
 		if seen[ce] {
@@ -215,7 +217,7 @@ func TestCoalescedErrorsAndCancellation(t *testing.T) {
 	}()
 	eventually(t, "second caller to join", func() bool { return c.flightCallers.Load() == 2 })
 	cancel()
-	if err := <-firstErr; KindOf(err) != KindTransient {
+	if err := <-firstErr; cloud.KindOf(err) != cloud.KindTransient {
 		t.Errorf("cancelled caller: %v", err)
 	}
 	close(srv2.release)
@@ -272,10 +274,10 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 	clk := testingclock.NewFakeClock(fixedNow)
 	lim := NewRateLimiter(RateLimitConfig{Now: clk.Now, MaxWait: -1})
 	c := &HTTPClient{Limiter: lim}
-	target := func(ak string) Target {
+	target := func(ak string) cloud.Target {
 		tg := testTarget(srv.URL)
 		tg.Service, tg.Region = svc, "cn-north-4"
-		tg.Credentials = Credentials{AccessKey: ak, SecretKey: "SK"}
+		tg.Credentials = cloud.Credentials{AccessKey: ak, SecretKey: "SK"}
 		return tg
 	}
 	keyA := BucketKey{AccessKey: "A", Service: svc, Region: "cn-north-4"}
@@ -286,7 +288,7 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 
 	// Object 1 is throttled by the service.
 	_, err := c.Get(context.Background(), target("A"), "/throttle", nil, nil)
-	if KindOf(err) != KindThrottled || IsRateLimited(err) {
+	if cloud.KindOf(err) != cloud.KindThrottled || cloud.IsRateLimited(err) {
 		t.Fatalf("object 1: %v", err)
 	}
 	if r := lim.Rate(keyA); r != DefaultQPS/2 {
@@ -298,8 +300,8 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 
 	// Object 2, same credentials: held back, nothing sent.
 	_, err = c.Get(context.Background(), target("A"), "/op2", nil, nil)
-	var ce *Error
-	if !IsRateLimited(err) || !errors.As(err, &ce) || ce.Kind != KindThrottled || ce.RetryAfter <= 0 || ce.RetryAfter > 2*DefaultThrottlePause {
+	var ce *cloud.Error
+	if !cloud.IsRateLimited(err) || !errors.As(err, &ce) || ce.Kind != cloud.KindThrottled || ce.RetryAfter <= 0 || ce.RetryAfter > 2*DefaultThrottlePause {
 		t.Fatalf("object 2: %#v", err)
 	}
 	if n := srv.count("A"); n != 1 {
@@ -364,7 +366,7 @@ func TestThrottledSiblingWaits(t *testing.T) {
 	waits0 := testutil.ToFloat64(throttledWaits.WithLabelValues(svc))
 	deferred0 := testutil.ToFloat64(deferredRequests.WithLabelValues(svc))
 
-	if _, err := c.Get(context.Background(), tg, "/throttle", nil, nil); KindOf(err) != KindThrottled {
+	if _, err := c.Get(context.Background(), tg, "/throttle", nil, nil); cloud.KindOf(err) != cloud.KindThrottled {
 		t.Fatalf("first: %v", err)
 	}
 	if _, err := c.Get(context.Background(), tg, "/sibling", nil, nil); err != nil {
@@ -383,10 +385,10 @@ func TestThrottledSiblingWaits(t *testing.T) {
 
 // TestRateLimiterRecord covers how throttled answers change a bucket.
 func TestRateLimiterRecord(t *testing.T) {
-	key := BucketKey{AccessKey: "A", Service: ServiceCCE, Region: "r"}
-	throttled := &Error{Kind: KindThrottled, HTTPStatus: 429}
-	withRetry := &Error{Kind: KindThrottled, HTTPStatus: 429, RetryAfter: 30 * time.Second}
-	local := &Error{Kind: KindThrottled, Err: ErrRateLimited, RetryAfter: time.Minute}
+	key := BucketKey{AccessKey: "A", Service: cloud.ServiceCCE, Region: "r"}
+	throttled := &cloud.Error{Kind: cloud.KindThrottled, HTTPStatus: 429}
+	withRetry := &cloud.Error{Kind: cloud.KindThrottled, HTTPStatus: 429, RetryAfter: 30 * time.Second}
+	local := &cloud.Error{Kind: cloud.KindThrottled, Err: cloud.ErrRateLimited, RetryAfter: time.Minute}
 	type step struct {
 		advance time.Duration
 		err     error
@@ -410,7 +412,7 @@ func TestRateLimiterRecord(t *testing.T) {
 			[]step{{0, throttled}, {time.Second, throttled}, {time.Second, throttled}, {time.Second, throttled}}, 2, time.Second},
 		{"local deferrals change nothing", RateLimitConfig{}, []step{{0, local}}, 10, 0},
 		{"other errors change nothing", RateLimitConfig{},
-			[]step{{0, &Error{Kind: KindTransient, HTTPStatus: 503}}, {0, &Error{Kind: KindAuth, HTTPStatus: 401}}, {0, errors.New("x")}}, 10, 0},
+			[]step{{0, &cloud.Error{Kind: cloud.KindTransient, HTTPStatus: 503}}, {0, &cloud.Error{Kind: cloud.KindAuth, HTTPStatus: 401}}, {0, errors.New("x")}}, 10, 0},
 		{"success recovers one step", RateLimitConfig{}, []step{{0, throttled}, {time.Second, nil}}, 5.5, 0},
 		{"recovery stops at QPS", RateLimitConfig{QPS: 4, RecoveryStep: 0.5},
 			[]step{{0, throttled}, {time.Second, nil}, {0, nil}, {0, nil}}, 4, 0},
@@ -429,7 +431,7 @@ func TestRateLimiterRecord(t *testing.T) {
 			if p := lim.PausedFor(key); p != tc.wantPause {
 				t.Errorf("paused for %v, want %v", p, tc.wantPause)
 			}
-			if r := lim.Rate(BucketKey{AccessKey: "B", Service: ServiceCCE, Region: "r"}); r != lim.Config().QPS {
+			if r := lim.Rate(BucketKey{AccessKey: "B", Service: cloud.ServiceCCE, Region: "r"}); r != lim.Config().QPS {
 				t.Errorf("another key's rate = %v", r)
 			}
 		})
@@ -450,8 +452,8 @@ func TestRateLimiterWait(t *testing.T) {
 			}
 		}
 		err := lim.Wait(context.Background(), keyOf("A"))
-		var ce *Error
-		if !errors.As(err, &ce) || !IsRateLimited(err) || ce.RetryAfter < 500*time.Millisecond || ce.RetryAfter > 600*time.Millisecond {
+		var ce *cloud.Error
+		if !errors.As(err, &ce) || !cloud.IsRateLimited(err) || ce.RetryAfter < 500*time.Millisecond || ce.RetryAfter > 600*time.Millisecond {
 			t.Fatalf("4th: %#v", err)
 		}
 		if err := lim.Wait(context.Background(), keyOf("B")); err != nil {
@@ -471,7 +473,7 @@ func TestRateLimiterWait(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := lim.Wait(context.Background(), keyOf("C")); !IsRateLimited(err) {
+		if err := lim.Wait(context.Background(), keyOf("C")); !cloud.IsRateLimited(err) {
 			t.Fatalf("third key: %v", err)
 		}
 		clk.Step(time.Second)
@@ -482,32 +484,32 @@ func TestRateLimiterWait(t *testing.T) {
 
 	t.Run("pause longer than the context's deadline defers", func(t *testing.T) {
 		lim := NewRateLimiter(RateLimitConfig{})
-		lim.Record(keyOf("A"), &Error{Kind: KindThrottled, RetryAfter: 5 * time.Second})
+		lim.Record(keyOf("A"), &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 5 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		if err := lim.Wait(ctx, keyOf("A")); !IsRateLimited(err) {
+		if err := lim.Wait(ctx, keyOf("A")); !cloud.IsRateLimited(err) {
 			t.Fatalf("got %v", err)
 		}
 	})
 
 	t.Run("pause longer than MaxWait defers", func(t *testing.T) {
 		lim := NewRateLimiter(RateLimitConfig{MaxWait: time.Second})
-		lim.Record(keyOf("A"), &Error{Kind: KindThrottled, RetryAfter: 5 * time.Second})
+		lim.Record(keyOf("A"), &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 5 * time.Second})
 		err := lim.Wait(context.Background(), keyOf("A"))
-		var ce *Error
-		if !errors.As(err, &ce) || !IsRateLimited(err) || ce.RetryAfter <= time.Second {
+		var ce *cloud.Error
+		if !errors.As(err, &ce) || !cloud.IsRateLimited(err) || ce.RetryAfter <= time.Second {
 			t.Fatalf("got %#v", err)
 		}
 	})
 
 	t.Run("cancelled while waiting", func(t *testing.T) {
 		lim := NewRateLimiter(RateLimitConfig{})
-		lim.Record(keyOf("A"), &Error{Kind: KindThrottled, RetryAfter: 5 * time.Second})
+		lim.Record(keyOf("A"), &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 5 * time.Second})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- lim.Wait(ctx, keyOf("A")) }()
 		cancel()
-		if err := <-done; KindOf(err) != KindTransient || IsRateLimited(err) {
+		if err := <-done; cloud.KindOf(err) != cloud.KindTransient || cloud.IsRateLimited(err) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -533,18 +535,18 @@ func TestRequestMetrics(t *testing.T) {
 	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Get(context.Background(), tg, "/throttle", nil, nil); KindOf(err) != KindThrottled {
+	if _, err := c.Get(context.Background(), tg, "/throttle", nil, nil); cloud.KindOf(err) != cloud.KindThrottled {
 		t.Fatal(err)
 	}
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 	tg.BaseURL = closed.URL
-	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); KindOf(err) != KindTransient {
+	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); cloud.KindOf(err) != cloud.KindTransient {
 		t.Fatal(err)
 	}
 	// A bad endpoint is refused before any request: not counted.
 	tg.BaseURL = "ftp://x"
-	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); KindOf(err) != KindPermanent {
+	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); cloud.KindOf(err) != cloud.KindPermanent {
 		t.Fatal(err)
 	}
 
@@ -578,44 +580,21 @@ func TestRequestMetrics(t *testing.T) {
 // TestCredentialsFingerprint: equal credentials, equal fingerprints; any
 // difference in key, secret or token changes it.
 func TestCredentialsFingerprint(t *testing.T) {
-	base := Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T"}
-	if base.Fingerprint() != (Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T"}).Fingerprint() {
+	base := cloud.Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T"}
+	if Fingerprint(base) != Fingerprint(cloud.Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T"}) {
 		t.Error("equal credentials, different fingerprints")
 	}
-	for _, c := range []Credentials{
+	for _, c := range []cloud.Credentials{
 		{AccessKey: "AK2", SecretKey: "SK", SecurityToken: "T"},
 		{AccessKey: "AK", SecretKey: "SK2", SecurityToken: "T"},
 		{AccessKey: "AK", SecretKey: "SK"},
 		{AccessKey: "AKS", SecretKey: "K", SecurityToken: "T"},
 	} {
-		if c.Fingerprint() == base.Fingerprint() {
+		if Fingerprint(c) == Fingerprint(base) {
 			t.Errorf("%+v has the same fingerprint", c)
 		}
 	}
-	if strings.Contains(base.Fingerprint(), "SK") {
+	if strings.Contains(Fingerprint(base), "SK") {
 		t.Error("fingerprint shows the secret")
-	}
-}
-
-// TestOperationClone: a clone shares no memory with the original.
-func TestOperationClone(t *testing.T) {
-	now := fixedNow
-	p := int32(5)
-	op := &Operation{
-		Phase: PhaseRunning, Progress: &p, StartTime: &now, UnknownStatuses: []string{"x"},
-		Steps: []Step{{Name: "a", StartTime: &now, SubSteps: []Step{{Name: "b", CompletionTime: &now}}}},
-	}
-	c := op.Clone()
-	*c.Progress = 9
-	*c.StartTime = now.Add(time.Hour)
-	c.UnknownStatuses[0] = "y"
-	c.Steps[0].Name = "z"
-	*c.Steps[0].SubSteps[0].CompletionTime = now.Add(time.Hour)
-	if *op.Progress != 5 || !op.StartTime.Equal(now) || op.UnknownStatuses[0] != "x" || op.Steps[0].Name != "a" ||
-		!op.Steps[0].SubSteps[0].CompletionTime.Equal(now) {
-		t.Errorf("original changed: %+v", op)
-	}
-	if (*Operation)(nil).Clone() != nil {
-		t.Error("nil clone")
 	}
 }

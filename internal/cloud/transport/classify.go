@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // Bounds on what an error carries into status and logs.
@@ -46,36 +48,36 @@ var throttleCodes = []string{"APIGW.0308", "APIG.0308"}
 // {code, message}; also nested under "error"). The message never carries
 // header values or the raw body of a non-JSON answer (often an HTML page
 // from a proxy), and is cut to MaxErrorMessageRunes.
-func ClassifyResponse(status int, header http.Header, body []byte) *Error {
+func ClassifyResponse(status int, header http.Header, body []byte) *cloud.Error {
 	return classifyResponse(status, header, body, time.Now())
 }
 
-func classifyResponse(status int, header http.Header, body []byte, now time.Time) *Error {
-	e := &Error{HTTPStatus: status}
+func classifyResponse(status int, header http.Header, body []byte, now time.Time) *cloud.Error {
+	e := &cloud.Error{HTTPStatus: status}
 	if header != nil {
-		e.RequestID = SanitizeText(header.Get(HeaderRequestID), maxRequestIDRunes)
+		e.RequestID = cloud.SanitizeText(header.Get(HeaderRequestID), maxRequestIDRunes)
 	}
 	code, msg, isJSON := parseErrorBody(body)
-	e.Code = SanitizeText(code, maxErrorCodeRunes)
-	e.Message = SanitizeText(msg, MaxErrorMessageRunes)
+	e.Code = cloud.SanitizeText(code, maxErrorCodeRunes)
+	e.Message = cloud.SanitizeText(msg, MaxErrorMessageRunes)
 	if e.Message == "" {
 		e.Message = defaultErrorMessage(status, isJSON, len(bytes.TrimSpace(body)) > 0)
 	}
 
 	switch {
 	case status == http.StatusTooManyRequests || isThrottleCode(e.Code):
-		e.Kind = KindThrottled
+		e.Kind = cloud.KindThrottled
 		if header != nil {
 			e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
 		}
 	case status == http.StatusBadRequest:
-		e.Kind = KindPermanent
+		e.Kind = cloud.KindPermanent
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		e.Kind = KindAuth
+		e.Kind = cloud.KindAuth
 	case status == http.StatusNotFound:
-		e.Kind = KindNotFound
+		e.Kind = cloud.KindNotFound
 	default:
-		e.Kind = KindTransient
+		e.Kind = cloud.KindTransient
 	}
 	return e
 }
@@ -212,11 +214,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // out", "connection reset", ...). The message never includes the URL (its
 // query could identify resources); the *url.Error wrapper that carries it
 // is dropped from the kept cause as well. An *Error is returned unchanged.
-func ClassifyTransport(err error) *Error {
+func ClassifyTransport(err error) *cloud.Error {
 	if err == nil {
 		return nil
 	}
-	var ce *Error
+	var ce *cloud.Error
 	if errors.As(err, &ce) {
 		return ce
 	}
@@ -225,7 +227,7 @@ func ClassifyTransport(err error) *Error {
 	if errors.As(err, &ue) && ue.Err != nil {
 		cause = ue.Err
 	}
-	return &Error{Kind: KindTransient, Message: transportMessage(cause), Err: cause}
+	return &cloud.Error{Kind: cloud.KindTransient, Message: transportMessage(cause), Err: cause}
 }
 
 func transportMessage(err error) string {
