@@ -95,7 +95,7 @@ func (l *ListCache) list(ctx context.Context, c *transport.HTTPClient, t cloud.T
 	}
 
 	called := false
-	ch := l.flight.DoChan(key, func() (any, error) {
+	ops, _, err := transport.Coalesce(ctx, &l.flight, key, func(ctx context.Context) (map[string]*cloud.Operation, error) {
 		// A call that finished between the check above and this flight
 		// may have stored the list already.
 		if ops, ok, err := l.cached(key); ok {
@@ -107,9 +107,9 @@ func (l *ListCache) list(ctx context.Context, c *transport.HTTPClient, t cloud.T
 		if t.BlockchainID != "" {
 			q.Set("blockchain_id", t.BlockchainID)
 		}
-		// Not cancelled with the first caller: others may share it. The
-		// client's Timeout bounds it.
-		body, err := c.Get(context.WithoutCancel(ctx), t, recordPath(project), q, nil)
+		// ctx is not cancelled with the first caller (others may share
+		// the call); the client's Timeout bounds it.
+		body, err := c.Get(ctx, t, recordPath(project), q, nil)
 		if err != nil {
 			if errors.Is(err, transport.ErrResponseTooLarge) {
 				l.store(key, &listEntry{fetched: started, tooLarge: true})
@@ -124,26 +124,14 @@ func (l *ListCache) list(ctx context.Context, c *transport.HTTPClient, t cloud.T
 			l.store(key, &listEntry{ops: ops, fetched: started})
 		}
 		return ops, nil
-	})
-	select {
-	case res := <-ch:
-		// called is read only after the result arrived, which happens
-		// after the function (if it was this caller's) returned.
-		if !called && res.Err == nil {
-			transport.CountCoalesced(cloud.ServiceBCS, 1)
-		}
-		if res.Err != nil {
-			var ce *cloud.Error
-			if res.Shared && errors.As(res.Err, &ce) {
-				cp := *ce
-				return nil, &cp
-			}
-			return nil, res.Err
-		}
-		return res.Val.(map[string]*cloud.Operation), nil
-	case <-ctx.Done():
-		return nil, transport.ClassifyTransport(ctx.Err())
+	}, nil)
+	// called is read only once a result arrived (err is set when ctx
+	// ended first), which happens after the function, if it was this
+	// caller's, returned. The list is shared read-only: no clone.
+	if err == nil && !called {
+		transport.CountCoalesced(cloud.ServiceBCS, 1)
 	}
+	return ops, err
 }
 
 // cached returns a fresh list for key (ok true), or a copy of

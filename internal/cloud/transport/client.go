@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -58,8 +57,6 @@ type HTTPClient struct {
 	DisableCoalescing bool
 
 	flight singleflight.Group
-	// flightCallers counts callers waiting on a shared exchange (tests).
-	flightCallers atomic.Int64
 }
 
 // ErrResponseTooLarge marks a 2xx answer larger than MaxBodyBytes; the
@@ -101,7 +98,7 @@ var defaultTransportClient = NewHTTPTransportClient()
 // statuses are classified by ClassifyResponse.
 //
 // Identical requests in flight at the same time (same URL and query, same
-// headers, same credentials) share one HTTP exchange unless
+// headers, same credentials) share one HTTP exchange (see Coalesce) unless
 // DisableCoalescing is set; each caller gets its own copy of the body. The
 // shared exchange is not cancelled when one caller's context is, only by
 // Timeout. With a Limiter, the request first waits for a token of its
@@ -125,36 +122,13 @@ func (c *HTTPClient) Get(ctx context.Context, t cloud.Target, path string, query
 	if c.DisableCoalescing {
 		return c.send(ctx, t, u, headers)
 	}
-	executed := false
-	ch := c.flight.DoChan(flightKey(t, u, headers), func() (any, error) {
-		executed = true
-		return c.send(context.WithoutCancel(ctx), t, u, headers)
-	})
-	c.flightCallers.Add(1)
-	defer c.flightCallers.Add(-1)
-	select {
-	case res := <-ch:
-		// executed is only read after the result arrived, which happens
-		// after the function (if it was this caller's) returned.
-		if !executed {
-			coalescedTotal.WithLabelValues(serviceLabel(t.Service)).Inc()
-		}
-		if res.Err != nil {
-			var ce *cloud.Error
-			if res.Shared && errors.As(res.Err, &ce) {
-				cp := *ce
-				return nil, &cp
-			}
-			return nil, res.Err
-		}
-		body := res.Val.([]byte)
-		if res.Shared {
-			body = bytes.Clone(body)
-		}
-		return body, nil
-	case <-ctx.Done():
-		return nil, ClassifyTransport(ctx.Err())
+	body, coalesced, err := Coalesce(ctx, &c.flight, flightKey(t, u, headers), func(ctx context.Context) ([]byte, error) {
+		return c.send(ctx, t, u, headers)
+	}, bytes.Clone)
+	if coalesced {
+		coalescedTotal.WithLabelValues(serviceLabel(t.Service)).Inc()
 	}
+	return body, err
 }
 
 // requestURL builds the absolute URL of a request.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,18 +23,6 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud"
 )
 
-// eventually polls cond for up to 10 s (a bound, not a timing assertion).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // accessKeyOf extracts the access key from a signed request.
 func accessKeyOf(r *http.Request) string {
 	a := strings.TrimPrefix(r.Header.Get("Authorization"), "SDK-HMAC-SHA256 Access=")
@@ -41,23 +30,35 @@ func accessKeyOf(r *http.Request) string {
 	return ak
 }
 
-// gatedServer holds every request until release is closed and counts
-// them.
-type gatedServer struct {
-	*httptest.Server
+// gatedTransport stands in for the network in a synctest bubble: it
+// counts the requests and answers each with handler once release is
+// closed. Every goroutine then blocks on channels of the bubble, so
+// synctest.Wait returns once every caller has sent its request or joined
+// a shared one, with no counters in the client.
+type gatedTransport struct {
+	handler http.HandlerFunc
 	hits    atomic.Int64
 	release chan struct{}
 }
 
-func newGatedServer(t *testing.T, h http.HandlerFunc) *gatedServer {
-	g := &gatedServer{release: make(chan struct{})}
-	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.hits.Add(1)
-		<-g.release
-		h(w, r)
-	}))
-	t.Cleanup(g.Close)
-	return g
+// gatedURL is the base URL of requests sent through a gatedTransport.
+const gatedURL = "http://gated.test"
+
+func newGatedClient(h http.HandlerFunc) (*HTTPClient, *gatedTransport) {
+	g := &gatedTransport{handler: h, release: make(chan struct{})}
+	return &HTTPClient{Client: &http.Client{Transport: g}}, g
+}
+
+func (g *gatedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.hits.Add(1)
+	select {
+	case <-g.release:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	w := httptest.NewRecorder()
+	g.handler(w, r)
+	return w.Result(), nil
 }
 
 type getCall struct {
@@ -114,48 +115,46 @@ func TestGetCoalescesIdenticalRequests(t *testing.T) {
 		}, false, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newGatedServer(t, func(w http.ResponseWriter, r *http.Request) {
-				io.WriteString(w, `{"path":"`+r.URL.Path+`"}`)
-			})
-			c := &HTTPClient{DisableCoalescing: tc.noCoalesc}
-			coalescedBefore := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE"))
+			synctest.Test(t, func(t *testing.T) {
+				c, gate := newGatedClient(func(w http.ResponseWriter, r *http.Request) {
+					io.WriteString(w, `{"path":"`+r.URL.Path+`"}`)
+				})
+				c.DisableCoalescing = tc.noCoalesc
+				coalescedBefore := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE"))
 
-			bodies := make([][]byte, len(tc.calls))
-			errs := make([]error, len(tc.calls))
-			var wg sync.WaitGroup
-			for i, call := range tc.calls {
-				call.target.BaseURL = srv.URL
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					bodies[i], errs[i] = c.Get(context.Background(), call.target, call.path, call.query, call.headers)
-				}()
-			}
-			// Release the server only once every caller has joined.
-			eventually(t, "all requests to start", func() bool {
-				joined := tc.noCoalesc || c.flightCallers.Load() == int64(len(tc.calls))
-				return joined && srv.hits.Load() == int64(tc.wantHits)
-			})
-			close(srv.release)
-			wg.Wait()
-
-			if got := srv.hits.Load(); got != int64(tc.wantHits) {
-				t.Errorf("HTTP calls = %d, want %d", got, tc.wantHits)
-			}
-			for i := range tc.calls {
-				if errs[i] != nil || !strings.HasPrefix(string(bodies[i]), `{"path":"`+tc.calls[i].path) {
-					t.Fatalf("call %d: %q, %v", i, bodies[i], errs[i])
+				bodies := make([][]byte, len(tc.calls))
+				errs := make([]error, len(tc.calls))
+				var wg sync.WaitGroup
+				for i, call := range tc.calls {
+					call.target.BaseURL = gatedURL
+					wg.Go(func() {
+						bodies[i], errs[i] = c.Get(context.Background(), call.target, call.path, call.query, call.headers)
+					})
 				}
-			}
-			// Each caller owns its body.
-			bodies[0][0] = 'X'
-			if len(bodies) > 1 && bodies[1][0] != '{' {
-				t.Error("callers share one body slice")
-			}
-			wantCoalesced := float64(len(tc.calls) - tc.wantHits)
-			if got := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE")) - coalescedBefore; got != wantCoalesced {
-				t.Errorf("coalesced_total moved by %v, want %v", got, wantCoalesced)
-			}
+				// Answer only once every caller has sent its request or
+				// joined a shared one.
+				synctest.Wait()
+				close(gate.release)
+				wg.Wait()
+
+				if got := gate.hits.Load(); got != int64(tc.wantHits) {
+					t.Errorf("HTTP calls = %d, want %d", got, tc.wantHits)
+				}
+				for i := range tc.calls {
+					if errs[i] != nil || !strings.HasPrefix(string(bodies[i]), `{"path":"`+tc.calls[i].path) {
+						t.Fatalf("call %d: %q, %v", i, bodies[i], errs[i])
+					}
+				}
+				// Each caller owns its body.
+				bodies[0][0] = 'X'
+				if len(bodies) > 1 && bodies[1][0] != '{' {
+					t.Error("callers share one body slice")
+				}
+				wantCoalesced := float64(len(tc.calls) - tc.wantHits)
+				if got := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE")) - coalescedBefore; got != wantCoalesced {
+					t.Errorf("coalesced_total moved by %v, want %v", got, wantCoalesced)
+				}
+			})
 		})
 	}
 }
@@ -163,70 +162,70 @@ func TestGetCoalescesIdenticalRequests(t *testing.T) {
 // TestCoalescedErrorsAndCancellation: a shared failure reaches every
 // caller as its own *Error; one caller giving up does not fail the others.
 func TestCoalescedErrorsAndCancellation(t *testing.T) {
-	status := atomic.Int64{}
-	status.Store(http.StatusTooManyRequests)
-	srv := newGatedServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(int(status.Load()))
-		io.WriteString(w, `{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached"}`)
-	})
-	c := &HTTPClient{}
-	tg := testTarget(srv.URL)
+	synctest.Test(t, func(t *testing.T) {
+		c, gate := newGatedClient(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached"}`)
+		})
+		tg := testTarget(gatedURL)
 
-	errs := make([]error, 5)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = c.Get(context.Background(), tg, "/x", nil, nil)
-		}()
-	}
-	eventually(t, "callers to join", func() bool { return c.flightCallers.Load() == 5 && srv.hits.Load() == 1 })
-	close(srv.release)
-	wg.Wait()
-	seen := map[*cloud.Error]bool{}
-	for i, err := range errs {
-		var ce *cloud.Error
-		if !errors.As(err, &ce) || ce.Kind != cloud.KindThrottled || ce.Code != "APIGW.0308" {
-			t.Fatalf("caller %d: %#v", i, err)
+		errs := make([]error, 5)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() { _, errs[i] = c.Get(context.Background(), tg, "/x", nil, nil) })
 		}
-		if seen[ce] {
-			t.Errorf("caller %d shares an *Error with another caller", i)
+		synctest.Wait()
+		if gate.hits.Load() != 1 {
+			t.Fatalf("HTTP calls = %d, want 1", gate.hits.Load())
 		}
-		seen[ce] = true
-	}
+		close(gate.release)
+		wg.Wait()
+		seen := map[*cloud.Error]bool{}
+		for i, err := range errs {
+			var ce *cloud.Error
+			if !errors.As(err, &ce) || ce.Kind != cloud.KindThrottled || ce.Code != "APIGW.0308" {
+				t.Fatalf("caller %d: %#v", i, err)
+			}
+			if seen[ce] {
+				t.Errorf("caller %d shares an *Error with another caller", i)
+			}
+			seen[ce] = true
+		}
+	})
 
 	// The first caller's context ends mid-flight; the second still gets
 	// the answer.
-	srv2 := newGatedServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{}`) })
-	tg.BaseURL = srv2.URL
-	ctx, cancel := context.WithCancel(context.Background())
-	firstErr := make(chan error, 1)
-	go func() {
-		_, err := c.Get(ctx, tg, "/y", nil, nil)
-		firstErr <- err
-	}()
-	eventually(t, "first request to start", func() bool { return srv2.hits.Load() == 1 })
-	second := make(chan error, 1)
-	go func() {
-		body, err := c.Get(context.Background(), tg, "/y", nil, nil)
-		if err == nil && string(body) != "{}" {
-			err = errors.New("body " + string(body))
+	synctest.Test(t, func(t *testing.T) {
+		c, gate := newGatedClient(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{}`) })
+		tg := testTarget(gatedURL)
+		ctx, cancel := context.WithCancel(context.Background())
+		firstErr := make(chan error, 1)
+		go func() {
+			_, err := c.Get(ctx, tg, "/y", nil, nil)
+			firstErr <- err
+		}()
+		synctest.Wait()
+		second := make(chan error, 1)
+		go func() {
+			body, err := c.Get(context.Background(), tg, "/y", nil, nil)
+			if err == nil && string(body) != "{}" {
+				err = errors.New("body " + string(body))
+			}
+			second <- err
+		}()
+		synctest.Wait()
+		cancel()
+		if err := <-firstErr; cloud.KindOf(err) != cloud.KindTransient {
+			t.Errorf("cancelled caller: %v", err)
 		}
-		second <- err
-	}()
-	eventually(t, "second caller to join", func() bool { return c.flightCallers.Load() == 2 })
-	cancel()
-	if err := <-firstErr; cloud.KindOf(err) != cloud.KindTransient {
-		t.Errorf("cancelled caller: %v", err)
-	}
-	close(srv2.release)
-	if err := <-second; err != nil {
-		t.Errorf("second caller: %v", err)
-	}
-	if srv2.hits.Load() != 1 {
-		t.Errorf("HTTP calls = %d, want 1", srv2.hits.Load())
-	}
+		close(gate.release)
+		if err := <-second; err != nil {
+			t.Errorf("second caller: %v", err)
+		}
+		if gate.hits.Load() != 1 {
+			t.Errorf("HTTP calls = %d, want 1", gate.hits.Load())
+		}
+	})
 }
 
 // throttleServer answers 429 (APIGW.0308) on /throttle, optionally with
