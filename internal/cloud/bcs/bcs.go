@@ -79,8 +79,10 @@ func New(c *transport.HTTPClient) *Adapter { return &Adapter{HTTP: c, Lists: New
 // Fetch returns the record of t.OperationID (see Lookup). With a
 // ListCache it is picked from the shared list of the project (or of
 // t.BlockchainID when set); an operation absent from it, or a list too
-// large to read, is asked for on its own. Without one, the list is
-// filtered by t.OperationID (and t.BlockchainID when set).
+// large to read, is asked for on its own (the operation may have started
+// after the list was fetched, and whether the unfiltered list is complete
+// is not documented). Without one, the list is filtered by t.OperationID
+// (and t.BlockchainID when set).
 func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, error) {
 	if strings.TrimSpace(t.OperationID) == "" {
 		return nil, cloud.Permanentf("spec.operationID is required")
@@ -99,9 +101,10 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 				// The list is shared: each caller gets its own copy.
 				return op.Clone(), nil
 			}
-			if cloud.KindOf(err) != cloud.KindNotFound || a.Lists.TrustMissing {
+			if cloud.KindOf(err) != cloud.KindNotFound {
 				return nil, err
 			}
+			// Absent from the list: confirmed with a filtered call.
 		case errors.Is(err, transport.ErrResponseTooLarge):
 		default:
 			return nil, err

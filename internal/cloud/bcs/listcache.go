@@ -36,11 +36,6 @@ type ListCache struct {
 	// DefaultListWindow, a negative value keeps nothing (only callers of
 	// the same in-flight call share it).
 	Window time.Duration
-	// TrustMissing reports an operation absent from the shared list as
-	// KindNotFound at once. By default the absence is confirmed with a
-	// request filtered by operation_id, in case the operation started
-	// after the list was fetched or the unfiltered list is incomplete.
-	TrustMissing bool
 	// Now is the cache's clock; nil means time.Now. Tests fix it.
 	Now func() time.Time
 
@@ -171,12 +166,4 @@ func (l *ListCache) store(key string, e *listEntry) {
 			delete(l.entries, k)
 		}
 	}
-}
-
-// Len returns the number of lists held (expired ones may still count
-// until the next sweep).
-func (l *ListCache) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.entries)
 }

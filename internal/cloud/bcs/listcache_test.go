@@ -289,8 +289,7 @@ func TestListCacheErrorsAreNotKept(t *testing.T) {
 }
 
 // TestListCacheMissingOperations: an operation started after the cached
-// list is found by the confirming filtered call; with TrustMissing the
-// list's word is final.
+// list is found by the confirming filtered call.
 func TestListCacheMissingOperations(t *testing.T) {
 	srv := newListServer(t, map[string]int{"bc1": 2})
 	clk := newClock()
@@ -312,14 +311,6 @@ func TestListCacheMissingOperations(t *testing.T) {
 	lists, filtered := srv.counts()
 	if lists["AK/bc1"] != 2 || fmt.Sprint(filtered) != "map[bc1-op-new:1]" {
 		t.Errorf("lists %v, filtered %v", lists, filtered)
-	}
-
-	a.Lists.TrustMissing = true
-	if _, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", "bc1-op-gone")); cloud.KindOf(err) != cloud.KindNotFound {
-		t.Fatalf("gone: %v", err)
-	}
-	if _, filtered := srv.counts(); filtered["bc1-op-gone"] != 0 {
-		t.Errorf("TrustMissing still confirmed: %v", filtered)
 	}
 }
 

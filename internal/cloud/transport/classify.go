@@ -37,7 +37,7 @@ const HeaderRequestID = "X-Request-Id"
 // throttling whatever HTTP status carries them.
 var throttleCodes = []string{"APIGW.0308", "APIG.0308"}
 
-// ClassifyResponse turns a non-2xx answer into a classified *Error:
+// classifyResponse turns a non-2xx answer into a classified *Error:
 // 400 → KindPermanent; 401/403 → KindAuth; 404 → KindNotFound; 429 or a
 // gateway throttling code (APIGW.0308/APIG.0308, any status) →
 // KindThrottled; 5xx and everything else, including bodies that are not
@@ -47,11 +47,8 @@ var throttleCodes = []string{"APIGW.0308", "APIG.0308"}
 // present ({error_code, error_msg}, {errorCode, errorMessage},
 // {code, message}; also nested under "error"). The message never carries
 // header values or the raw body of a non-JSON answer (often an HTML page
-// from a proxy), and is cut to MaxErrorMessageRunes.
-func ClassifyResponse(status int, header http.Header, body []byte) *cloud.Error {
-	return classifyResponse(status, header, body, time.Now())
-}
-
+// from a proxy), and is cut to MaxErrorMessageRunes. now is the time a
+// Retry-After date is measured from.
 func classifyResponse(status int, header http.Header, body []byte, now time.Time) *cloud.Error {
 	e := &cloud.Error{HTTPStatus: status}
 	if header != nil {

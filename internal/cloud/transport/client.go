@@ -52,9 +52,6 @@ type HTTPClient struct {
 	// nil sends without client-side limits. NewHTTPClient sets one with
 	// the default configuration.
 	Limiter *RateLimiter
-	// DisableCoalescing sends every call on its own, even when an
-	// identical request is already in flight.
-	DisableCoalescing bool
 
 	flight singleflight.Group
 }
@@ -95,16 +92,16 @@ var defaultTransportClient = NewHTTPTransportClient()
 // headers, Accept: application/json and X-Project-Id (when the project is
 // known). It returns the body of a 2xx answer, or a classified *Error:
 // transport failures and bodies over MaxBodyBytes are KindTransient, other
-// statuses are classified by ClassifyResponse.
+// statuses are classified by classifyResponse.
 //
 // Identical requests in flight at the same time (same URL and query, same
-// headers, same credentials) share one HTTP exchange (see Coalesce) unless
-// DisableCoalescing is set; each caller gets its own copy of the body. The
-// shared exchange is not cancelled when one caller's context is, only by
-// Timeout. With a Limiter, the request first waits for a token of its
-// (access key, service, region) bucket, or fails at once with a
-// KindThrottled error wrapping cloud.ErrRateLimited (see RateLimiter.Wait),
-// and its outcome is fed back to the bucket (see RateLimiter.Record).
+// headers, same credentials) share one HTTP exchange (see Coalesce); each
+// caller gets its own copy of the body. The shared exchange is not
+// cancelled when one caller's context is, only by Timeout. With a Limiter,
+// the request first waits for a token of its (access key, service, region)
+// bucket, or fails at once with a KindThrottled error wrapping
+// cloud.ErrRateLimited (see RateLimiter.Wait), and its outcome is fed back
+// to the bucket (see RateLimiter.Record).
 //
 // path must be unescaped (each segment is escaped when sent); callers
 // check segments with cloud.ValidPathSegment so IDs cannot change the path.
@@ -118,9 +115,6 @@ func (c *HTTPClient) Get(ctx context.Context, t cloud.Target, path string, query
 	u, err := requestURL(t, path, query)
 	if err != nil {
 		return nil, err
-	}
-	if c.DisableCoalescing {
-		return c.send(ctx, t, u, headers)
 	}
 	body, coalesced, err := Coalesce(ctx, &c.flight, flightKey(t, u, headers), func(ctx context.Context) ([]byte, error) {
 		return c.send(ctx, t, u, headers)

@@ -86,40 +86,37 @@ func TestGetCoalescesIdenticalRequests(t *testing.T) {
 		return calls
 	}
 	for _, tc := range []struct {
-		name      string
-		calls     []getCall
-		noCoalesc bool
-		wantHits  int
+		name     string
+		calls    []getCall
+		wantHits int
 	}{
-		{"50 identical", same(50), false, 1},
-		{"50 identical, coalescing disabled", same(50), true, 50},
+		{"50 identical", same(50), 1},
 		{"different query", []getCall{
 			{target: tg("AK", "SK"), path: "/x", query: url.Values{"a": {"1"}}},
 			{target: tg("AK", "SK"), path: "/x", query: url.Values{"a": {"2"}}},
-		}, false, 2},
+		}, 2},
 		{"different path", []getCall{
 			{target: tg("AK", "SK"), path: "/x"},
 			{target: tg("AK", "SK"), path: "/y"},
-		}, false, 2},
+		}, 2},
 		{"different access key", []getCall{
 			{target: tg("AK", "SK"), path: "/x"},
 			{target: tg("AK2", "SK"), path: "/x"},
-		}, false, 2},
+		}, 2},
 		{"same access key, different secret", []getCall{
 			{target: tg("AK", "SK"), path: "/x"},
 			{target: tg("AK", "wrong"), path: "/x"},
-		}, false, 2},
+		}, 2},
 		{"different headers", []getCall{
 			{target: tg("AK", "SK"), path: "/x", headers: http.Header{"X-Language": {"en-us"}}},
 			{target: tg("AK", "SK"), path: "/x", headers: http.Header{"X-Language": {"zh-cn"}}},
-		}, false, 2},
+		}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c, gate := newGatedClient(func(w http.ResponseWriter, r *http.Request) {
 					io.WriteString(w, `{"path":"`+r.URL.Path+`"}`)
 				})
-				c.DisableCoalescing = tc.noCoalesc
 				coalescedBefore := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE"))
 
 				bodies := make([][]byte, len(tc.calls))
@@ -430,7 +427,7 @@ func TestRateLimiterRecord(t *testing.T) {
 			if p := lim.PausedFor(key); p != tc.wantPause {
 				t.Errorf("paused for %v, want %v", p, tc.wantPause)
 			}
-			if r := lim.Rate(BucketKey{AccessKey: "B", Service: cloud.ServiceCCE, Region: "r"}); r != lim.Config().QPS {
+			if r := lim.Rate(BucketKey{AccessKey: "B", Service: cloud.ServiceCCE, Region: "r"}); r != lim.cfg.QPS {
 				t.Errorf("another key's rate = %v", r)
 			}
 		})

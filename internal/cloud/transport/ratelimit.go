@@ -154,9 +154,6 @@ func NewRateLimiter(cfg RateLimitConfig) *RateLimiter {
 	}
 }
 
-// Config returns the configuration in effect, defaults filled in.
-func (l *RateLimiter) Config() RateLimitConfig { return l.cfg }
-
 // bucketLocked returns key's bucket, creating it at full speed. l.mu held.
 func (l *RateLimiter) bucketLocked(key BucketKey, now time.Time) *bucket {
 	b, ok := l.buckets[key]
@@ -181,29 +178,6 @@ func (l *RateLimiter) pruneLocked(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
-}
-
-// Rate returns the current rate of key's bucket in requests per second:
-// QPS unless throttling slowed it.
-func (l *RateLimiter) Rate(key BucketKey) float64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.buckets[key]; ok {
-		return b.qps
-	}
-	return l.cfg.QPS
-}
-
-// PausedFor returns how long key's bucket stays paused after a throttled
-// answer; zero when it is not paused.
-func (l *RateLimiter) PausedFor(key BucketKey) time.Duration {
-	now := l.cfg.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.buckets[key]; ok && b.blockedUntil.After(now) {
-		return b.blockedUntil.Sub(now)
-	}
-	return 0
 }
 
 // Wait blocks until key's bucket and the global bucket both grant a token,
