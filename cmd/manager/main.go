@@ -11,8 +11,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/controller"
 	"github.com/cloudop/cloudop/internal/manager"
 )
@@ -46,11 +46,11 @@ func main() {
 	flag.DurationVar(&o.RequestTimeout, "request-timeout", 15*time.Second, "Timeout of one cloud API request.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&o.KubeBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
-	flag.Float64Var(&o.RateLimit.QPS, "cloud-qps", cloud.DefaultQPS, "Cloud requests per second per (access key, service, region).")
-	flag.IntVar(&o.RateLimit.Burst, "cloud-burst", cloud.DefaultBurst, "Burst of cloud requests per (access key, service, region).")
-	flag.Float64Var(&o.RateLimit.GlobalQPS, "cloud-global-qps", cloud.DefaultGlobalQPS, "Cloud requests per second in all.")
-	flag.IntVar(&o.RateLimit.GlobalBurst, "cloud-global-burst", cloud.DefaultGlobalBurst, "Burst of cloud requests in all.")
-	flag.DurationVar(&o.RateLimit.MaxWait, "cloud-max-wait", cloud.DefaultMaxWait, "Longest wait for a rate-limit token; longer waits defer the poll.")
+	flag.Float64Var(&o.RateLimit.QPS, "cloud-qps", transport.DefaultQPS, "Cloud requests per second per (access key, service, region).")
+	flag.IntVar(&o.RateLimit.Burst, "cloud-burst", transport.DefaultBurst, "Burst of cloud requests per (access key, service, region).")
+	flag.Float64Var(&o.RateLimit.GlobalQPS, "cloud-global-qps", transport.DefaultGlobalQPS, "Cloud requests per second in all.")
+	flag.IntVar(&o.RateLimit.GlobalBurst, "cloud-global-burst", transport.DefaultGlobalBurst, "Burst of cloud requests in all.")
+	flag.DurationVar(&o.RateLimit.MaxWait, "cloud-max-wait", transport.DefaultMaxWait, "Longest wait for a rate-limit token; longer waits defer the poll.")
 	flag.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", 5*time.Second, "How long a credentials Secret read serves other polls; a changed Secret takes effect within it. Negative disables.")
 	flag.DurationVar(&o.BCSListWindow, "bcs-list-window", bcs.DefaultListWindow, "How long one BCS list answer serves the other operations of its blockchain.")
 	flag.Var(&serviceEndpoints, "service-endpoint", "SERVICE=URL: base URL for a service instead of its regional host, e.g. CCE=http://127.0.0.1:9443 (repeatable).")

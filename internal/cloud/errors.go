@@ -94,3 +94,17 @@ func KindOf(err error) ErrorKind {
 func Permanentf(format string, args ...any) *Error {
 	return &Error{Kind: KindPermanent, Message: fmt.Sprintf(format, args...)}
 }
+
+// ErrRateLimited marks an error returned without any HTTP exchange because
+// the client-side rate limiter (transport.RateLimiter) had no token within
+// its maximum wait (or the caller's deadline). Such an error has
+// KindThrottled and RetryAfter set to when a token is expected; see
+// IsRateLimited. It is declared here, with the error kinds, because the
+// controller tells a local deferral from the service's throttling and
+// needs only this package for it.
+var ErrRateLimited = errors.New("client-side rate limit")
+
+// IsRateLimited reports whether err is a local deferral by the rate
+// limiter (no request was sent), as opposed to the service throttling a
+// request it received.
+func IsRateLimited(err error) bool { return errors.Is(err, ErrRateLimited) }

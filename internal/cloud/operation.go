@@ -1,12 +1,18 @@
 // Package cloud holds the service-neutral model of a long-running cloud
-// operation, the typed errors every service adapter returns, and the shared
-// HTTP plumbing (endpoints, signing, bounded bodies) the adapters use.
+// operation (Operation, Step, Phase, the Target to observe), the typed
+// errors every layer returns, and the helpers adapters share to turn an
+// answer into that model (status tables, text bounds, time parsing). It
+// does no I/O, so the controller can depend on it alone.
 //
-// Each service lives in its own package below this one (bcs, cce, aos, dws)
-// and turns its API's answer into an Operation.
+// Package transport (which imports this one) sends the signed,
+// rate-limited requests. Each service lives in its own package (bcs, cce,
+// aos, dws) and turns its API's answer into an Operation.
 package cloud
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Service names a supported cloud service. The values match the
 // CloudOperation API's spec.service enum.
@@ -86,12 +92,11 @@ type Step struct {
 }
 
 // Credentials are the AK/SK pair (and optional temporary token) a request
-// is signed with.
+// is signed with; the project is not part of them but of the Target.
 type Credentials struct {
 	AccessKey     string
 	SecretKey     string
 	SecurityToken string
-	ProjectID     string
 }
 
 // Target identifies one operation to observe: which service, where, and
@@ -99,8 +104,9 @@ type Credentials struct {
 type Target struct {
 	Service Service
 	Region  string
-	// ProjectID is the project the URL names (already defaulted from the
-	// credentials when the spec leaves it empty).
+	// ProjectID is the project the URL names and X-Project-Id carries.
+	// The controller resolves it (spec.projectID, else the credentials
+	// Secret's projectID); adapters only check it.
 	ProjectID    string
 	OperationID  string
 	ClusterID    string
@@ -109,4 +115,11 @@ type Target struct {
 	// BaseURL is the resolved scheme://host[:port] to call.
 	BaseURL     string
 	Credentials Credentials
+}
+
+// Fetcher observes one operation of one service. Each service package
+// provides an Adapter implementing it; t.BaseURL is already resolved (by
+// transport.Router).
+type Fetcher interface {
+	Fetch(ctx context.Context, t Target) (*Operation, error)
 }

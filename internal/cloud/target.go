@@ -1,18 +1,45 @@
 package cloud
 
-// RequireProjectID returns the project ID the URL needs: the target's, or
-// the credentials' when the target leaves it empty. A missing or unusable
-// one is a KindPermanent error naming spec.projectID.
+import (
+	"strings"
+	"unicode"
+)
+
+// RequireProjectID returns t.ProjectID, or a KindPermanent error naming
+// spec.projectID when it is empty or unusable as a path segment. It does
+// not default it: the controller resolves the project before any request.
 func (t Target) RequireProjectID() (string, error) {
-	p := t.ProjectID
-	if p == "" {
-		p = t.Credentials.ProjectID
-	}
-	if p == "" {
-		return "", Permanentf("spec.projectID is required (or a projectID key in the credentials Secret)")
-	}
-	if err := RequireSegment("spec.projectID", p); err != nil {
+	if err := RequireSegment("spec.projectID", t.ProjectID); err != nil {
 		return "", err
 	}
-	return p, nil
+	return t.ProjectID, nil
+}
+
+// ValidPathSegment reports whether an ID can be placed in a URL path as
+// one segment without changing the path's meaning: non-empty, at most 256
+// bytes, no "/", "\", "?", "#", "%", whitespace or control characters,
+// and not "." or "..".
+func ValidPathSegment(s string) bool {
+	if s == "" || len(s) > 256 || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`/\?#%`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// RequireSegment returns a KindPermanent error naming field when value is
+// empty or unusable as a path segment; adapters use it for IDs that go
+// into the URL.
+func RequireSegment(field, value string) error {
+	if value == "" {
+		return Permanentf("%s is required", field)
+	}
+	if !ValidPathSegment(value) {
+		return Permanentf("%s %q cannot be used in a request path", field, SanitizeText(value, MaxNameRunes))
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
 	"github.com/cloudop/cloudop/internal/cloud/cce"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // seedServer serves one seed body at one path, for signed GETs only.
@@ -41,14 +42,14 @@ func seedServer(t *testing.T, path, seedFile string) *httptest.Server {
 }
 
 // realRouter is the production router with every service sent to baseURL.
-func realRouter(baseURL string) *cloud.Router {
-	httpClient := cloud.NewHTTPClient(5 * time.Second)
+func realRouter(baseURL string) *transport.Router {
+	httpClient := transport.NewHTTPClient(5 * time.Second)
 	overrides := map[cloud.Service]string{}
 	for _, s := range []cloud.Service{cloud.ServiceBCS, cloud.ServiceCCE, cloud.ServiceAOS, cloud.ServiceDWS} {
 		overrides[s] = baseURL
 	}
-	return &cloud.Router{
-		Endpoints: &cloud.EndpointResolver{Overrides: overrides},
+	return &transport.Router{
+		Endpoints: &transport.EndpointResolver{Overrides: overrides},
 		Services: map[cloud.Service]cloud.Fetcher{
 			cloud.ServiceBCS: bcs.New(httpClient),
 			cloud.ServiceCCE: cce.New(httpClient),

@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/cloudop/cloudop/internal/argocd"
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/controller/internal/argocd"
 	"github.com/cloudop/cloudop/internal/testenv"
 )
 

@@ -31,7 +31,7 @@ import (
 
 // Observer fetches the current state of one cloud operation. specEndpoint
 // is the object's spec.endpoint, which the observer checks against its
-// allowlist. cloud.Router implements it; tests inject their own.
+// allowlist. transport.Router implements it; tests inject their own.
 type Observer interface {
 	Observe(ctx context.Context, t cloud.Target, specEndpoint string) (*cloud.Operation, error)
 }

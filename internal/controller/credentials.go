@@ -28,8 +28,13 @@ type credentialsError struct{ msg string }
 func (e *credentialsError) Error() string { return e.msg }
 
 // loadTarget reads the credentials Secret from the object's own namespace
-// and builds the target to observe. The Secret is read on every poll, so a
-// fixed Secret takes effect without a restart.
+// and builds the target to observe. It is the one place the project ID is
+// resolved: spec.projectID, else the Secret's projectID key; a missing one
+// is a credentialsError, since the fix is in the Secret or the spec. The
+// Secret comes from the SecretCache, so one read serves every poll for
+// --secret-cache-ttl and a fixed Secret takes effect within that time; an
+// auth failure forgets the cached Secret, so a fixed key is read on the
+// next poll.
 func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOperation) (cloud.Target, error) {
 	name := obj.Spec.CredentialsSecretRef.Name
 	secret, err := secrets.Get(ctx, secretKey(obj))
@@ -45,7 +50,7 @@ func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOpera
 	}
 	project := obj.Spec.ProjectID
 	if project == "" {
-		project = creds.ProjectID
+		project = strings.TrimSpace(string(secret.Data[secretKeyProjectID]))
 	}
 	if project == "" {
 		return cloud.Target{}, &credentialsError{fmt.Sprintf("no project: set spec.projectID or key %q in Secret %q", secretKeyProjectID, name)}
@@ -68,8 +73,8 @@ func secretKey(obj *opsv1.CloudOperation) types.NamespacedName {
 	return types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.CredentialsSecretRef.Name}
 }
 
-// credentialsFromSecret extracts and checks the keys of a credentials
-// Secret.
+// credentialsFromSecret extracts and checks the signing keys of a
+// credentials Secret (its projectID is read by loadTarget).
 func credentialsFromSecret(secret *corev1.Secret) (cloud.Credentials, error) {
 	value := func(key string) string { return strings.TrimSpace(string(secret.Data[key])) }
 	for _, key := range []string{secretKeyAccessKey, secretKeySecretKey} {
@@ -85,6 +90,5 @@ func credentialsFromSecret(secret *corev1.Secret) (cloud.Credentials, error) {
 		AccessKey:     value(secretKeyAccessKey),
 		SecretKey:     value(secretKeySecretKey),
 		SecurityToken: value(secretKeySecurityToken),
-		ProjectID:     value(secretKeyProjectID),
 	}, nil
 }

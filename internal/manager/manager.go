@@ -28,6 +28,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
 	"github.com/cloudop/cloudop/internal/cloud/cce"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/controller"
 )
 
@@ -70,7 +71,7 @@ type Options struct {
 	Policy *controller.PollPolicy
 	// RateLimit sizes the client-side token buckets (per access key,
 	// service and region, plus a global one); zero fields take defaults.
-	RateLimit cloud.RateLimitConfig
+	RateLimit transport.RateLimitConfig
 	// SecretCacheTTL is how long a credentials Secret read is reused by
 	// other polls; zero takes 5s, negative disables the cache.
 	SecretCacheTTL time.Duration
@@ -179,26 +180,26 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 // NewRouter wires the service adapters explicitly: no registries. All
 // adapters share one HTTP client, so they share its rate limiter and
 // coalescing.
-func NewRouter(o Options) (*cloud.Router, error) {
+func NewRouter(o Options) (*transport.Router, error) {
 	overrides := map[cloud.Service]string{}
 	for _, v := range o.ServiceEndpoints {
-		svc, url, err := cloud.ParseServiceEndpoint(v)
+		svc, url, err := transport.ParseServiceEndpoint(v)
 		if err != nil {
 			return nil, fmt.Errorf("service endpoint %q: %w", v, err)
 		}
 		overrides[svc] = url
 	}
-	endpoints := &cloud.EndpointResolver{Overrides: overrides, Allowed: o.AllowedEndpoints}
+	endpoints := &transport.EndpointResolver{Overrides: overrides, Allowed: o.AllowedEndpoints}
 	if err := endpoints.Validate(); err != nil {
 		return nil, err
 	}
-	httpClient := cloud.NewHTTPClient(o.RequestTimeout)
-	httpClient.Limiter = cloud.NewRateLimiter(o.RateLimit)
+	httpClient := transport.NewHTTPClient(o.RequestTimeout)
+	httpClient.Limiter = transport.NewRateLimiter(o.RateLimit)
 	bcsAdapter := bcs.New(httpClient)
 	if o.BCSListWindow > 0 {
 		bcsAdapter.Lists.Window = o.BCSListWindow
 	}
-	return &cloud.Router{
+	return &transport.Router{
 		Endpoints: endpoints,
 		Services: map[cloud.Service]cloud.Fetcher{
 			cloud.ServiceBCS: bcsAdapter,

@@ -1,15 +1,17 @@
 // Package aos observes Application Orchestration Service stack executions
 // through GET /v2/stacks/{stack_id}/actions/{action_id}. The API is not in
-// the Huawei Cloud SDK and its host is unverified (see cloud.DefaultEndpoint).
+// the Huawei Cloud SDK and its host is unverified (see transport.DefaultEndpoint).
 package aos
 
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/internal/flex"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // Phases maps status.objectStatus.phase and the sub-object phases. The
@@ -57,13 +59,13 @@ type actionStatus struct {
 
 // Adapter fetches AOS executions. It implements cloud.Fetcher.
 type Adapter struct {
-	HTTP *cloud.HTTPClient
+	HTTP *transport.HTTPClient
 }
 
 var _ cloud.Fetcher = (*Adapter)(nil)
 
 // New returns an Adapter sending its requests through c.
-func New(c *cloud.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
+func New(c *transport.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
 
 // Fetch reads execution t.OperationID of stack t.StackID. The URL has no
 // project; the project goes in X-Project-Id (set by the client).
@@ -99,8 +101,8 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	}
 	subs := make([]keyed, 0, len(st.SubObjectStatuses))
 	for name, s := range st.SubObjectStatuses {
-		created := cloud.ParseRFC3339(string(s.CreateAt))
-		updated := cloud.ParseRFC3339(string(s.UpdateAt))
+		created := parseTime(string(s.CreateAt))
+		updated := parseTime(string(s.UpdateAt))
 		step := cloud.Step{
 			Name:          cloud.SanitizeText(name, cloud.MaxNameRunes),
 			Phase:         Phases.MapStepStatus(op, string(s.Phase)),
@@ -140,7 +142,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		op.Progress = cloud.PercentOf(1, 1)
 	}
 	op.CurrentStep = cloud.CurrentStepOf(steps)
-	op.StartTime = cloud.ParseRFC3339(string(e.Metadata.CreationTimestamp))
+	op.StartTime = parseTime(string(e.Metadata.CreationTimestamp))
 	if op.StartTime == nil {
 		for _, s := range steps {
 			if s.StartTime != nil && (op.StartTime == nil || s.StartTime.Before(*op.StartTime)) {
@@ -149,7 +151,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		}
 	}
 	if op.Phase.IsTerminal() {
-		op.CompletionTime = cloud.ParseRFC3339(string(st.ObjectStatus.UpdateAt))
+		op.CompletionTime = parseTime(string(st.ObjectStatus.UpdateAt))
 	}
 	action := string(st.ActionName)
 	if action == "" {
@@ -161,4 +163,10 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty(": ", action, string(st.ObjectStatus.Reason), string(st.ObjectStatus.Message)), cloud.MaxMessageRunes)
 	op.Steps = cloud.LimitSteps(steps)
 	return op, nil
+}
+
+// parseTime reads an AOS timestamp: RFC 3339, with or without fractional
+// seconds (nil when unreadable, see cloud.ParseTime).
+func parseTime(s string) *time.Time {
+	return cloud.ParseTime(strings.TrimSpace(s), time.RFC3339Nano)
 }

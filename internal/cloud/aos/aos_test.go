@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 func read(t testing.TB, name string) []byte {
@@ -23,7 +24,7 @@ func read(t testing.TB, name string) []byte {
 	return b
 }
 
-func at(s string) *time.Time { return cloud.ParseRFC3339(s) }
+func at(s string) *time.Time { return parseTime(s) }
 
 func pct(v int32) *int32 { return &v }
 
@@ -132,7 +133,7 @@ func TestFetch(t *testing.T) {
 	defer srv.Close()
 	target := cloud.Target{Service: cloud.ServiceAOS, ProjectID: "p9", StackID: "trim", OperationID: "trim-4074942376",
 		BaseURL: srv.URL, Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"}}
-	op, err := New(&cloud.HTTPClient{}).Fetch(context.Background(), target)
+	op, err := New(&transport.HTTPClient{}).Fetch(context.Background(), target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,4 +180,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("progress %d", *op.Progress)
 		}
 	})
+}
+
+// TestParseTime: RFC 3339 with or without fractional seconds, trimmed
+// and converted to UTC; nothing else.
+func TestParseTime(t *testing.T) {
+	if got := parseTime(" 2016-12-27T20:12:32.5+08:00 "); got == nil || !got.Equal(time.Date(2016, 12, 27, 12, 12, 32, 5e8, time.UTC)) {
+		t.Errorf("fractional seconds with offset: got %v", got)
+	}
+	if got := parseTime("2016-12-27T20:12:32Z"); got == nil || !got.Equal(time.Date(2016, 12, 27, 20, 12, 32, 0, time.UTC)) {
+		t.Errorf("whole seconds: got %v", got)
+	}
+	if got := parseTime("2016-12-27 20:12:32"); got != nil {
+		t.Errorf("a time without the T: got %v, want nil", got)
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/internal/flex"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // Statuses maps operation_status (and step/sub-step status) words.
@@ -62,7 +63,7 @@ type subDetail struct {
 
 // Adapter fetches BCS operations. It implements cloud.Fetcher.
 type Adapter struct {
-	HTTP *cloud.HTTPClient
+	HTTP *transport.HTTPClient
 	// Lists, when set, serves every operation of one (credentials,
 	// project, blockchain) from one shared ListOpRecord call (see
 	// ListCache). nil sends one call filtered by operation_id per Fetch.
@@ -73,13 +74,15 @@ var _ cloud.Fetcher = (*Adapter)(nil)
 
 // New returns an Adapter sending its requests through c, with a ListCache
 // of DefaultListWindow.
-func New(c *cloud.HTTPClient) *Adapter { return &Adapter{HTTP: c, Lists: NewListCache(0)} }
+func New(c *transport.HTTPClient) *Adapter { return &Adapter{HTTP: c, Lists: NewListCache(0)} }
 
 // Fetch returns the record of t.OperationID (see Lookup). With a
 // ListCache it is picked from the shared list of the project (or of
 // t.BlockchainID when set); an operation absent from it, or a list too
-// large to read, is asked for on its own. Without one, the list is
-// filtered by t.OperationID (and t.BlockchainID when set).
+// large to read, is asked for on its own (the operation may have started
+// after the list was fetched, and whether the unfiltered list is complete
+// is not documented). Without one, the list is filtered by t.OperationID
+// (and t.BlockchainID when set).
 func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, error) {
 	if strings.TrimSpace(t.OperationID) == "" {
 		return nil, cloud.Permanentf("spec.operationID is required")
@@ -98,10 +101,11 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 				// The list is shared: each caller gets its own copy.
 				return op.Clone(), nil
 			}
-			if cloud.KindOf(err) != cloud.KindNotFound || a.Lists.TrustMissing {
+			if cloud.KindOf(err) != cloud.KindNotFound {
 				return nil, err
 			}
-		case errors.Is(err, cloud.ErrResponseTooLarge):
+			// Absent from the list: confirmed with a filtered call.
+		case errors.Is(err, transport.ErrResponseTooLarge):
 		default:
 			return nil, err
 		}
@@ -111,7 +115,7 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 
 // fetchOne lists the records filtered by t.OperationID (and
 // t.BlockchainID) and picks the matching one.
-func fetchOne(ctx context.Context, c *cloud.HTTPClient, t cloud.Target, project string) (*cloud.Operation, error) {
+func fetchOne(ctx context.Context, c *transport.HTTPClient, t cloud.Target, project string) (*cloud.Operation, error) {
 	q := url.Values{"operation_id": {t.OperationID}}
 	if t.BlockchainID != "" {
 		q.Set("blockchain_id", t.BlockchainID)
@@ -286,10 +290,10 @@ func convertStep(op *cloud.Operation, key string, p process) cloud.Step {
 			ServiceStatus: cloud.SanitizeText(string(sd.Status), cloud.MaxStatusWordRunes),
 			// A not-started sub-step's detail ("waiting") is all it says.
 			Message:   cloud.SanitizeText(cloud.JoinNonEmpty("; ", append([]string{string(sd.Detail)}, sd.Message...)...), cloud.MaxMessageRunes),
-			StartTime: cloud.ParseEpoch(sd.StartTime.Value),
+			StartTime: parseEpoch(sd.StartTime.Value),
 		}
 		if ss.Phase.IsTerminal() {
-			ss.CompletionTime = cloud.ParseEpoch(sd.EndTime.Value)
+			ss.CompletionTime = parseEpoch(sd.EndTime.Value)
 		}
 		s.SubSteps = append(s.SubSteps, ss)
 		order = append(order, sd.SerialNum.Value)
@@ -355,4 +359,35 @@ func failureMessage(steps []cloud.Step) string {
 		}
 	}
 	return ""
+}
+
+// Epoch magnitude thresholds. A seconds value of 1e11 is the year 5138 and
+// a nanoseconds value of 1e17 is 1973, so the ranges do not overlap for
+// any date this operator will see.
+const (
+	epochMaxSeconds = 1e11
+	epochMaxMillis  = 1e14
+	epochMaxMicros  = 1e17
+)
+
+// parseEpoch reads a BCS epoch integer whose unit is not documented: it is
+// taken as seconds, milliseconds, microseconds or nanoseconds by magnitude
+// (the seeds carry nanoseconds). Zero means unset and, like negative
+// values, gives nil; the result is in UTC.
+func parseEpoch(v int64) *time.Time {
+	var t time.Time
+	switch {
+	case v <= 0:
+		return nil
+	case v < epochMaxSeconds:
+		t = time.Unix(v, 0)
+	case v < epochMaxMillis:
+		t = time.UnixMilli(v)
+	case v < epochMaxMicros:
+		t = time.UnixMicro(v)
+	default:
+		t = time.Unix(0, v)
+	}
+	t = t.UTC()
+	return &t
 }

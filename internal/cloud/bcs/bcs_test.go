@@ -3,6 +3,7 @@ package bcs
 import (
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 func read(t testing.TB, name string) []byte {
@@ -24,7 +26,7 @@ func read(t testing.TB, name string) []byte {
 	return b
 }
 
-func ns(v int64) *time.Time { return cloud.ParseEpoch(v) }
+func ns(v int64) *time.Time { return parseEpoch(v) }
 
 func pct(v int32) *int32 { return &v }
 
@@ -199,7 +201,7 @@ func TestParseCases(t *testing.T) {
 	}
 }
 
-func ts(sec int64) *time.Time { return cloud.ParseEpoch(sec) }
+func ts(sec int64) *time.Time { return parseEpoch(sec) }
 
 func TestParseErrors(t *testing.T) {
 	for body, kind := range map[string]cloud.ErrorKind{
@@ -230,7 +232,7 @@ func TestFetch(t *testing.T) {
 
 	// Without a ListCache: one call filtered by operation_id per Fetch
 	// (listcache_test.go covers the shared list).
-	a := &Adapter{HTTP: &cloud.HTTPClient{}}
+	a := &Adapter{HTTP: &transport.HTTPClient{}}
 	target := cloud.Target{
 		Service: cloud.ServiceBCS, ProjectID: "051ddda57400d2982fccc014fab5749d", OperationID: "BCSSVC01-99-1618218591906093855",
 		BlockchainID: "23604f57-eac9-3777-e9f5-ae87457f2338", BaseURL: srv.URL,
@@ -339,5 +341,39 @@ func FuzzParse(f *testing.F) {
 			_, _ = Lookup(ops, id)
 		}
 		_, _ = Parse(body)
+	})
+}
+
+func TestParseEpoch(t *testing.T) {
+	for in, want := range map[int64]string{
+		0:                   "",
+		-5:                  "",
+		1618218591:          "2021-04-12T09:09:51Z",           // seconds
+		1618218591906:       "2021-04-12T09:09:51.906Z",       // milliseconds
+		1618218591906093:    "2021-04-12T09:09:51.906093Z",    // microseconds
+		1618219038464462600: "2021-04-12T09:17:18.4644626Z",   // nanoseconds (seed 000)
+		1618218591951266000: "2021-04-12T09:09:51.951266Z",    // seed 000
+		99999999999:         "5138-11-16T09:46:39Z",           // largest "seconds"
+		100000000000:        "1973-03-03T09:46:40Z",           // smallest "milliseconds"
+		math.MaxInt64:       "2262-04-11T23:47:16.854775807Z", // nanoseconds, no overflow
+	} {
+		got := ""
+		if p := parseEpoch(in); p != nil {
+			got = p.Format(time.RFC3339Nano)
+		}
+		if got != want {
+			t.Errorf("parseEpoch(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParseEpoch(f *testing.F) {
+	f.Add(int64(1618219038464462600))
+	f.Add(int64(0))
+	f.Add(int64(-1))
+	f.Fuzz(func(t *testing.T, v int64) {
+		if got := parseEpoch(v); got != nil && got.Location() != time.UTC {
+			t.Fatalf("non-UTC time %v", got)
+		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // DefaultListWindow is how long one parsed ListOpRecord answer serves the
@@ -35,11 +36,6 @@ type ListCache struct {
 	// DefaultListWindow, a negative value keeps nothing (only callers of
 	// the same in-flight call share it).
 	Window time.Duration
-	// TrustMissing reports an operation absent from the shared list as
-	// KindNotFound at once. By default the absence is confirmed with a
-	// request filtered by operation_id, in case the operation started
-	// after the list was fetched or the unfiltered list is incomplete.
-	TrustMissing bool
 	// Now is the cache's clock; nil means time.Now. Tests fix it.
 	Now func() time.Time
 
@@ -77,24 +73,24 @@ func (l *ListCache) window() time.Duration {
 // never reads a list fetched with the right one), endpoint, project and
 // blockchain.
 func listKey(t cloud.Target, project string) string {
-	return t.Credentials.Fingerprint() + "\n" + t.BaseURL + "\n" + project + "\n" + t.BlockchainID
+	return transport.Fingerprint(t.Credentials) + "\n" + t.BaseURL + "\n" + project + "\n" + t.BlockchainID
 }
 
 // errListTooLarge is returned while a list is remembered as too large.
-var errListTooLarge = &cloud.Error{Kind: cloud.KindTransient, Message: "operation list too large", Err: cloud.ErrResponseTooLarge}
+var errListTooLarge = &cloud.Error{Kind: cloud.KindTransient, Message: "operation list too large", Err: transport.ErrResponseTooLarge}
 
 // list returns the parsed operation list for t (shared, read-only).
-func (l *ListCache) list(ctx context.Context, c *cloud.HTTPClient, t cloud.Target, project string) (map[string]*cloud.Operation, error) {
+func (l *ListCache) list(ctx context.Context, c *transport.HTTPClient, t cloud.Target, project string) (map[string]*cloud.Operation, error) {
 	key := listKey(t, project)
 	if ops, ok, err := l.cached(key); ok {
 		if err == nil {
-			cloud.CountCoalesced(cloud.ServiceBCS, 1)
+			transport.CountCoalesced(cloud.ServiceBCS, 1)
 		}
 		return ops, err
 	}
 
 	called := false
-	ch := l.flight.DoChan(key, func() (any, error) {
+	ops, _, err := transport.Coalesce(ctx, &l.flight, key, func(ctx context.Context) (map[string]*cloud.Operation, error) {
 		// A call that finished between the check above and this flight
 		// may have stored the list already.
 		if ops, ok, err := l.cached(key); ok {
@@ -106,11 +102,11 @@ func (l *ListCache) list(ctx context.Context, c *cloud.HTTPClient, t cloud.Targe
 		if t.BlockchainID != "" {
 			q.Set("blockchain_id", t.BlockchainID)
 		}
-		// Not cancelled with the first caller: others may share it. The
-		// client's Timeout bounds it.
-		body, err := c.Get(context.WithoutCancel(ctx), t, recordPath(project), q, nil)
+		// ctx is not cancelled with the first caller (others may share
+		// the call); the client's Timeout bounds it.
+		body, err := c.Get(ctx, t, recordPath(project), q, nil)
 		if err != nil {
-			if errors.Is(err, cloud.ErrResponseTooLarge) {
+			if errors.Is(err, transport.ErrResponseTooLarge) {
 				l.store(key, &listEntry{fetched: started, tooLarge: true})
 			}
 			return nil, err
@@ -123,26 +119,14 @@ func (l *ListCache) list(ctx context.Context, c *cloud.HTTPClient, t cloud.Targe
 			l.store(key, &listEntry{ops: ops, fetched: started})
 		}
 		return ops, nil
-	})
-	select {
-	case res := <-ch:
-		// called is read only after the result arrived, which happens
-		// after the function (if it was this caller's) returned.
-		if !called && res.Err == nil {
-			cloud.CountCoalesced(cloud.ServiceBCS, 1)
-		}
-		if res.Err != nil {
-			var ce *cloud.Error
-			if res.Shared && errors.As(res.Err, &ce) {
-				cp := *ce
-				return nil, &cp
-			}
-			return nil, res.Err
-		}
-		return res.Val.(map[string]*cloud.Operation), nil
-	case <-ctx.Done():
-		return nil, cloud.ClassifyTransport(ctx.Err())
+	}, nil)
+	// called is read only once a result arrived (err is set when ctx
+	// ended first), which happens after the function, if it was this
+	// caller's, returned. The list is shared read-only: no clone.
+	if err == nil && !called {
+		transport.CountCoalesced(cloud.ServiceBCS, 1)
 	}
+	return ops, err
 }
 
 // cached returns a fresh list for key (ok true), or a copy of
@@ -182,12 +166,4 @@ func (l *ListCache) store(key string, e *listEntry) {
 			delete(l.entries, k)
 		}
 	}
-}
-
-// Len returns the number of lists held (expired ones may still count
-// until the next sweep).
-func (l *ListCache) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.entries)
 }

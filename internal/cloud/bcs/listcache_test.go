@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 const testProject = "p1"
@@ -145,7 +146,7 @@ func coalescedBCS(t *testing.T) float64 {
 func TestListCacheCoalescesOneBlockchain(t *testing.T) {
 	srv := newListServer(t, map[string]int{"bc1": 20, "bc2": 3})
 	clk := newClock()
-	a := &Adapter{HTTP: &cloud.HTTPClient{}, Lists: &ListCache{Now: clk.Now}}
+	a := &Adapter{HTTP: &transport.HTTPClient{}, Lists: &ListCache{Now: clk.Now}}
 	coalesced0 := coalescedBCS(t)
 
 	ids := make([]string, 0, 21)
@@ -235,7 +236,7 @@ func TestListCacheKeysAndWindow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newListServer(t, map[string]int{"bc1": 5, "bc2": 5})
 			clk := newClock()
-			a := &Adapter{HTTP: &cloud.HTTPClient{}, Lists: &ListCache{Window: tc.window, Now: clk.Now}}
+			a := &Adapter{HTTP: &transport.HTTPClient{}, Lists: &ListCache{Window: tc.window, Now: clk.Now}}
 			for _, p := range tc.polls {
 				clk.Step(p.advance)
 				op, err := a.Fetch(context.Background(), bcsTarget(srv.URL, p.ak, p.sk, p.chain, p.opID))
@@ -270,7 +271,7 @@ func TestListCacheErrorsAreNotKept(t *testing.T) {
 			srv := newListServer(t, map[string]int{"bc1": 3})
 			srv.failNext = []int{tc.status}
 			clk := newClock()
-			a := &Adapter{HTTP: &cloud.HTTPClient{}, Lists: &ListCache{Now: clk.Now}}
+			a := &Adapter{HTTP: &transport.HTTPClient{}, Lists: &ListCache{Now: clk.Now}}
 			if _, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", "bc1-op-0")); cloud.KindOf(err) != tc.kind {
 				t.Fatalf("first poll: %v, want %v", err, tc.kind)
 			}
@@ -288,12 +289,11 @@ func TestListCacheErrorsAreNotKept(t *testing.T) {
 }
 
 // TestListCacheMissingOperations: an operation started after the cached
-// list is found by the confirming filtered call; with TrustMissing the
-// list's word is final.
+// list is found by the confirming filtered call.
 func TestListCacheMissingOperations(t *testing.T) {
 	srv := newListServer(t, map[string]int{"bc1": 2})
 	clk := newClock()
-	a := &Adapter{HTTP: &cloud.HTTPClient{}, Lists: &ListCache{Now: clk.Now}}
+	a := &Adapter{HTTP: &transport.HTTPClient{}, Lists: &ListCache{Now: clk.Now}}
 	if _, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", "bc1-op-0")); err != nil {
 		t.Fatal(err)
 	}
@@ -312,14 +312,6 @@ func TestListCacheMissingOperations(t *testing.T) {
 	if lists["AK/bc1"] != 2 || fmt.Sprint(filtered) != "map[bc1-op-new:1]" {
 		t.Errorf("lists %v, filtered %v", lists, filtered)
 	}
-
-	a.Lists.TrustMissing = true
-	if _, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", "bc1-op-gone")); cloud.KindOf(err) != cloud.KindNotFound {
-		t.Fatalf("gone: %v", err)
-	}
-	if _, filtered := srv.counts(); filtered["bc1-op-gone"] != 0 {
-		t.Errorf("TrustMissing still confirmed: %v", filtered)
-	}
 }
 
 // TestListCacheTooLargeFallsBack: a list over the body limit is not used;
@@ -328,7 +320,7 @@ func TestListCacheMissingOperations(t *testing.T) {
 func TestListCacheTooLargeFallsBack(t *testing.T) {
 	srv := newListServer(t, map[string]int{"bc1": 30})
 	clk := newClock()
-	a := &Adapter{HTTP: &cloud.HTTPClient{MaxBodyBytes: 512}, Lists: &ListCache{Now: clk.Now}}
+	a := &Adapter{HTTP: &transport.HTTPClient{MaxBodyBytes: 512}, Lists: &ListCache{Now: clk.Now}}
 	for _, id := range []string{"bc1-op-0", "bc1-op-1"} {
 		clk.Step(time.Minute)
 		op, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", "bc1", id))
@@ -353,7 +345,7 @@ func TestListCacheTooLargeFallsBack(t *testing.T) {
 func TestListCacheSweep(t *testing.T) {
 	srv := newListServer(t, map[string]int{"bc1": 1, "bc2": 1})
 	clk := newClock()
-	a := &Adapter{HTTP: &cloud.HTTPClient{}, Lists: &ListCache{Now: clk.Now}}
+	a := &Adapter{HTTP: &transport.HTTPClient{}, Lists: &ListCache{Now: clk.Now}}
 	for _, bc := range []string{"bc1", "bc2"} {
 		if _, err := a.Fetch(context.Background(), bcsTarget(srv.URL, "AK", "SK", bc, bc+"-op-0")); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/internal/flex"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // WorkflowPhases maps status.phase. CCE's "Pending" means a task failed
@@ -75,13 +76,13 @@ type line struct {
 
 // Adapter fetches CCE upgrade workflows. It implements cloud.Fetcher.
 type Adapter struct {
-	HTTP *cloud.HTTPClient
+	HTTP *transport.HTTPClient
 }
 
 var _ cloud.Fetcher = (*Adapter)(nil)
 
 // New returns an Adapter sending its requests through c.
-func New(c *cloud.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
+func New(c *transport.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
 
 // Fetch reads the workflow t.OperationID of cluster t.ClusterID.
 func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, error) {
@@ -139,10 +140,10 @@ func Parse(body []byte) (*cloud.Operation, error) {
 			Name:          cloud.SanitizeText(name, cloud.MaxNameRunes),
 			Phase:         TaskStatuses.MapStepStatus(op, string(p.Status)),
 			ServiceStatus: cloud.SanitizeText(string(p.Status), cloud.MaxStatusWordRunes),
-			StartTime:     cloud.ParseCCETime(string(p.StartTimeStamp)),
+			StartTime:     parseTime(string(p.StartTimeStamp)),
 		}
 		if s.Phase.IsTerminal() {
-			s.CompletionTime = cloud.ParseCCETime(string(p.EndTimeStamp))
+			s.CompletionTime = parseTime(string(p.EndTimeStamp))
 		}
 		if s.Phase == cloud.PhaseSucceeded {
 			done++
@@ -170,7 +171,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		op.Progress = cloud.PercentOf(1, 1)
 	}
 	op.CurrentStep = cloud.CurrentStepOf(steps)
-	op.StartTime = cloud.ParseCCETime(string(w.Metadata.CreationTimestamp))
+	op.StartTime = parseTime(string(w.Metadata.CreationTimestamp))
 	if op.Phase.IsTerminal() {
 		op.CompletionTime = lastEnd
 	}
@@ -256,4 +257,25 @@ func orUnknown(s string) string {
 		return "?"
 	}
 	return s
+}
+
+// timeLayouts: CCE prints Go's time.Time.String() form; tolerate the
+// variants a change of server code could produce.
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	"2006-01-02 15:04:05.999999999 -0700",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	time.RFC3339Nano,
+}
+
+// parseTime reads a CCE timestamp such as
+// "2023-11-25 06:32:34.923248 +0000 UTC" (nil when unreadable, see
+// cloud.ParseTime). A Go monotonic-clock suffix (" m=+0.000001") is
+// ignored; RFC 3339 is accepted as a fallback.
+func parseTime(s string) *time.Time {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, " m="); i >= 0 {
+		s = s[:i]
+	}
+	return cloud.ParseTime(s, timeLayouts...)
 }

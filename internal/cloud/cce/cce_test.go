@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 func read(t testing.TB, name string) []byte {
@@ -25,7 +26,7 @@ func read(t testing.TB, name string) []byte {
 }
 
 func at(s string) *time.Time {
-	t := cloud.ParseCCETime(s)
+	t := parseTime(s)
 	if t == nil {
 		panic(s)
 	}
@@ -145,7 +146,7 @@ func TestFetch(t *testing.T) {
 		Service: cloud.ServiceCCE, ProjectID: "p1", ClusterID: "b4b9e60f-8aa2-11ee-af09-0255ac10004f", OperationID: "c271e39e-1a6e-4d3d-8fa8-2a36329c68d1",
 		BaseURL: srv.URL, Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"},
 	}
-	op, err := New(&cloud.HTTPClient{}).Fetch(context.Background(), target)
+	op, err := New(&transport.HTTPClient{}).Fetch(context.Background(), target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,4 +189,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%d steps", len(op.Steps))
 		}
 	})
+}
+
+// TestParseTime: CCE's time.Time.String() form and its variants read as
+// the same instant; placeholders and other text give nil.
+func TestParseTime(t *testing.T) {
+	want := time.Date(2023, 11, 25, 6, 32, 34, 923248000, time.UTC)
+	for _, in := range []string{
+		"2023-11-25 06:32:34.923248 +0000 UTC",
+		"2023-11-25 14:32:34.923248 +0800 CST",
+		"2023-11-25 06:32:34.923248 +0000 UTC m=+0.000123",
+		"2023-11-25 06:32:34.923248 +0000",
+		"2023-11-25T06:32:34.923248Z",
+	} {
+		if got := parseTime(in); got == nil || !got.Equal(want) {
+			t.Errorf("parseTime(%q) = %v, want %v", in, got, want)
+		}
+	}
+	for _, in := range []string{"", "yesterday", "0001-01-01 00:00:00 +0000 UTC"} {
+		if got := parseTime(in); got != nil {
+			t.Errorf("parseTime(%q) = %v, want nil", in, got)
+		}
+	}
 }

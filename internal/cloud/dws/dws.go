@@ -14,6 +14,7 @@ import (
 
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/internal/flex"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // Statuses maps the action's and each sub-item's status. A rolled-back
@@ -73,13 +74,13 @@ type ProgressInfo struct {
 
 // Adapter fetches DWS cluster actions. It implements cloud.Fetcher.
 type Adapter struct {
-	HTTP *cloud.HTTPClient
+	HTTP *transport.HTTPClient
 }
 
 var _ cloud.Fetcher = (*Adapter)(nil)
 
 // New returns an Adapter sending its requests through c.
-func New(c *cloud.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
+func New(c *transport.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
 
 // Fetch reads action t.OperationID (an action name such as RESTORING) of
 // cluster t.ClusterID. It asks for English sub-item names (x-language).
@@ -135,13 +136,13 @@ func Parse(body []byte) (*cloud.Operation, error) {
 				Name:          cloud.SanitizeText(string(si.SubItemName), cloud.MaxNameRunes),
 				Phase:         Statuses.MapStepStatus(op, string(si.Status)),
 				ServiceStatus: cloud.SanitizeText(string(si.Status), cloud.MaxStatusWordRunes),
-				StartTime:     cloud.ParseDWSTime(string(si.BeginTime)),
+				StartTime:     parseTime(string(si.BeginTime)),
 			}
 			if ss.Name == "" {
 				ss.Name = "sub-item-" + strconv.Itoa(j+1)
 			}
 			if ss.Phase.IsTerminal() {
-				ss.CompletionTime = cloud.ParseDWSTime(string(si.EndTime))
+				ss.CompletionTime = parseTime(string(si.EndTime))
 			}
 			info, isJSON := ParseDetail(string(si.Detail))
 			var prog *int32
@@ -201,7 +202,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	}
 	op.EstimatedRemaining = estimate
 	op.CurrentStep = cloud.CurrentStepOf(steps)
-	op.StartTime = cloud.ParseDWSTime(string(a.SubmitTime))
+	op.StartTime = parseTime(string(a.SubmitTime))
 	if op.Phase.IsTerminal() {
 		for _, s := range steps {
 			if s.CompletionTime != nil && (op.CompletionTime == nil || s.CompletionTime.After(*op.CompletionTime)) {
@@ -303,4 +304,20 @@ func earliest(a, b *time.Time) *time.Time {
 		return b
 	}
 	return a
+}
+
+// timeLayouts: DWS's own form (with a space or a "T" between date and
+// time), RFC 3339 as a fallback.
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	time.RFC3339Nano,
+}
+
+// parseTime reads a DWS timestamp such as "2025-05-19 09:06:18.0" or
+// "2025-05-19 09:06:18" (nil when unreadable, see cloud.ParseTime). DWS
+// gives no zone; it is taken as UTC (unverified). Empty (the API's null)
+// gives nil.
+func parseTime(s string) *time.Time {
+	return cloud.ParseTime(strings.TrimSpace(s), timeLayouts...)
 }

@@ -2,6 +2,7 @@ package dws
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 func read(t testing.TB, name string) []byte {
@@ -22,7 +24,7 @@ func read(t testing.TB, name string) []byte {
 	return b
 }
 
-func at(s string) *time.Time { return cloud.ParseDWSTime(s) }
+func at(s string) *time.Time { return parseTime(s) }
 
 func pct(v int32) *int32 { return &v }
 
@@ -190,7 +192,7 @@ func TestFetch(t *testing.T) {
 	defer srv.Close()
 	target := cloud.Target{Service: cloud.ServiceDWS, ProjectID: "05f2cff45100d5112f4bc00b794ea08e", ClusterID: "9f76c502-fc9c-4a52-8656-65d0da6e3d57",
 		OperationID: "SNAPSHOTTING_FAILED", BaseURL: srv.URL, Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"}}
-	op, err := New(&cloud.HTTPClient{}).Fetch(context.Background(), target)
+	op, err := New(&transport.HTTPClient{}).Fetch(context.Background(), target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,4 +235,25 @@ func FuzzParseDetail(f *testing.F) {
 	f.Fuzz(func(t *testing.T, detail string) {
 		_, _ = ParseDetail(detail)
 	})
+}
+
+// TestParseTime: DWS's zone-less times (with a space or a T, with or
+// without a fraction) are UTC; RFC 3339 is converted; the rest is nil.
+func TestParseTime(t *testing.T) {
+	for in, want := range map[string]string{
+		"2025-05-19 09:06:18.0":     "2025-05-19 09:06:18 +0000 UTC",
+		"2025-05-19 09:05:10.0":     "2025-05-19 09:05:10 +0000 UTC",
+		"2025-05-19 09:07:42":       "2025-05-19 09:07:42 +0000 UTC",
+		"2025-05-19 09:07:42.123":   "2025-05-19 09:07:42.123 +0000 UTC",
+		"2025-05-19T09:07:42":       "2025-05-19 09:07:42 +0000 UTC",
+		"2025-05-19T09:07:42+08:00": "2025-05-19 01:07:42 +0000 UTC",
+		"":                          "<nil>",
+		"null":                      "<nil>",
+		"N/A":                       "<nil>",
+		"2025-13-45 99:99:99":       "<nil>",
+	} {
+		if got := fmt.Sprint(parseTime(in)); got != want {
+			t.Errorf("parseTime(%q) = %s, want %s", in, got, want)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // DefaultAllowedEndpoints is the spec.endpoint allowlist used when
@@ -24,7 +26,7 @@ type EndpointResolver struct {
 	// Overrides are the manager's --service-endpoint SERVICE=URL flags.
 	// They are trusted (set by the operator's installer) and not checked
 	// against Allowed.
-	Overrides map[Service]string
+	Overrides map[cloud.Service]string
 	// Allowed are the patterns a CloudOperation's spec.endpoint must
 	// match: an exact base URL ("http://127.0.0.1:8080") or a scheme with
 	// a "*." host wildcard ("https://*.example.com", matching any host
@@ -38,11 +40,11 @@ type EndpointResolver struct {
 // spec endpoint when set (it must match the allowlist, else a
 // KindPermanent error naming spec.endpoint), else the service's override,
 // else the regional default (see DefaultEndpoint).
-func (r *EndpointResolver) Resolve(service Service, region, specEndpoint string) (string, error) {
+func (r *EndpointResolver) Resolve(service cloud.Service, region, specEndpoint string) (string, error) {
 	if strings.TrimSpace(specEndpoint) != "" {
 		base, err := NormalizeBaseURL(specEndpoint)
 		if err != nil {
-			return "", Permanentf("spec.endpoint %q is not a valid base URL: %s", SanitizeText(specEndpoint, MaxNameRunes), err)
+			return "", cloud.Permanentf("spec.endpoint %q is not a valid base URL: %s", cloud.SanitizeText(specEndpoint, cloud.MaxNameRunes), err)
 		}
 		allowed := DefaultAllowedEndpoints
 		if r != nil && r.Allowed != nil {
@@ -53,13 +55,13 @@ func (r *EndpointResolver) Resolve(service Service, region, specEndpoint string)
 				return base, nil
 			}
 		}
-		return "", Permanentf("spec.endpoint %q is not allowed by the manager (allowed: %s)", base, strings.Join(allowed, ", "))
+		return "", cloud.Permanentf("spec.endpoint %q is not allowed by the manager (allowed: %s)", base, strings.Join(allowed, ", "))
 	}
 	if r != nil {
 		if o, ok := r.Overrides[service]; ok && o != "" {
 			base, err := NormalizeBaseURL(o)
 			if err != nil {
-				return "", Permanentf("--service-endpoint for %s is not a valid base URL: %s", service, err)
+				return "", cloud.Permanentf("--service-endpoint for %s is not a valid base URL: %s", service, err)
 			}
 			return base, nil
 		}
@@ -97,8 +99,8 @@ var (
 	regionDomains = map[string]string{
 		"eu-west-0": "myhuaweicloud.com",
 	}
-	serviceRegionDomains = map[Service]map[string]string{
-		ServiceDWS: {
+	serviceRegionDomains = map[cloud.Service]map[string]string{
+		cloud.ServiceDWS: {
 			"ap-southeast-4": "myhuaweicloud.cn",
 			"cn-east-4":      "myhuaweicloud.cn",
 			"cn-north-12":    "myhuaweicloud.cn",
@@ -113,17 +115,17 @@ var (
 // than eu-west-0, and myhuaweicloud.cn for the DWS regions the SDK lists
 // there. BCS uses .com (the SDK lists .cn only as a second choice). The AOS
 // host (aos.{region}...) is unverified; override it if it does not answer.
-func DefaultEndpoint(service Service, region string) (string, error) {
+func DefaultEndpoint(service cloud.Service, region string) (string, error) {
 	region = strings.TrimSpace(region)
 	if region == "" {
-		return "", Permanentf("spec.region is required to find the %s endpoint", service)
+		return "", cloud.Permanentf("spec.region is required to find the %s endpoint", service)
 	}
 	if len(region) > 63 || !regionPattern.MatchString(region) {
-		return "", Permanentf("spec.region %q is not a valid region name", SanitizeText(region, MaxNameRunes))
+		return "", cloud.Permanentf("spec.region %q is not a valid region name", cloud.SanitizeText(region, cloud.MaxNameRunes))
 	}
 	svc := strings.ToLower(string(service))
 	if svc == "" || !regionPattern.MatchString(svc) {
-		return "", Permanentf("unsupported service %q", SanitizeText(string(service), MaxNameRunes))
+		return "", cloud.Permanentf("unsupported service %q", cloud.SanitizeText(string(service), cloud.MaxNameRunes))
 	}
 	domain := "myhuaweicloud.com"
 	if strings.HasPrefix(region, "eu-") {
@@ -141,14 +143,14 @@ func DefaultEndpoint(service Service, region string) (string, error) {
 // ParseServiceEndpoint parses a --service-endpoint flag value such as
 // "CCE=http://127.0.0.1:8080". The service name is case-insensitive and
 // must be one of the supported services.
-func ParseServiceEndpoint(s string) (Service, string, error) {
+func ParseServiceEndpoint(s string) (cloud.Service, string, error) {
 	name, raw, ok := strings.Cut(s, "=")
 	if !ok {
 		return "", "", fmt.Errorf("service endpoint %q: want SERVICE=URL", s)
 	}
-	svc := Service(strings.ToUpper(strings.TrimSpace(name)))
+	svc := cloud.Service(strings.ToUpper(strings.TrimSpace(name)))
 	switch svc {
-	case ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS:
+	case cloud.ServiceBCS, cloud.ServiceCCE, cloud.ServiceAOS, cloud.ServiceDWS:
 	default:
 		return "", "", fmt.Errorf("service endpoint %q: unknown service %q", s, name)
 	}

@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,19 +19,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	testingclock "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-)
 
-// eventually polls cond for up to 10 s (a bound, not a timing assertion).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+	"github.com/cloudop/cloudop/internal/cloud"
+)
 
 // accessKeyOf extracts the access key from a signed request.
 func accessKeyOf(r *http.Request) string {
@@ -39,27 +30,39 @@ func accessKeyOf(r *http.Request) string {
 	return ak
 }
 
-// gatedServer holds every request until release is closed and counts
-// them.
-type gatedServer struct {
-	*httptest.Server
+// gatedTransport stands in for the network in a synctest bubble: it
+// counts the requests and answers each with handler once release is
+// closed. Every goroutine then blocks on channels of the bubble, so
+// synctest.Wait returns once every caller has sent its request or joined
+// a shared one, with no counters in the client.
+type gatedTransport struct {
+	handler http.HandlerFunc
 	hits    atomic.Int64
 	release chan struct{}
 }
 
-func newGatedServer(t *testing.T, h http.HandlerFunc) *gatedServer {
-	g := &gatedServer{release: make(chan struct{})}
-	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.hits.Add(1)
-		<-g.release
-		h(w, r)
-	}))
-	t.Cleanup(g.Close)
-	return g
+// gatedURL is the base URL of requests sent through a gatedTransport.
+const gatedURL = "http://gated.test"
+
+func newGatedClient(h http.HandlerFunc) (*HTTPClient, *gatedTransport) {
+	g := &gatedTransport{handler: h, release: make(chan struct{})}
+	return &HTTPClient{Client: &http.Client{Transport: g}}, g
+}
+
+func (g *gatedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.hits.Add(1)
+	select {
+	case <-g.release:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	w := httptest.NewRecorder()
+	g.handler(w, r)
+	return w.Result(), nil
 }
 
 type getCall struct {
-	target  Target
+	target  cloud.Target
 	path    string
 	query   url.Values
 	headers http.Header
@@ -69,10 +72,10 @@ type getCall struct {
 // HTTP exchange; any difference in URL, query, headers or credentials
 // makes its own.
 func TestGetCoalescesIdenticalRequests(t *testing.T) {
-	tg := func(ak, sk string) Target {
+	tg := func(ak, sk string) cloud.Target {
 		t := testTarget("")
 		t.Service = "TEST-COALESCE"
-		t.Credentials = Credentials{AccessKey: ak, SecretKey: sk}
+		t.Credentials = cloud.Credentials{AccessKey: ak, SecretKey: sk}
 		return t
 	}
 	same := func(n int) []getCall {
@@ -83,77 +86,72 @@ func TestGetCoalescesIdenticalRequests(t *testing.T) {
 		return calls
 	}
 	for _, tc := range []struct {
-		name      string
-		calls     []getCall
-		noCoalesc bool
-		wantHits  int
+		name     string
+		calls    []getCall
+		wantHits int
 	}{
-		{"50 identical", same(50), false, 1},
-		{"50 identical, coalescing disabled", same(50), true, 50},
+		{"50 identical", same(50), 1},
 		{"different query", []getCall{
 			{target: tg("AK", "SK"), path: "/x", query: url.Values{"a": {"1"}}},
 			{target: tg("AK", "SK"), path: "/x", query: url.Values{"a": {"2"}}},
-		}, false, 2},
+		}, 2},
 		{"different path", []getCall{
 			{target: tg("AK", "SK"), path: "/x"},
 			{target: tg("AK", "SK"), path: "/y"},
-		}, false, 2},
+		}, 2},
 		{"different access key", []getCall{
 			{target: tg("AK", "SK"), path: "/x"},
 			{target: tg("AK2", "SK"), path: "/x"},
-		}, false, 2},
+		}, 2},
 		{"same access key, different secret", []getCall{
 			{target: tg("AK", "SK"), path: "/x"},
 			{target: tg("AK", "wrong"), path: "/x"},
-		}, false, 2},
+		}, 2},
 		{"different headers", []getCall{
 			{target: tg("AK", "SK"), path: "/x", headers: http.Header{"X-Language": {"en-us"}}},
 			{target: tg("AK", "SK"), path: "/x", headers: http.Header{"X-Language": {"zh-cn"}}},
-		}, false, 2},
+		}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newGatedServer(t, func(w http.ResponseWriter, r *http.Request) {
-				io.WriteString(w, `{"path":"`+r.URL.Path+`"}`)
-			})
-			c := &HTTPClient{DisableCoalescing: tc.noCoalesc}
-			coalescedBefore := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE"))
+			synctest.Test(t, func(t *testing.T) {
+				c, gate := newGatedClient(func(w http.ResponseWriter, r *http.Request) {
+					io.WriteString(w, `{"path":"`+r.URL.Path+`"}`)
+				})
+				coalescedBefore := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE"))
 
-			bodies := make([][]byte, len(tc.calls))
-			errs := make([]error, len(tc.calls))
-			var wg sync.WaitGroup
-			for i, call := range tc.calls {
-				call.target.BaseURL = srv.URL
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					bodies[i], errs[i] = c.Get(context.Background(), call.target, call.path, call.query, call.headers)
-				}()
-			}
-			// Release the server only once every caller has joined.
-			eventually(t, "all requests to start", func() bool {
-				joined := tc.noCoalesc || c.flightCallers.Load() == int64(len(tc.calls))
-				return joined && srv.hits.Load() == int64(tc.wantHits)
-			})
-			close(srv.release)
-			wg.Wait()
-
-			if got := srv.hits.Load(); got != int64(tc.wantHits) {
-				t.Errorf("HTTP calls = %d, want %d", got, tc.wantHits)
-			}
-			for i := range tc.calls {
-				if errs[i] != nil || !strings.HasPrefix(string(bodies[i]), `{"path":"`+tc.calls[i].path) {
-					t.Fatalf("call %d: %q, %v", i, bodies[i], errs[i])
+				bodies := make([][]byte, len(tc.calls))
+				errs := make([]error, len(tc.calls))
+				var wg sync.WaitGroup
+				for i, call := range tc.calls {
+					call.target.BaseURL = gatedURL
+					wg.Go(func() {
+						bodies[i], errs[i] = c.Get(context.Background(), call.target, call.path, call.query, call.headers)
+					})
 				}
-			}
-			// Each caller owns its body.
-			bodies[0][0] = 'X'
-			if len(bodies) > 1 && bodies[1][0] != '{' {
-				t.Error("callers share one body slice")
-			}
-			wantCoalesced := float64(len(tc.calls) - tc.wantHits)
-			if got := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE")) - coalescedBefore; got != wantCoalesced {
-				t.Errorf("coalesced_total moved by %v, want %v", got, wantCoalesced)
-			}
+				// Answer only once every caller has sent its request or
+				// joined a shared one.
+				synctest.Wait()
+				close(gate.release)
+				wg.Wait()
+
+				if got := gate.hits.Load(); got != int64(tc.wantHits) {
+					t.Errorf("HTTP calls = %d, want %d", got, tc.wantHits)
+				}
+				for i := range tc.calls {
+					if errs[i] != nil || !strings.HasPrefix(string(bodies[i]), `{"path":"`+tc.calls[i].path) {
+						t.Fatalf("call %d: %q, %v", i, bodies[i], errs[i])
+					}
+				}
+				// Each caller owns its body.
+				bodies[0][0] = 'X'
+				if len(bodies) > 1 && bodies[1][0] != '{' {
+					t.Error("callers share one body slice")
+				}
+				wantCoalesced := float64(len(tc.calls) - tc.wantHits)
+				if got := testutil.ToFloat64(coalescedTotal.WithLabelValues("TEST-COALESCE")) - coalescedBefore; got != wantCoalesced {
+					t.Errorf("coalesced_total moved by %v, want %v", got, wantCoalesced)
+				}
+			})
 		})
 	}
 }
@@ -161,70 +159,70 @@ func TestGetCoalescesIdenticalRequests(t *testing.T) {
 // TestCoalescedErrorsAndCancellation: a shared failure reaches every
 // caller as its own *Error; one caller giving up does not fail the others.
 func TestCoalescedErrorsAndCancellation(t *testing.T) {
-	status := atomic.Int64{}
-	status.Store(http.StatusTooManyRequests)
-	srv := newGatedServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(int(status.Load()))
-		io.WriteString(w, `{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached"}`)
-	})
-	c := &HTTPClient{}
-	tg := testTarget(srv.URL)
+	synctest.Test(t, func(t *testing.T) {
+		c, gate := newGatedClient(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached"}`)
+		})
+		tg := testTarget(gatedURL)
 
-	errs := make([]error, 5)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = c.Get(context.Background(), tg, "/x", nil, nil)
-		}()
-	}
-	eventually(t, "callers to join", func() bool { return c.flightCallers.Load() == 5 && srv.hits.Load() == 1 })
-	close(srv.release)
-	wg.Wait()
-	seen := map[*Error]bool{}
-	for i, err := range errs {
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Kind != KindThrottled || ce.Code != "APIGW.0308" {
-			t.Fatalf("caller %d: %#v", i, err)
+		errs := make([]error, 5)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() { _, errs[i] = c.Get(context.Background(), tg, "/x", nil, nil) })
 		}
-		if seen[ce] {
-			t.Errorf("caller %d shares an *Error with another caller", i)
+		synctest.Wait()
+		if gate.hits.Load() != 1 {
+			t.Fatalf("HTTP calls = %d, want 1", gate.hits.Load())
 		}
-		seen[ce] = true
-	}
+		close(gate.release)
+		wg.Wait()
+		seen := map[*cloud.Error]bool{}
+		for i, err := range errs {
+			var ce *cloud.Error
+			if !errors.As(err, &ce) || ce.Kind != cloud.KindThrottled || ce.Code != "APIGW.0308" {
+				t.Fatalf("caller %d: %#v", i, err)
+			}
+			if seen[ce] {
+				t.Errorf("caller %d shares an *Error with another caller", i)
+			}
+			seen[ce] = true
+		}
+	})
 
 	// The first caller's context ends mid-flight; the second still gets
 	// the answer.
-	srv2 := newGatedServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{}`) })
-	tg.BaseURL = srv2.URL
-	ctx, cancel := context.WithCancel(context.Background())
-	firstErr := make(chan error, 1)
-	go func() {
-		_, err := c.Get(ctx, tg, "/y", nil, nil)
-		firstErr <- err
-	}()
-	eventually(t, "first request to start", func() bool { return srv2.hits.Load() == 1 })
-	second := make(chan error, 1)
-	go func() {
-		body, err := c.Get(context.Background(), tg, "/y", nil, nil)
-		if err == nil && string(body) != "{}" {
-			err = errors.New("body " + string(body))
+	synctest.Test(t, func(t *testing.T) {
+		c, gate := newGatedClient(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{}`) })
+		tg := testTarget(gatedURL)
+		ctx, cancel := context.WithCancel(context.Background())
+		firstErr := make(chan error, 1)
+		go func() {
+			_, err := c.Get(ctx, tg, "/y", nil, nil)
+			firstErr <- err
+		}()
+		synctest.Wait()
+		second := make(chan error, 1)
+		go func() {
+			body, err := c.Get(context.Background(), tg, "/y", nil, nil)
+			if err == nil && string(body) != "{}" {
+				err = errors.New("body " + string(body))
+			}
+			second <- err
+		}()
+		synctest.Wait()
+		cancel()
+		if err := <-firstErr; cloud.KindOf(err) != cloud.KindTransient {
+			t.Errorf("cancelled caller: %v", err)
 		}
-		second <- err
-	}()
-	eventually(t, "second caller to join", func() bool { return c.flightCallers.Load() == 2 })
-	cancel()
-	if err := <-firstErr; KindOf(err) != KindTransient {
-		t.Errorf("cancelled caller: %v", err)
-	}
-	close(srv2.release)
-	if err := <-second; err != nil {
-		t.Errorf("second caller: %v", err)
-	}
-	if srv2.hits.Load() != 1 {
-		t.Errorf("HTTP calls = %d, want 1", srv2.hits.Load())
-	}
+		close(gate.release)
+		if err := <-second; err != nil {
+			t.Errorf("second caller: %v", err)
+		}
+		if gate.hits.Load() != 1 {
+			t.Errorf("HTTP calls = %d, want 1", gate.hits.Load())
+		}
+	})
 }
 
 // throttleServer answers 429 (APIGW.0308) on /throttle, optionally with
@@ -272,10 +270,10 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 	clk := testingclock.NewFakeClock(fixedNow)
 	lim := NewRateLimiter(RateLimitConfig{Now: clk.Now, MaxWait: -1})
 	c := &HTTPClient{Limiter: lim}
-	target := func(ak string) Target {
+	target := func(ak string) cloud.Target {
 		tg := testTarget(srv.URL)
 		tg.Service, tg.Region = svc, "cn-north-4"
-		tg.Credentials = Credentials{AccessKey: ak, SecretKey: "SK"}
+		tg.Credentials = cloud.Credentials{AccessKey: ak, SecretKey: "SK"}
 		return tg
 	}
 	keyA := BucketKey{AccessKey: "A", Service: svc, Region: "cn-north-4"}
@@ -286,7 +284,7 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 
 	// Object 1 is throttled by the service.
 	_, err := c.Get(context.Background(), target("A"), "/throttle", nil, nil)
-	if KindOf(err) != KindThrottled || IsRateLimited(err) {
+	if cloud.KindOf(err) != cloud.KindThrottled || cloud.IsRateLimited(err) {
 		t.Fatalf("object 1: %v", err)
 	}
 	if r := lim.Rate(keyA); r != DefaultQPS/2 {
@@ -298,8 +296,8 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 
 	// Object 2, same credentials: held back, nothing sent.
 	_, err = c.Get(context.Background(), target("A"), "/op2", nil, nil)
-	var ce *Error
-	if !IsRateLimited(err) || !errors.As(err, &ce) || ce.Kind != KindThrottled || ce.RetryAfter <= 0 || ce.RetryAfter > 2*DefaultThrottlePause {
+	var ce *cloud.Error
+	if !cloud.IsRateLimited(err) || !errors.As(err, &ce) || ce.Kind != cloud.KindThrottled || ce.RetryAfter <= 0 || ce.RetryAfter > 2*DefaultThrottlePause {
 		t.Fatalf("object 2: %#v", err)
 	}
 	if n := srv.count("A"); n != 1 {
@@ -364,7 +362,7 @@ func TestThrottledSiblingWaits(t *testing.T) {
 	waits0 := testutil.ToFloat64(throttledWaits.WithLabelValues(svc))
 	deferred0 := testutil.ToFloat64(deferredRequests.WithLabelValues(svc))
 
-	if _, err := c.Get(context.Background(), tg, "/throttle", nil, nil); KindOf(err) != KindThrottled {
+	if _, err := c.Get(context.Background(), tg, "/throttle", nil, nil); cloud.KindOf(err) != cloud.KindThrottled {
 		t.Fatalf("first: %v", err)
 	}
 	if _, err := c.Get(context.Background(), tg, "/sibling", nil, nil); err != nil {
@@ -383,10 +381,10 @@ func TestThrottledSiblingWaits(t *testing.T) {
 
 // TestRateLimiterRecord covers how throttled answers change a bucket.
 func TestRateLimiterRecord(t *testing.T) {
-	key := BucketKey{AccessKey: "A", Service: ServiceCCE, Region: "r"}
-	throttled := &Error{Kind: KindThrottled, HTTPStatus: 429}
-	withRetry := &Error{Kind: KindThrottled, HTTPStatus: 429, RetryAfter: 30 * time.Second}
-	local := &Error{Kind: KindThrottled, Err: ErrRateLimited, RetryAfter: time.Minute}
+	key := BucketKey{AccessKey: "A", Service: cloud.ServiceCCE, Region: "r"}
+	throttled := &cloud.Error{Kind: cloud.KindThrottled, HTTPStatus: 429}
+	withRetry := &cloud.Error{Kind: cloud.KindThrottled, HTTPStatus: 429, RetryAfter: 30 * time.Second}
+	local := &cloud.Error{Kind: cloud.KindThrottled, Err: cloud.ErrRateLimited, RetryAfter: time.Minute}
 	type step struct {
 		advance time.Duration
 		err     error
@@ -410,7 +408,7 @@ func TestRateLimiterRecord(t *testing.T) {
 			[]step{{0, throttled}, {time.Second, throttled}, {time.Second, throttled}, {time.Second, throttled}}, 2, time.Second},
 		{"local deferrals change nothing", RateLimitConfig{}, []step{{0, local}}, 10, 0},
 		{"other errors change nothing", RateLimitConfig{},
-			[]step{{0, &Error{Kind: KindTransient, HTTPStatus: 503}}, {0, &Error{Kind: KindAuth, HTTPStatus: 401}}, {0, errors.New("x")}}, 10, 0},
+			[]step{{0, &cloud.Error{Kind: cloud.KindTransient, HTTPStatus: 503}}, {0, &cloud.Error{Kind: cloud.KindAuth, HTTPStatus: 401}}, {0, errors.New("x")}}, 10, 0},
 		{"success recovers one step", RateLimitConfig{}, []step{{0, throttled}, {time.Second, nil}}, 5.5, 0},
 		{"recovery stops at QPS", RateLimitConfig{QPS: 4, RecoveryStep: 0.5},
 			[]step{{0, throttled}, {time.Second, nil}, {0, nil}, {0, nil}}, 4, 0},
@@ -429,7 +427,7 @@ func TestRateLimiterRecord(t *testing.T) {
 			if p := lim.PausedFor(key); p != tc.wantPause {
 				t.Errorf("paused for %v, want %v", p, tc.wantPause)
 			}
-			if r := lim.Rate(BucketKey{AccessKey: "B", Service: ServiceCCE, Region: "r"}); r != lim.Config().QPS {
+			if r := lim.Rate(BucketKey{AccessKey: "B", Service: cloud.ServiceCCE, Region: "r"}); r != lim.cfg.QPS {
 				t.Errorf("another key's rate = %v", r)
 			}
 		})
@@ -450,8 +448,8 @@ func TestRateLimiterWait(t *testing.T) {
 			}
 		}
 		err := lim.Wait(context.Background(), keyOf("A"))
-		var ce *Error
-		if !errors.As(err, &ce) || !IsRateLimited(err) || ce.RetryAfter < 500*time.Millisecond || ce.RetryAfter > 600*time.Millisecond {
+		var ce *cloud.Error
+		if !errors.As(err, &ce) || !cloud.IsRateLimited(err) || ce.RetryAfter < 500*time.Millisecond || ce.RetryAfter > 600*time.Millisecond {
 			t.Fatalf("4th: %#v", err)
 		}
 		if err := lim.Wait(context.Background(), keyOf("B")); err != nil {
@@ -471,7 +469,7 @@ func TestRateLimiterWait(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := lim.Wait(context.Background(), keyOf("C")); !IsRateLimited(err) {
+		if err := lim.Wait(context.Background(), keyOf("C")); !cloud.IsRateLimited(err) {
 			t.Fatalf("third key: %v", err)
 		}
 		clk.Step(time.Second)
@@ -482,32 +480,32 @@ func TestRateLimiterWait(t *testing.T) {
 
 	t.Run("pause longer than the context's deadline defers", func(t *testing.T) {
 		lim := NewRateLimiter(RateLimitConfig{})
-		lim.Record(keyOf("A"), &Error{Kind: KindThrottled, RetryAfter: 5 * time.Second})
+		lim.Record(keyOf("A"), &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 5 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		if err := lim.Wait(ctx, keyOf("A")); !IsRateLimited(err) {
+		if err := lim.Wait(ctx, keyOf("A")); !cloud.IsRateLimited(err) {
 			t.Fatalf("got %v", err)
 		}
 	})
 
 	t.Run("pause longer than MaxWait defers", func(t *testing.T) {
 		lim := NewRateLimiter(RateLimitConfig{MaxWait: time.Second})
-		lim.Record(keyOf("A"), &Error{Kind: KindThrottled, RetryAfter: 5 * time.Second})
+		lim.Record(keyOf("A"), &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 5 * time.Second})
 		err := lim.Wait(context.Background(), keyOf("A"))
-		var ce *Error
-		if !errors.As(err, &ce) || !IsRateLimited(err) || ce.RetryAfter <= time.Second {
+		var ce *cloud.Error
+		if !errors.As(err, &ce) || !cloud.IsRateLimited(err) || ce.RetryAfter <= time.Second {
 			t.Fatalf("got %#v", err)
 		}
 	})
 
 	t.Run("cancelled while waiting", func(t *testing.T) {
 		lim := NewRateLimiter(RateLimitConfig{})
-		lim.Record(keyOf("A"), &Error{Kind: KindThrottled, RetryAfter: 5 * time.Second})
+		lim.Record(keyOf("A"), &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 5 * time.Second})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- lim.Wait(ctx, keyOf("A")) }()
 		cancel()
-		if err := <-done; KindOf(err) != KindTransient || IsRateLimited(err) {
+		if err := <-done; cloud.KindOf(err) != cloud.KindTransient || cloud.IsRateLimited(err) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -533,18 +531,18 @@ func TestRequestMetrics(t *testing.T) {
 	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Get(context.Background(), tg, "/throttle", nil, nil); KindOf(err) != KindThrottled {
+	if _, err := c.Get(context.Background(), tg, "/throttle", nil, nil); cloud.KindOf(err) != cloud.KindThrottled {
 		t.Fatal(err)
 	}
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 	tg.BaseURL = closed.URL
-	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); KindOf(err) != KindTransient {
+	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); cloud.KindOf(err) != cloud.KindTransient {
 		t.Fatal(err)
 	}
 	// A bad endpoint is refused before any request: not counted.
 	tg.BaseURL = "ftp://x"
-	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); KindOf(err) != KindPermanent {
+	if _, err := c.Get(context.Background(), tg, "/ok", nil, nil); cloud.KindOf(err) != cloud.KindPermanent {
 		t.Fatal(err)
 	}
 
@@ -576,46 +574,23 @@ func TestRequestMetrics(t *testing.T) {
 }
 
 // TestCredentialsFingerprint: equal credentials, equal fingerprints; any
-// difference in key, secret or token changes it; the project does not.
+// difference in key, secret or token changes it.
 func TestCredentialsFingerprint(t *testing.T) {
-	base := Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T", ProjectID: "p"}
-	if base.Fingerprint() != (Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T", ProjectID: "other"}).Fingerprint() {
-		t.Error("project changes the fingerprint")
+	base := cloud.Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T"}
+	if Fingerprint(base) != Fingerprint(cloud.Credentials{AccessKey: "AK", SecretKey: "SK", SecurityToken: "T"}) {
+		t.Error("equal credentials, different fingerprints")
 	}
-	for _, c := range []Credentials{
+	for _, c := range []cloud.Credentials{
 		{AccessKey: "AK2", SecretKey: "SK", SecurityToken: "T"},
 		{AccessKey: "AK", SecretKey: "SK2", SecurityToken: "T"},
 		{AccessKey: "AK", SecretKey: "SK"},
 		{AccessKey: "AKS", SecretKey: "K", SecurityToken: "T"},
 	} {
-		if c.Fingerprint() == base.Fingerprint() {
+		if Fingerprint(c) == Fingerprint(base) {
 			t.Errorf("%+v has the same fingerprint", c)
 		}
 	}
-	if strings.Contains(base.Fingerprint(), "SK") {
+	if strings.Contains(Fingerprint(base), "SK") {
 		t.Error("fingerprint shows the secret")
-	}
-}
-
-// TestOperationClone: a clone shares no memory with the original.
-func TestOperationClone(t *testing.T) {
-	now := fixedNow
-	p := int32(5)
-	op := &Operation{
-		Phase: PhaseRunning, Progress: &p, StartTime: &now, UnknownStatuses: []string{"x"},
-		Steps: []Step{{Name: "a", StartTime: &now, SubSteps: []Step{{Name: "b", CompletionTime: &now}}}},
-	}
-	c := op.Clone()
-	*c.Progress = 9
-	*c.StartTime = now.Add(time.Hour)
-	c.UnknownStatuses[0] = "y"
-	c.Steps[0].Name = "z"
-	*c.Steps[0].SubSteps[0].CompletionTime = now.Add(time.Hour)
-	if *op.Progress != 5 || !op.StartTime.Equal(now) || op.UnknownStatuses[0] != "x" || op.Steps[0].Name != "a" ||
-		!op.Steps[0].SubSteps[0].CompletionTime.Equal(now) {
-		t.Errorf("original changed: %+v", op)
-	}
-	if (*Operation)(nil).Clone() != nil {
-		t.Error("nil clone")
 	}
 }

@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // Rate-limit defaults, modelled on the Huawei Cloud cloud-controller
@@ -34,23 +36,12 @@ const (
 	// throttled answer that carried no Retry-After.
 	DefaultThrottlePause = time.Second
 	// DefaultMaxWait is the longest a request waits for a token before it
-	// is deferred with an ErrRateLimited error instead.
+	// is deferred with a cloud.ErrRateLimited error instead.
 	DefaultMaxWait = 10 * time.Second
 )
 
 // bucketIdleTTL is how long an idle bucket at full speed is kept.
 const bucketIdleTTL = 10 * time.Minute
-
-// ErrRateLimited marks an error returned without any HTTP exchange because
-// the client-side limiter had no token within RateLimitConfig.MaxWait (or
-// the caller's deadline). Such an error has KindThrottled and RetryAfter
-// set to when a token is expected; see IsRateLimited.
-var ErrRateLimited = errors.New("client-side rate limit")
-
-// IsRateLimited reports whether err is a local deferral by the rate
-// limiter (no request was sent), as opposed to the service throttling a
-// request it received.
-func IsRateLimited(err error) bool { return errors.Is(err, ErrRateLimited) }
 
 // RateLimitConfig configures a RateLimiter. Zero fields take the Default*
 // values above.
@@ -76,9 +67,9 @@ type RateLimitConfig struct {
 	// MaxWait is the longest a request waits for a token. A request whose
 	// token is further away (or beyond its context's deadline) is not
 	// sent: it fails at once with a KindThrottled error wrapping
-	// ErrRateLimited whose RetryAfter says when to come back, so that a
-	// paused bucket does not hold reconcile workers. A negative MaxWait
-	// never waits.
+	// cloud.ErrRateLimited whose RetryAfter says when to come back, so
+	// that a paused bucket does not hold reconcile workers. A negative
+	// MaxWait never waits.
 	MaxWait time.Duration
 	// Now is the limiter's clock; nil means time.Now. Tests fix it.
 	Now func() time.Time
@@ -121,12 +112,12 @@ func (c RateLimitConfig) withDefaults() RateLimitConfig {
 // and API; the access key is the closest identity the operator sees.
 type BucketKey struct {
 	AccessKey string
-	Service   Service
+	Service   cloud.Service
 	Region    string
 }
 
 // bucketKeyOf returns the bucket a target's requests draw from.
-func bucketKeyOf(t Target) BucketKey {
+func bucketKeyOf(t cloud.Target) BucketKey {
 	return BucketKey{AccessKey: t.Credentials.AccessKey, Service: t.Service, Region: t.Region}
 }
 
@@ -163,9 +154,6 @@ func NewRateLimiter(cfg RateLimitConfig) *RateLimiter {
 	}
 }
 
-// Config returns the configuration in effect, defaults filled in.
-func (l *RateLimiter) Config() RateLimitConfig { return l.cfg }
-
 // bucketLocked returns key's bucket, creating it at full speed. l.mu held.
 func (l *RateLimiter) bucketLocked(key BucketKey, now time.Time) *bucket {
 	b, ok := l.buckets[key]
@@ -192,33 +180,11 @@ func (l *RateLimiter) pruneLocked(now time.Time) {
 	}
 }
 
-// Rate returns the current rate of key's bucket in requests per second:
-// QPS unless throttling slowed it.
-func (l *RateLimiter) Rate(key BucketKey) float64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.buckets[key]; ok {
-		return b.qps
-	}
-	return l.cfg.QPS
-}
-
-// PausedFor returns how long key's bucket stays paused after a throttled
-// answer; zero when it is not paused.
-func (l *RateLimiter) PausedFor(key BucketKey) time.Duration {
-	now := l.cfg.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.buckets[key]; ok && b.blockedUntil.After(now) {
-		return b.blockedUntil.Sub(now)
-	}
-	return 0
-}
-
 // Wait blocks until key's bucket and the global bucket both grant a token,
-// or returns a KindThrottled error wrapping ErrRateLimited (nothing sent,
-// RetryAfter set) when that is further away than MaxWait or the context's
-// deadline. A context cancelled while waiting gives a KindTransient error.
+// or returns a KindThrottled error wrapping cloud.ErrRateLimited (nothing
+// sent, RetryAfter set) when that is further away than MaxWait or the
+// context's deadline. A context cancelled while waiting gives a
+// KindTransient error.
 func (l *RateLimiter) Wait(ctx context.Context, key BucketKey) error {
 	svc := serviceLabel(key.Service)
 	waited := false
@@ -303,20 +269,20 @@ func (l *RateLimiter) canWait(ctx context.Context, d time.Duration) bool {
 func (l *RateLimiter) deferred(svc string, d time.Duration) error {
 	deferredRequests.WithLabelValues(svc).Inc()
 	d = d.Round(time.Millisecond) + time.Millisecond
-	return &Error{
-		Kind:       KindThrottled,
+	return &cloud.Error{
+		Kind:       cloud.KindThrottled,
 		Message:    fmt.Sprintf("client-side rate limit for these credentials: next request slot in %s", d),
 		RetryAfter: d,
-		Err:        ErrRateLimited,
+		Err:        cloud.ErrRateLimited,
 	}
 }
 
 // Record feeds the outcome of one request back into key's bucket. A
 // throttled answer from the service (KindThrottled, not a local
-// ErrRateLimited) halves the bucket's rate (down to MinQPS), shrinks its
-// burst to match, spends the tokens it holds and pauses it for the longer
-// of RetryAfter and ThrottlePause; further throttled answers during that
-// pause (requests already in flight) only extend it. A success raises a
+// cloud.ErrRateLimited) halves the bucket's rate (down to MinQPS), shrinks
+// its burst to match, spends the tokens it holds and pauses it for the
+// longer of RetryAfter and ThrottlePause; further throttled answers during
+// that pause (requests already in flight) only extend it. A success raises a
 // slowed bucket's rate by RecoveryStep×QPS. Other errors change nothing.
 func (l *RateLimiter) Record(key BucketKey, err error) {
 	now := l.cfg.Now()
@@ -328,9 +294,9 @@ func (l *RateLimiter) Record(key BucketKey, err error) {
 		if b.qps < l.cfg.QPS {
 			l.setRateLocked(b, math.Min(l.cfg.QPS, b.qps+l.cfg.QPS*l.cfg.RecoveryStep), now)
 		}
-	case KindOf(err) == KindThrottled && !IsRateLimited(err):
+	case cloud.KindOf(err) == cloud.KindThrottled && !cloud.IsRateLimited(err):
 		pause := l.cfg.ThrottlePause
-		var ce *Error
+		var ce *cloud.Error
 		if errors.As(err, &ce) && ce.RetryAfter > pause {
 			pause = ce.RetryAfter
 		}

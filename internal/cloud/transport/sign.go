@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"net/http"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/signer"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/request"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // Header names the signature involves.
@@ -34,17 +36,17 @@ const SdkDateFormat = "20060102T150405Z"
 //
 // The Host header is signed too (as Huawei's API Gateway examples do) so a
 // signed request cannot be replayed against another host.
-func Sign(req *http.Request, body []byte, c Credentials, now time.Time) error {
+func Sign(req *http.Request, body []byte, c cloud.Credentials, now time.Time) error {
 	ak := strings.TrimSpace(c.AccessKey)
 	sk := strings.TrimSpace(c.SecretKey)
 	token := strings.TrimSpace(c.SecurityToken)
 	if ak == "" || sk == "" {
 		// A missing key is something the Secret's owner fixes, so it is an
 		// auth problem rather than a permanent configuration error.
-		return &Error{Kind: KindAuth, Message: "credentials have no access key or secret key"}
+		return &cloud.Error{Kind: cloud.KindAuth, Message: "credentials have no access key or secret key"}
 	}
 	if req.URL == nil {
-		return Permanentf("request has no URL")
+		return cloud.Permanentf("request has no URL")
 	}
 
 	host := req.Host
@@ -87,7 +89,7 @@ func Sign(req *http.Request, body []byte, c Credentials, now time.Time) error {
 
 	added, err := signer.Sign(b.Build(), ak, sk)
 	if err != nil {
-		return &Error{Kind: KindAuth, Message: "cannot sign request", Err: err}
+		return &cloud.Error{Kind: cloud.KindAuth, Message: "cannot sign request", Err: err}
 	}
 	for k, v := range added {
 		req.Header.Set(k, v)

@@ -1,12 +1,10 @@
-package cloud
+package transport
 
-import "context"
+import (
+	"context"
 
-// Fetcher observes one operation of one service. Each service package
-// provides an Adapter implementing it; t.BaseURL is already resolved.
-type Fetcher interface {
-	Fetch(ctx context.Context, t Target) (*Operation, error)
-}
+	"github.com/cloudop/cloudop/internal/cloud"
+)
 
 // Router resolves a target's endpoint and hands it to the service's
 // Fetcher. It is built explicitly by the manager (no registration at
@@ -16,17 +14,17 @@ type Router struct {
 	// the default spec.endpoint allowlist.
 	Endpoints *EndpointResolver
 	// Services maps each supported service to its Fetcher.
-	Services map[Service]Fetcher
+	Services map[cloud.Service]cloud.Fetcher
 }
 
 // Observe resolves t.BaseURL (from specEndpoint, an override or the
 // regional default) and fetches the operation. An unsupported service and
 // a disallowed endpoint are KindPermanent errors; fetch errors are passed
 // through (already classified by the adapters).
-func (r *Router) Observe(ctx context.Context, t Target, specEndpoint string) (*Operation, error) {
+func (r *Router) Observe(ctx context.Context, t cloud.Target, specEndpoint string) (*cloud.Operation, error) {
 	f, ok := r.Services[t.Service]
 	if !ok || f == nil {
-		return nil, Permanentf("unsupported service %q", SanitizeText(string(t.Service), MaxNameRunes))
+		return nil, cloud.Permanentf("unsupported service %q", cloud.SanitizeText(string(t.Service), cloud.MaxNameRunes))
 	}
 	base, err := r.Endpoints.Resolve(t.Service, t.Region, specEndpoint)
 	if err != nil {
@@ -38,7 +36,7 @@ func (r *Router) Observe(ctx context.Context, t Target, specEndpoint string) (*O
 		return nil, err
 	}
 	if op == nil {
-		return nil, &Error{Kind: KindTransient, Message: "adapter returned no operation"}
+		return nil, &cloud.Error{Kind: cloud.KindTransient, Message: "adapter returned no operation"}
 	}
 	return op, nil
 }

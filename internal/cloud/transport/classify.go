@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // Bounds on what an error carries into status and logs.
@@ -35,7 +37,7 @@ const HeaderRequestID = "X-Request-Id"
 // throttling whatever HTTP status carries them.
 var throttleCodes = []string{"APIGW.0308", "APIG.0308"}
 
-// ClassifyResponse turns a non-2xx answer into a classified *Error:
+// classifyResponse turns a non-2xx answer into a classified *Error:
 // 400 → KindPermanent; 401/403 → KindAuth; 404 → KindNotFound; 429 or a
 // gateway throttling code (APIGW.0308/APIG.0308, any status) →
 // KindThrottled; 5xx and everything else, including bodies that are not
@@ -45,37 +47,34 @@ var throttleCodes = []string{"APIGW.0308", "APIG.0308"}
 // present ({error_code, error_msg}, {errorCode, errorMessage},
 // {code, message}; also nested under "error"). The message never carries
 // header values or the raw body of a non-JSON answer (often an HTML page
-// from a proxy), and is cut to MaxErrorMessageRunes.
-func ClassifyResponse(status int, header http.Header, body []byte) *Error {
-	return classifyResponse(status, header, body, time.Now())
-}
-
-func classifyResponse(status int, header http.Header, body []byte, now time.Time) *Error {
-	e := &Error{HTTPStatus: status}
+// from a proxy), and is cut to MaxErrorMessageRunes. now is the time a
+// Retry-After date is measured from.
+func classifyResponse(status int, header http.Header, body []byte, now time.Time) *cloud.Error {
+	e := &cloud.Error{HTTPStatus: status}
 	if header != nil {
-		e.RequestID = SanitizeText(header.Get(HeaderRequestID), maxRequestIDRunes)
+		e.RequestID = cloud.SanitizeText(header.Get(HeaderRequestID), maxRequestIDRunes)
 	}
 	code, msg, isJSON := parseErrorBody(body)
-	e.Code = SanitizeText(code, maxErrorCodeRunes)
-	e.Message = SanitizeText(msg, MaxErrorMessageRunes)
+	e.Code = cloud.SanitizeText(code, maxErrorCodeRunes)
+	e.Message = cloud.SanitizeText(msg, MaxErrorMessageRunes)
 	if e.Message == "" {
 		e.Message = defaultErrorMessage(status, isJSON, len(bytes.TrimSpace(body)) > 0)
 	}
 
 	switch {
 	case status == http.StatusTooManyRequests || isThrottleCode(e.Code):
-		e.Kind = KindThrottled
+		e.Kind = cloud.KindThrottled
 		if header != nil {
 			e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
 		}
 	case status == http.StatusBadRequest:
-		e.Kind = KindPermanent
+		e.Kind = cloud.KindPermanent
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		e.Kind = KindAuth
+		e.Kind = cloud.KindAuth
 	case status == http.StatusNotFound:
-		e.Kind = KindNotFound
+		e.Kind = cloud.KindNotFound
 	default:
-		e.Kind = KindTransient
+		e.Kind = cloud.KindTransient
 	}
 	return e
 }
@@ -212,11 +211,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // out", "connection reset", ...). The message never includes the URL (its
 // query could identify resources); the *url.Error wrapper that carries it
 // is dropped from the kept cause as well. An *Error is returned unchanged.
-func ClassifyTransport(err error) *Error {
+func ClassifyTransport(err error) *cloud.Error {
 	if err == nil {
 		return nil
 	}
-	var ce *Error
+	var ce *cloud.Error
 	if errors.As(err, &ce) {
 		return ce
 	}
@@ -225,7 +224,7 @@ func ClassifyTransport(err error) *Error {
 	if errors.As(err, &ue) && ue.Err != nil {
 		cause = ue.Err
 	}
-	return &Error{Kind: KindTransient, Message: transportMessage(cause), Err: cause}
+	return &cloud.Error{Kind: cloud.KindTransient, Message: transportMessage(cause), Err: cause}
 }
 
 func transportMessage(err error) string {

@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"crypto/hmac"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // refEscape, refCanonicalRequest and refSign are a small test-only
@@ -84,7 +86,7 @@ func TestSign(t *testing.T) {
 	const wantDate = "20240304T220708Z"
 	tests := []struct {
 		name    string
-		creds   Credentials
+		creds   cloud.Credentials
 		url     string
 		headers map[string]string
 		// wantAuth is pinned; it was also cross-checked once with an
@@ -93,7 +95,7 @@ func TestSign(t *testing.T) {
 	}{
 		{
 			name:  "AK/SK with query",
-			creds: Credentials{AccessKey: "HPUAEXAMPLEAK", SecretKey: "exampleSecretKey0123456789"},
+			creds: cloud.Credentials{AccessKey: "HPUAEXAMPLEAK", SecretKey: "exampleSecretKey0123456789"},
 			url:   "https://bcs.cn-north-4.myhuaweicloud.com/v2/0123456789abcdef/operation/record?operation_id=BCSSVC01-99-1618218591906093855&blockchain_id=23604f57-eac9&b=x%20y&b=a",
 			headers: map[string]string{
 				"Accept":       "application/json",
@@ -105,7 +107,7 @@ func TestSign(t *testing.T) {
 		},
 		{
 			name:  "temporary credentials sign the token",
-			creds: Credentials{AccessKey: "TMPAK", SecretKey: "tmpsk", SecurityToken: "gQpzZWN1cml0eS10b2tlbg=="},
+			creds: cloud.Credentials{AccessKey: "TMPAK", SecretKey: "tmpsk", SecurityToken: "gQpzZWN1cml0eS10b2tlbg=="},
 			url:   "https://cce.cn-north-4.myhuaweicloud.com:8443/api/v3/projects/p1/clusters/c:1/operation/upgradeworkflows/w1",
 			headers: map[string]string{
 				"Accept": "application/json",
@@ -155,9 +157,9 @@ func TestSign(t *testing.T) {
 
 func TestSignMissingKeys(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, "https://x.myhuaweicloud.com/a", nil)
-	for _, c := range []Credentials{{AccessKey: "ak"}, {SecretKey: "sk"}, {AccessKey: " ", SecretKey: "sk"}} {
+	for _, c := range []cloud.Credentials{{AccessKey: "ak"}, {SecretKey: "sk"}, {AccessKey: " ", SecretKey: "sk"}} {
 		err := Sign(req, nil, c, time.Now())
-		if KindOf(err) != KindAuth {
+		if cloud.KindOf(err) != cloud.KindAuth {
 			t.Errorf("%+v: got %v, want an Auth error", c, err)
 		}
 		if req.Header.Get("Authorization") != "" {
@@ -171,7 +173,7 @@ func TestSignBodyHash(t *testing.T) {
 	body := []byte(`{"a":1}`)
 	req, _ := http.NewRequest(http.MethodPost, "https://x.myhuaweicloud.com/v1/p/things", nil)
 	req.Header.Set("Content-Type", "application/json")
-	c := Credentials{AccessKey: "ak", SecretKey: "sk"}
+	c := cloud.Credentials{AccessKey: "ak", SecretKey: "sk"}
 	if err := Sign(req, body, c, now); err != nil {
 		t.Fatal(err)
 	}

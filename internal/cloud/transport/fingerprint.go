@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"crypto/hmac"
@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // fingerprintKey keys credential fingerprints; it is random per process,
@@ -16,13 +18,13 @@ var fingerprintKey = func() []byte {
 	return k
 }()
 
-// Fingerprint identifies the credentials (access key, secret key and
-// security token; not the project) for sharing answers between callers:
-// two targets share a coalesced request or a cached list only when their
-// fingerprints are equal, so a Secret with someone else's access key and
-// a wrong secret never reads what the right one fetched. It is an HMAC
-// keyed per process and reveals nothing about the secret.
-func (c Credentials) Fingerprint() string {
+// Fingerprint identifies c, the credentials (access key, secret key and
+// security token) for sharing answers between callers: two targets share
+// a coalesced request or a cached list only when their fingerprints are
+// equal, so a Secret with someone else's access key and a wrong secret
+// never reads what the right one fetched. It is an HMAC keyed per process
+// and reveals nothing about the secret.
+func Fingerprint(c cloud.Credentials) string {
 	m := hmac.New(sha256.New, fingerprintKey)
 	for _, s := range []string{c.AccessKey, c.SecretKey, c.SecurityToken} {
 		// Length-prefixed, so no two triples encode alike.

@@ -1,10 +1,12 @@
-package cloud
+package transport
 
 import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // Cloud API metrics, served by the manager's metrics endpoint.
@@ -48,14 +50,14 @@ func init() {
 // CountCoalesced adds n to cloudop_cloud_coalesced_total for s. Adapters
 // that serve observations from a shared answer (the BCS list cache) call
 // it; HTTPClient counts its own coalesced requests.
-func CountCoalesced(s Service, n int) {
+func CountCoalesced(s cloud.Service, n int) {
 	if n > 0 {
 		coalescedTotal.WithLabelValues(serviceLabel(s)).Add(float64(n))
 	}
 }
 
 // serviceLabel is the metrics label for s.
-func serviceLabel(s Service) string {
+func serviceLabel(s cloud.Service) string {
 	if s == "" {
 		return "unknown"
 	}

@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 func readFile(t testing.TB, path string) []byte {
@@ -36,7 +38,7 @@ func TestClassifyResponse(t *testing.T) {
 		header     http.Header
 		file       string // body from a file
 		body       string // or inline
-		wantKind   ErrorKind
+		wantKind   cloud.ErrorKind
 		wantCode   string
 		wantMsg    string
 		wantRetry  time.Duration
@@ -44,58 +46,58 @@ func TestClassifyResponse(t *testing.T) {
 		wantString string
 	}{
 		// Seed 000 (BCS ListOpRecord), bodies byte for byte.
-		{name: "seed000 400", status: 400, header: reqID, file: "bcs/testdata/000_list_op_record_400.json",
-			wantKind: KindPermanent, wantCode: "BCS.4006005", wantMsg: "keyType error, keyType: blok not supported", wantReqID: "req-123",
+		{name: "seed000 400", status: 400, header: reqID, file: "../bcs/testdata/000_list_op_record_400.json",
+			wantKind: cloud.KindPermanent, wantCode: "BCS.4006005", wantMsg: "keyType error, keyType: blok not supported", wantReqID: "req-123",
 			wantString: "BCS.4006005: keyType error, keyType: blok not supported (HTTP 400, request req-123)"},
-		{name: "seed000 401", status: 401, file: "bcs/testdata/000_list_op_record_401.json",
-			wantKind: KindAuth, wantCode: "BCS.4010401", wantMsg: "Incorrect token or token resolution failed"},
-		{name: "seed000 403", status: 403, file: "bcs/testdata/000_list_op_record_403.json",
-			wantKind: KindAuth, wantCode: "BCS.4030403", wantMsg: "No permissions to request this method"},
-		{name: "seed000 404", status: 404, file: "bcs/testdata/000_list_op_record_404.json",
-			wantKind: KindNotFound, wantCode: "BCS.4040404", wantMsg: "Not Found:the url is not found"},
-		{name: "seed000 500", status: 500, file: "bcs/testdata/000_list_op_record_500.json",
-			wantKind: KindTransient, wantCode: "BCS.5000500", wantMsg: "Internal Server Error"},
+		{name: "seed000 401", status: 401, file: "../bcs/testdata/000_list_op_record_401.json",
+			wantKind: cloud.KindAuth, wantCode: "BCS.4010401", wantMsg: "Incorrect token or token resolution failed"},
+		{name: "seed000 403", status: 403, file: "../bcs/testdata/000_list_op_record_403.json",
+			wantKind: cloud.KindAuth, wantCode: "BCS.4030403", wantMsg: "No permissions to request this method"},
+		{name: "seed000 404", status: 404, file: "../bcs/testdata/000_list_op_record_404.json",
+			wantKind: cloud.KindNotFound, wantCode: "BCS.4040404", wantMsg: "Not Found:the url is not found"},
+		{name: "seed000 500", status: 500, file: "../bcs/testdata/000_list_op_record_500.json",
+			wantKind: cloud.KindTransient, wantCode: "BCS.5000500", wantMsg: "Internal Server Error"},
 		// Seed 001 keeps its odd spacing inside the code.
-		{name: "seed001 400 spaced code", status: 400, file: "bcs/testdata/001_list_op_record_400.json",
-			wantKind: KindPermanent, wantCode: "B CS .4006005", wantMsg: "keyType error, keyType: blok not supported"},
+		{name: "seed001 400 spaced code", status: 400, file: "../bcs/testdata/001_list_op_record_400.json",
+			wantKind: cloud.KindPermanent, wantCode: "B CS .4006005", wantMsg: "keyType error, keyType: blok not supported"},
 		// Gateway bodies.
 		{name: "APIGW.0301", status: 401, file: "testdata/gateway_apigw_0301_401.json",
-			wantKind: KindAuth, wantCode: "APIGW.0301", wantMsg: "Incorrect IAM authentication information: verify aksk signature fail"},
+			wantKind: cloud.KindAuth, wantCode: "APIGW.0301", wantMsg: "Incorrect IAM authentication information: verify aksk signature fail"},
 		{name: "APIGW.0308 429 no Retry-After", status: 429, file: "testdata/gateway_apigw_0308_429.json",
-			wantKind: KindThrottled, wantCode: "APIGW.0308", wantMsg: "The throttling threshold has been reached: policy user over ratelimit, limit:60, time:1 minute"},
+			wantKind: cloud.KindThrottled, wantCode: "APIGW.0308", wantMsg: "The throttling threshold has been reached: policy user over ratelimit, limit:60, time:1 minute"},
 		{name: "APIGW.0308 Retry-After seconds", status: 429, header: http.Header{"Retry-After": {"7"}}, file: "testdata/gateway_apigw_0308_429.json",
-			wantKind: KindThrottled, wantCode: "APIGW.0308", wantMsg: "The throttling threshold has been reached: policy user over ratelimit, limit:60, time:1 minute", wantRetry: 7 * time.Second},
+			wantKind: cloud.KindThrottled, wantCode: "APIGW.0308", wantMsg: "The throttling threshold has been reached: policy user over ratelimit, limit:60, time:1 minute", wantRetry: 7 * time.Second},
 		{name: "APIG.0308 on 403 is throttling", status: 403, header: http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, file: "testdata/gateway_apig_0308_403.json",
-			wantKind: KindThrottled, wantCode: "APIG.0308", wantMsg: "The throttling threshold has been reached: policy user over ratelimit, limit:10, time:1 second", wantRetry: 90 * time.Second},
+			wantKind: cloud.KindThrottled, wantCode: "APIG.0308", wantMsg: "The throttling threshold has been reached: policy user over ratelimit, limit:10, time:1 second", wantRetry: 90 * time.Second},
 		{name: "429 without body, huge Retry-After capped", status: 429, header: http.Header{"Retry-After": {"999999"}},
-			wantKind: KindThrottled, wantMsg: "too many requests", wantRetry: MaxRetryAfter},
+			wantKind: cloud.KindThrottled, wantMsg: "too many requests", wantRetry: MaxRetryAfter},
 		{name: "429 Retry-After in the past", status: 429, header: http.Header{"Retry-After": {now.Add(-time.Minute).Format(http.TimeFormat)}},
-			wantKind: KindThrottled, wantMsg: "too many requests"},
+			wantKind: cloud.KindThrottled, wantMsg: "too many requests"},
 		{name: "429 Retry-After garbage", status: 429, header: http.Header{"Retry-After": {"soon"}},
-			wantKind: KindThrottled, wantMsg: "too many requests"},
+			wantKind: cloud.KindThrottled, wantMsg: "too many requests"},
 		// Other shapes.
 		{name: "CCE errorCode shape", status: 400, file: "testdata/cce_error_code_400.json",
-			wantKind: KindPermanent, wantCode: "CCE.01400001", wantMsg: "Invalid request: upgrade workflow id is invalid"},
+			wantKind: cloud.KindPermanent, wantCode: "CCE.01400001", wantMsg: "Invalid request: upgrade workflow id is invalid"},
 		{name: "CCE status with numeric code", status: 404, file: "testdata/cce_status_404.json",
-			wantKind: KindNotFound, wantCode: "CCE.01404001", wantMsg: "Resource not found"},
+			wantKind: cloud.KindNotFound, wantCode: "CCE.01404001", wantMsg: "Resource not found"},
 		{name: "code/message 503", status: 503, file: "testdata/code_message_503.json",
-			wantKind: KindTransient, wantCode: "DWS.0047", wantMsg: "The DWS service is temporarily unavailable."},
+			wantKind: cloud.KindTransient, wantCode: "DWS.0047", wantMsg: "The DWS service is temporarily unavailable."},
 		{name: "nested error object", status: 400, body: `{"error":{"code":"IMS.0001","message":"bad image"}}`,
-			wantKind: KindPermanent, wantCode: "IMS.0001", wantMsg: "bad image"},
+			wantKind: cloud.KindPermanent, wantCode: "IMS.0001", wantMsg: "bad image"},
 		{name: "HTML 502", status: 502, header: reqID, file: "testdata/html_502.html",
-			wantKind: KindTransient, wantMsg: "bad gateway (response is not JSON)", wantReqID: "req-123"},
+			wantKind: cloud.KindTransient, wantMsg: "bad gateway (response is not JSON)", wantReqID: "req-123"},
 		{name: "HTML 404 stays not found", status: 404, file: "testdata/html_502.html",
-			wantKind: KindNotFound, wantMsg: "not found (response is not JSON)"},
+			wantKind: cloud.KindNotFound, wantMsg: "not found (response is not JSON)"},
 		{name: "503 empty body", status: 503,
-			wantKind: KindTransient, wantMsg: "service unavailable"},
+			wantKind: cloud.KindTransient, wantMsg: "service unavailable"},
 		{name: "JSON without known fields", status: 500, body: `{"foo":"bar"}`,
-			wantKind: KindTransient, wantMsg: "internal server error"},
+			wantKind: cloud.KindTransient, wantMsg: "internal server error"},
 		{name: "redirect", status: 302, header: http.Header{"Location": {"https://evil.example/?sig=secret"}},
-			wantKind: KindTransient, wantMsg: "unexpected redirect"},
+			wantKind: cloud.KindTransient, wantMsg: "unexpected redirect"},
 		{name: "409 is transient", status: 409, body: `{"error_code":"X.1","error_msg":"conflict"}`,
-			wantKind: KindTransient, wantCode: "X.1", wantMsg: "conflict"},
+			wantKind: cloud.KindTransient, wantCode: "X.1", wantMsg: "conflict"},
 		{name: "control characters collapsed", status: 500, body: "{\"error_code\":\"A.1\",\"error_msg\":\"line1\\n\\tline2\\u0000x\"}",
-			wantKind: KindTransient, wantCode: "A.1", wantMsg: "line1 line2 x"},
+			wantKind: cloud.KindTransient, wantCode: "A.1", wantMsg: "line1 line2 x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,8 +115,8 @@ func TestClassifyResponse(t *testing.T) {
 			if tt.wantString != "" && e.Error() != tt.wantString {
 				t.Errorf("Error() = %q, want %q", e.Error(), tt.wantString)
 			}
-			if KindOf(e) != tt.wantKind {
-				t.Errorf("KindOf = %v", KindOf(e))
+			if cloud.KindOf(e) != tt.wantKind {
+				t.Errorf("KindOf = %v", cloud.KindOf(e))
 			}
 		})
 	}
@@ -169,7 +171,7 @@ func TestClassifyTransport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := ClassifyTransport(tt.err)
-			if e.Kind != KindTransient || e.Message != tt.want {
+			if e.Kind != cloud.KindTransient || e.Message != tt.want {
 				t.Fatalf("got %v %q, want Transient %q", e.Kind, e.Message, tt.want)
 			}
 			if strings.Contains(e.Error(), "secret") || strings.Contains(e.Error(), "http") {
@@ -184,7 +186,7 @@ func TestClassifyTransport(t *testing.T) {
 	if ClassifyTransport(nil) != nil {
 		t.Error("nil error should give nil")
 	}
-	orig := &Error{Kind: KindAuth, Message: "x"}
+	orig := &cloud.Error{Kind: cloud.KindAuth, Message: "x"}
 	if got := ClassifyTransport(fmt.Errorf("wrapped: %w", orig)); got != orig {
 		t.Errorf("an *Error should pass through, got %v", got)
 	}
@@ -192,7 +194,7 @@ func TestClassifyTransport(t *testing.T) {
 
 func FuzzClassifyResponse(f *testing.F) {
 	for _, p := range []string{
-		"bcs/testdata/000_list_op_record_400.json", "bcs/testdata/001_list_op_record_400.json",
+		"../bcs/testdata/000_list_op_record_400.json", "../bcs/testdata/001_list_op_record_400.json",
 		"testdata/gateway_apigw_0308_429.json", "testdata/cce_status_404.json", "testdata/html_502.html",
 	} {
 		f.Add(429, "120", readFile(f, p))

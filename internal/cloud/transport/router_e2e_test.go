@@ -1,4 +1,4 @@
-package cloud_test
+package transport_test
 
 import (
 	"context"
@@ -12,16 +12,17 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
 	"github.com/cloudop/cloudop/internal/cloud/cce"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // TestRouterEndToEnd routes each service through an override to a fake
 // server answering with the seed body, and checks the phase.
 func TestRouterEndToEnd(t *testing.T) {
 	seeds := map[cloud.Service]string{
-		cloud.ServiceBCS: "bcs/testdata/000_list_op_record_200.json",
-		cloud.ServiceCCE: "cce/testdata/002_show_upgrade_workflow_200.json",
-		cloud.ServiceAOS: "aos/testdata/003_execution_200.json",
-		cloud.ServiceDWS: "dws/testdata/004_list_cluster_actions_200.json",
+		cloud.ServiceBCS: "../bcs/testdata/000_list_op_record_200.json",
+		cloud.ServiceCCE: "../cce/testdata/002_show_upgrade_workflow_200.json",
+		cloud.ServiceAOS: "../aos/testdata/003_execution_200.json",
+		cloud.ServiceDWS: "../dws/testdata/004_list_cluster_actions_200.json",
 	}
 	want := map[cloud.Service]cloud.Phase{
 		cloud.ServiceBCS: cloud.PhaseRunning, cloud.ServiceCCE: cloud.PhaseFailed,
@@ -37,9 +38,9 @@ func TestRouterEndToEnd(t *testing.T) {
 		defer srv.Close()
 		overrides[svc] = srv.URL
 	}
-	c := cloud.NewHTTPClient(0)
-	r := &cloud.Router{
-		Endpoints: &cloud.EndpointResolver{Overrides: overrides},
+	c := transport.NewHTTPClient(0)
+	r := &transport.Router{
+		Endpoints: &transport.EndpointResolver{Overrides: overrides},
 		Services: map[cloud.Service]cloud.Fetcher{
 			cloud.ServiceBCS: bcs.New(c), cloud.ServiceCCE: cce.New(c),
 			cloud.ServiceAOS: aos.New(c), cloud.ServiceDWS: dws.New(c),

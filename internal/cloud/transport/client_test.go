@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"context"
@@ -10,14 +10,16 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 var fixedNow = time.Date(2024, 3, 5, 6, 7, 8, 0, time.UTC)
 
-func testTarget(base string) Target {
-	return Target{
-		Service: ServiceBCS, Region: "cn-north-4", ProjectID: "proj1", OperationID: "op1", BaseURL: base,
-		Credentials: Credentials{AccessKey: "AK", SecretKey: "SK"},
+func testTarget(base string) cloud.Target {
+	return cloud.Target{
+		Service: cloud.ServiceBCS, Region: "cn-north-4", ProjectID: "proj1", OperationID: "op1", BaseURL: base,
+		Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"},
 	}
 }
 
@@ -72,7 +74,9 @@ func TestHTTPClientGet(t *testing.T) {
 	}
 }
 
-func TestHTTPClientProjectFromCredentials(t *testing.T) {
+// TestHTTPClientProjectHeader: X-Project-Id carries the target's project
+// and is left out when there is none (the client never defaults it).
+func TestHTTPClientProjectHeader(t *testing.T) {
 	var project string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		project = r.Header.Get("X-Project-Id")
@@ -80,15 +84,14 @@ func TestHTTPClientProjectFromCredentials(t *testing.T) {
 	}))
 	defer srv.Close()
 	tg := testTarget(srv.URL)
-	tg.ProjectID = ""
-	tg.Credentials.ProjectID = "fromsecret"
+	tg.ProjectID = "other"
 	if _, err := (&HTTPClient{}).Get(context.Background(), tg, "/x", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if project != "fromsecret" {
+	if project != "other" {
 		t.Errorf("X-Project-Id = %q", project)
 	}
-	tg.Credentials.ProjectID = ""
+	tg.ProjectID = ""
 	if _, err := (&HTTPClient{}).Get(context.Background(), tg, "/x", nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -137,19 +140,19 @@ func TestHTTPClientErrors(t *testing.T) {
 	c := &HTTPClient{MaxBodyBytes: 1024, Timeout: 200 * time.Millisecond, Now: func() time.Time { return fixedNow }}
 	tests := []struct {
 		path     string
-		wantKind ErrorKind
+		wantKind cloud.ErrorKind
 		wantMsg  string
-		check    func(t *testing.T, e *Error)
+		check    func(t *testing.T, e *cloud.Error)
 	}{
-		{"/throttled", KindThrottled, "The throttling threshold has been reached", func(t *testing.T, e *Error) {
+		{"/throttled", cloud.KindThrottled, "The throttling threshold has been reached", func(t *testing.T, e *cloud.Error) {
 			if e.RetryAfter != 3*time.Second || e.RequestID != "rid-1" || e.Code != "APIGW.0308" || e.HTTPStatus != 429 {
 				t.Errorf("got %+v", e)
 			}
 		}},
-		{"/notfound", KindNotFound, "Not Found:the url is not found", nil},
-		{"/huge", KindTransient, "response too large", nil},
-		{"/huge-error", KindTransient, "internal server error (response is not JSON)", nil},
-		{"/redirect", KindTransient, "unexpected redirect", func(t *testing.T, e *Error) {
+		{"/notfound", cloud.KindNotFound, "Not Found:the url is not found", nil},
+		{"/huge", cloud.KindTransient, "response too large", nil},
+		{"/huge-error", cloud.KindTransient, "internal server error (response is not JSON)", nil},
+		{"/redirect", cloud.KindTransient, "unexpected redirect", func(t *testing.T, e *cloud.Error) {
 			if redirected.Load() {
 				t.Errorf("redirect was followed")
 			}
@@ -157,13 +160,13 @@ func TestHTTPClientErrors(t *testing.T) {
 				t.Errorf("status %d", e.HTTPStatus)
 			}
 		}},
-		{"/slow", KindTransient, "request timed out", nil},
-		{"/html", KindTransient, "bad gateway (response is not JSON)", nil},
+		{"/slow", cloud.KindTransient, "request timed out", nil},
+		{"/html", cloud.KindTransient, "bad gateway (response is not JSON)", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			_, err := c.Get(context.Background(), testTarget(srv.URL), tt.path, url.Values{"q": {"secret-ish"}}, nil)
-			e, ok := err.(*Error)
+			e, ok := err.(*cloud.Error)
 			if !ok {
 				t.Fatalf("got %T %v, want *Error", err, err)
 			}
@@ -192,7 +195,7 @@ func TestHTTPClientCallerClientDoesNotFollowRedirects(t *testing.T) {
 	defer srv.Close()
 	c := &HTTPClient{Client: &http.Client{}} // default CheckRedirect would follow
 	_, err := c.Get(context.Background(), testTarget(srv.URL), "/a", nil, nil)
-	if KindOf(err) != KindTransient || hits.Load() != 0 {
+	if cloud.KindOf(err) != cloud.KindTransient || hits.Load() != 0 {
 		t.Errorf("err=%v hits=%d", err, hits.Load())
 	}
 }
@@ -201,37 +204,19 @@ func TestHTTPClientRejectsBadTargets(t *testing.T) {
 	c := &HTTPClient{}
 	tests := []struct {
 		name string
-		t    Target
-		want ErrorKind
+		t    cloud.Target
+		want cloud.ErrorKind
 	}{
-		{"no base URL", Target{Credentials: Credentials{AccessKey: "a", SecretKey: "b"}}, KindPermanent},
-		{"base URL with path", Target{BaseURL: "https://x.myhuaweicloud.com/p", Credentials: Credentials{AccessKey: "a", SecretKey: "b"}}, KindPermanent},
-		{"no credentials", Target{BaseURL: "https://127.0.0.1:1"}, KindAuth},
+		{"no base URL", cloud.Target{Credentials: cloud.Credentials{AccessKey: "a", SecretKey: "b"}}, cloud.KindPermanent},
+		{"base URL with path", cloud.Target{BaseURL: "https://x.myhuaweicloud.com/p", Credentials: cloud.Credentials{AccessKey: "a", SecretKey: "b"}}, cloud.KindPermanent},
+		{"no credentials", cloud.Target{BaseURL: "https://127.0.0.1:1"}, cloud.KindAuth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.Get(context.Background(), tt.t, "/x", nil, nil)
-			if KindOf(err) != tt.want {
+			if cloud.KindOf(err) != tt.want {
 				t.Errorf("got %v, want %v", err, tt.want)
 			}
 		})
-	}
-}
-
-func TestValidPathSegment(t *testing.T) {
-	for s, want := range map[string]bool{
-		"abc": true, "SNAPSHOTTING_FAILED": true, "c:1.2-3": true,
-		"": false, ".": false, "..": false, "a/b": false, `a\b`: false, "a?b": false, "a#b": false,
-		"a%2Fb": false, "a b": false, "a\nb": false, "a\u00a0b": false, strings.Repeat("a", 257): false,
-	} {
-		if got := ValidPathSegment(s); got != want {
-			t.Errorf("ValidPathSegment(%q) = %v, want %v", s, got, want)
-		}
-	}
-	if err := RequireSegment("spec.clusterID", ""); KindOf(err) != KindPermanent || !strings.Contains(err.Error(), "spec.clusterID is required") {
-		t.Errorf("got %v", err)
-	}
-	if err := RequireSegment("spec.stackID", "../x"); KindOf(err) != KindPermanent {
-		t.Errorf("got %v", err)
 	}
 }

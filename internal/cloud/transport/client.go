@@ -1,4 +1,4 @@
-package cloud
+package transport
 
 import (
 	"bytes"
@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
-	"unicode"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // Client defaults.
@@ -52,13 +52,8 @@ type HTTPClient struct {
 	// nil sends without client-side limits. NewHTTPClient sets one with
 	// the default configuration.
 	Limiter *RateLimiter
-	// DisableCoalescing sends every call on its own, even when an
-	// identical request is already in flight.
-	DisableCoalescing bool
 
 	flight singleflight.Group
-	// flightCallers counts callers waiting on a shared exchange (tests).
-	flightCallers atomic.Int64
 }
 
 // ErrResponseTooLarge marks a 2xx answer larger than MaxBodyBytes; the
@@ -97,23 +92,23 @@ var defaultTransportClient = NewHTTPTransportClient()
 // headers, Accept: application/json and X-Project-Id (when the project is
 // known). It returns the body of a 2xx answer, or a classified *Error:
 // transport failures and bodies over MaxBodyBytes are KindTransient, other
-// statuses are classified by ClassifyResponse.
+// statuses are classified by classifyResponse.
 //
 // Identical requests in flight at the same time (same URL and query, same
-// headers, same credentials) share one HTTP exchange unless
-// DisableCoalescing is set; each caller gets its own copy of the body. The
-// shared exchange is not cancelled when one caller's context is, only by
-// Timeout. With a Limiter, the request first waits for a token of its
-// (access key, service, region) bucket, or fails at once with a
-// KindThrottled error wrapping ErrRateLimited (see RateLimiter.Wait), and
-// its outcome is fed back to the bucket (see RateLimiter.Record).
+// headers, same credentials) share one HTTP exchange (see Coalesce); each
+// caller gets its own copy of the body. The shared exchange is not
+// cancelled when one caller's context is, only by Timeout. With a Limiter,
+// the request first waits for a token of its (access key, service, region)
+// bucket, or fails at once with a KindThrottled error wrapping
+// cloud.ErrRateLimited (see RateLimiter.Wait), and its outcome is fed back
+// to the bucket (see RateLimiter.Record).
 //
 // path must be unescaped (each segment is escaped when sent); callers
-// check segments with ValidPathSegment so IDs cannot change the path.
+// check segments with cloud.ValidPathSegment so IDs cannot change the path.
 //
 // A nil client behaves like a zero HTTPClient, so adapters built without
 // one still work (with defaults and no rate limit).
-func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.Values, headers http.Header) ([]byte, error) {
+func (c *HTTPClient) Get(ctx context.Context, t cloud.Target, path string, query url.Values, headers http.Header) ([]byte, error) {
 	if c == nil {
 		c = &HTTPClient{}
 	}
@@ -121,46 +116,20 @@ func (c *HTTPClient) Get(ctx context.Context, t Target, path string, query url.V
 	if err != nil {
 		return nil, err
 	}
-	if c.DisableCoalescing {
+	body, coalesced, err := Coalesce(ctx, &c.flight, flightKey(t, u, headers), func(ctx context.Context) ([]byte, error) {
 		return c.send(ctx, t, u, headers)
+	}, bytes.Clone)
+	if coalesced {
+		coalescedTotal.WithLabelValues(serviceLabel(t.Service)).Inc()
 	}
-	executed := false
-	ch := c.flight.DoChan(flightKey(t, u, headers), func() (any, error) {
-		executed = true
-		return c.send(context.WithoutCancel(ctx), t, u, headers)
-	})
-	c.flightCallers.Add(1)
-	defer c.flightCallers.Add(-1)
-	select {
-	case res := <-ch:
-		// executed is only read after the result arrived, which happens
-		// after the function (if it was this caller's) returned.
-		if !executed {
-			coalescedTotal.WithLabelValues(serviceLabel(t.Service)).Inc()
-		}
-		if res.Err != nil {
-			var ce *Error
-			if res.Shared && errors.As(res.Err, &ce) {
-				cp := *ce
-				return nil, &cp
-			}
-			return nil, res.Err
-		}
-		body := res.Val.([]byte)
-		if res.Shared {
-			body = bytes.Clone(body)
-		}
-		return body, nil
-	case <-ctx.Done():
-		return nil, ClassifyTransport(ctx.Err())
-	}
+	return body, err
 }
 
 // requestURL builds the absolute URL of a request.
-func requestURL(t Target, path string, query url.Values) (string, error) {
+func requestURL(t cloud.Target, path string, query url.Values) (string, error) {
 	base, err := NormalizeBaseURL(t.BaseURL)
 	if err != nil {
-		return "", Permanentf("endpoint %q: %s", SanitizeText(t.BaseURL, MaxNameRunes), err)
+		return "", cloud.Permanentf("endpoint %q: %s", cloud.SanitizeText(t.BaseURL, cloud.MaxNameRunes), err)
 	}
 	u, _ := url.Parse(base)
 	if !strings.HasPrefix(path, "/") {
@@ -174,11 +143,11 @@ func requestURL(t Target, path string, query url.Values) (string, error) {
 // flightKey identifies requests that may share one exchange: same
 // credentials (by fingerprint, so a wrong secret never reads what a right
 // one fetched), project header, URL and extra headers.
-func flightKey(t Target, u string, headers http.Header) string {
+func flightKey(t cloud.Target, u string, headers http.Header) string {
 	var b strings.Builder
-	b.WriteString(t.Credentials.Fingerprint())
+	b.WriteString(Fingerprint(t.Credentials))
 	b.WriteByte('\n')
-	b.WriteString(projectOf(t))
+	b.WriteString(t.ProjectID)
 	b.WriteByte('\n')
 	b.WriteString(u)
 	names := make([]string, 0, len(headers))
@@ -197,19 +166,12 @@ func flightKey(t Target, u string, headers http.Header) string {
 	return b.String()
 }
 
-func projectOf(t Target) string {
-	if t.ProjectID != "" {
-		return t.ProjectID
-	}
-	return t.Credentials.ProjectID
-}
-
 // send waits for the rate limiter, then makes one HTTP exchange and
 // records its metrics and outcome.
-func (c *HTTPClient) send(ctx context.Context, t Target, u string, headers http.Header) ([]byte, error) {
+func (c *HTTPClient) send(ctx context.Context, t cloud.Target, u string, headers http.Header) ([]byte, error) {
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
-		return nil, Permanentf("cannot build request: %s", err)
+		return nil, cloud.Permanentf("cannot build request: %s", err)
 	}
 	for k, vs := range headers {
 		for _, v := range vs {
@@ -218,8 +180,8 @@ func (c *HTTPClient) send(ctx context.Context, t Target, u string, headers http.
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent())
-	if project := projectOf(t); project != "" {
-		req.Header.Set(HeaderProjectID, project)
+	if t.ProjectID != "" {
+		req.Header.Set(HeaderProjectID, t.ProjectID)
 	}
 
 	key := bucketKeyOf(t)
@@ -263,9 +225,9 @@ func (c *HTTPClient) exchange(ctx context.Context, req *http.Request) (body []by
 	tooLarge := int64(len(body)) > limit
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if tooLarge {
-			return nil, resp.StatusCode, &Error{
-				Kind: KindTransient, HTTPStatus: resp.StatusCode,
-				RequestID: SanitizeText(resp.Header.Get(HeaderRequestID), maxRequestIDRunes),
+			return nil, resp.StatusCode, &cloud.Error{
+				Kind: cloud.KindTransient, HTTPStatus: resp.StatusCode,
+				RequestID: cloud.SanitizeText(resp.Header.Get(HeaderRequestID), maxRequestIDRunes),
 				Message:   "response too large",
 				Err:       ErrResponseTooLarge,
 			}
@@ -358,33 +320,4 @@ func escapeUnreserved(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
-}
-
-// ValidPathSegment reports whether an ID can be placed in a URL path as
-// one segment without changing the path's meaning: non-empty, at most 256
-// bytes, no "/", "\", "?", "#", "%", whitespace or control characters,
-// and not "." or "..".
-func ValidPathSegment(s string) bool {
-	if s == "" || len(s) > 256 || s == "." || s == ".." {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`/\?#%`, r) {
-			return false
-		}
-	}
-	return true
-}
-
-// RequireSegment returns a KindPermanent error naming field when value is
-// empty or unusable as a path segment; adapters use it for IDs that go
-// into the URL.
-func RequireSegment(field, value string) error {
-	if value == "" {
-		return Permanentf("%s is required", field)
-	}
-	if !ValidPathSegment(value) {
-		return Permanentf("%s %q cannot be used in a request path", field, SanitizeText(value, MaxNameRunes))
-	}
-	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-const customization = "../../config/argocd/resource_customizations/ops.cloudop.dev/CloudOperation"
+const customization = "../../../../config/argocd/resource_customizations/ops.cloudop.dev/CloudOperation"
 
 // TestHealthScriptCases runs the cases of health_test.yaml, in the format
 // Argo CD's own resource_customizations tests use.

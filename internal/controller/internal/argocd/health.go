@@ -1,7 +1,10 @@
-// Package argocd evaluates Argo CD health.lua scripts the way Argo CD does
-// (gopher-lua, the object as the global `obj`, a table {status, message}
-// returned), so tests can prove the script shipped under config/argocd on
-// real CloudOperations.
+// Package argocd is a test helper: it evaluates Argo CD health.lua scripts
+// the way Argo CD does (gopher-lua, the object as the global `obj`, a table
+// {status, message} returned), so the controller's tests (clients_test.go)
+// can prove the script shipped under config/argocd on real CloudOperations,
+// and its own test runs the script's health_test.yaml cases. The manager
+// never imports it; it sits under internal/controller because only the
+// controller's tests use it.
 package argocd
 
 import (

@@ -1,0 +1,141 @@
+package transport
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cloudop/cloudop/internal/cloud"
+)
+
+func TestDefaultEndpoint(t *testing.T) {
+	tests := []struct {
+		service cloud.Service
+		region  string
+		want    string
+		wantErr bool
+	}{
+		{cloud.ServiceCCE, "cn-north-4", "https://cce.cn-north-4.myhuaweicloud.com", false},
+		{cloud.ServiceBCS, "cn-east-2", "https://bcs.cn-east-2.myhuaweicloud.com", false},
+		{cloud.ServiceAOS, "ap-southeast-1", "https://aos.ap-southeast-1.myhuaweicloud.com", false},
+		{cloud.ServiceDWS, "cn-north-4", "https://dws.cn-north-4.myhuaweicloud.com", false},
+		{cloud.ServiceCCE, "eu-west-101", "https://cce.eu-west-101.myhuaweicloud.eu", false},
+		{cloud.ServiceDWS, "eu-west-101", "https://dws.eu-west-101.myhuaweicloud.eu", false},
+		{cloud.ServiceAOS, "eu-west-102", "https://aos.eu-west-102.myhuaweicloud.eu", false},
+		{cloud.ServiceCCE, "eu-west-0", "https://cce.eu-west-0.myhuaweicloud.com", false},
+		{cloud.ServiceDWS, "tr-west-1", "https://dws.tr-west-1.myhuaweicloud.cn", false},
+		{cloud.ServiceDWS, "cn-south-4", "https://dws.cn-south-4.myhuaweicloud.cn", false},
+		{cloud.ServiceCCE, "cn-east-4", "https://cce.cn-east-4.myhuaweicloud.com", false},
+		{cloud.ServiceCCE, "", "", true},
+		{cloud.ServiceCCE, "evil.com/x", "", true},
+		{cloud.ServiceCCE, "CN-NORTH-4", "", true},
+		{cloud.ServiceCCE, "cn-north-4.attacker.com#", "", true},
+	}
+	for _, tt := range tests {
+		got, err := DefaultEndpoint(tt.service, tt.region)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("DefaultEndpoint(%s, %q) = %q, %v; want %q (err %v)", tt.service, tt.region, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && cloud.KindOf(err) != cloud.KindPermanent {
+			t.Errorf("error kind %v, want Permanent", cloud.KindOf(err))
+		}
+	}
+}
+
+func TestEndpointResolverResolve(t *testing.T) {
+	overrides := map[cloud.Service]string{cloud.ServiceCCE: "http://127.0.0.1:8080/"}
+	tests := []struct {
+		name     string
+		r        *EndpointResolver
+		service  cloud.Service
+		spec     string
+		want     string
+		wantErr  string
+		wantKind cloud.ErrorKind
+	}{
+		{name: "regional default", r: &EndpointResolver{}, service: cloud.ServiceDWS, want: "https://dws.cn-north-4.myhuaweicloud.com"},
+		{name: "nil resolver", r: nil, service: cloud.ServiceCCE, want: "https://cce.cn-north-4.myhuaweicloud.com"},
+		{name: "override", r: &EndpointResolver{Overrides: overrides}, service: cloud.ServiceCCE, want: "http://127.0.0.1:8080"},
+		{name: "override other service unaffected", r: &EndpointResolver{Overrides: overrides}, service: cloud.ServiceBCS, want: "https://bcs.cn-north-4.myhuaweicloud.com"},
+		{name: "spec endpoint in default allowlist", r: &EndpointResolver{Overrides: overrides}, service: cloud.ServiceCCE,
+			spec: "https://CCE.cn-north-4.myhuaweicloud.com/", want: "https://cce.cn-north-4.myhuaweicloud.com"},
+		{name: "spec endpoint .eu", r: nil, service: cloud.ServiceCCE, spec: "https://cce.eu-west-101.myhuaweicloud.eu", want: "https://cce.eu-west-101.myhuaweicloud.eu"},
+		{name: "spec endpoint explicit 443", r: nil, service: cloud.ServiceCCE, spec: "https://cce.cn-north-4.myhuaweicloud.com:443", want: "https://cce.cn-north-4.myhuaweicloud.com"},
+		{name: "spec endpoint other port refused", r: nil, service: cloud.ServiceCCE, spec: "https://cce.cn-north-4.myhuaweicloud.com:8443", wantErr: "spec.endpoint", wantKind: cloud.KindPermanent},
+		{name: "spec endpoint http refused by default", r: nil, service: cloud.ServiceCCE, spec: "http://cce.cn-north-4.myhuaweicloud.com", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+		{name: "spec endpoint apex refused", r: nil, service: cloud.ServiceCCE, spec: "https://myhuaweicloud.com", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+		{name: "spec endpoint lookalike refused", r: nil, service: cloud.ServiceCCE, spec: "https://evilmyhuaweicloud.com", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+		{name: "spec endpoint suffix trick refused", r: nil, service: cloud.ServiceCCE, spec: "https://cce.myhuaweicloud.com.evil.io", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+		{name: "spec endpoint metadata IP refused", r: nil, service: cloud.ServiceCCE, spec: "http://169.254.169.254", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+		{name: "spec endpoint with path refused", r: nil, service: cloud.ServiceCCE, spec: "https://cce.cn-north-4.myhuaweicloud.com/api", wantErr: "not a valid base URL", wantKind: cloud.KindPermanent},
+		{name: "spec endpoint with userinfo refused", r: nil, service: cloud.ServiceCCE, spec: "https://u:p@cce.cn-north-4.myhuaweicloud.com", wantErr: "not a valid base URL", wantKind: cloud.KindPermanent},
+		{name: "spec endpoint ftp refused", r: nil, service: cloud.ServiceCCE, spec: "ftp://cce.cn-north-4.myhuaweicloud.com", wantErr: "not a valid base URL", wantKind: cloud.KindPermanent},
+		{name: "custom exact http pattern", r: &EndpointResolver{Allowed: []string{"http://127.0.0.1:8080"}}, service: cloud.ServiceCCE,
+			spec: "http://127.0.0.1:8080", want: "http://127.0.0.1:8080"},
+		{name: "custom exact pattern other port refused", r: &EndpointResolver{Allowed: []string{"http://127.0.0.1:8080"}}, service: cloud.ServiceCCE,
+			spec: "http://127.0.0.1:8081", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+		{name: "custom wildcard http", r: &EndpointResolver{Allowed: []string{"http://*.svc.cluster.local:8080"}}, service: cloud.ServiceCCE,
+			spec: "http://sim.cloudsim.svc.cluster.local:8080", want: "http://sim.cloudsim.svc.cluster.local:8080"},
+		{name: "custom list replaces default", r: &EndpointResolver{Allowed: []string{"http://127.0.0.1:8080"}}, service: cloud.ServiceCCE,
+			spec: "https://cce.cn-north-4.myhuaweicloud.com", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+		{name: "empty allowlist forbids spec endpoint", r: &EndpointResolver{Allowed: []string{}}, service: cloud.ServiceCCE,
+			spec: "https://cce.cn-north-4.myhuaweicloud.com", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+		{name: "too-broad wildcard never matches", r: &EndpointResolver{Allowed: []string{"https://*.com"}}, service: cloud.ServiceCCE,
+			spec: "https://evil.com", wantErr: "not allowed", wantKind: cloud.KindPermanent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.r.Resolve(tt.service, "cn-north-4", tt.spec)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || cloud.KindOf(err) != tt.wantKind {
+					t.Fatalf("got %q, %v; want error containing %q of kind %v", got, err, tt.wantErr, tt.wantKind)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEndpointResolverValidate(t *testing.T) {
+	good := &EndpointResolver{Overrides: map[cloud.Service]string{cloud.ServiceAOS: "https://aos.example.com"}, Allowed: []string{"https://*.example.com", "http://127.0.0.1:8080"}}
+	if err := good.Validate(); err != nil {
+		t.Error(err)
+	}
+	for _, r := range []*EndpointResolver{
+		{Allowed: []string{"*.example.com"}},
+		{Allowed: []string{"https://*.com"}},
+		{Allowed: []string{"https://example.com/path"}},
+		{Overrides: map[cloud.Service]string{cloud.ServiceCCE: "cce.example.com"}},
+	} {
+		if err := r.Validate(); err == nil {
+			t.Errorf("%+v: want an error", r)
+		}
+	}
+}
+
+func TestParseServiceEndpoint(t *testing.T) {
+	tests := []struct {
+		in      string
+		svc     cloud.Service
+		url     string
+		wantErr bool
+	}{
+		{"CCE=http://127.0.0.1:8080", cloud.ServiceCCE, "http://127.0.0.1:8080", false},
+		{"dws=https://dws.example.com/", cloud.ServiceDWS, "https://dws.example.com", false},
+		{" AOS = https://aos.cn-north-4.myhuaweicloud.com", cloud.ServiceAOS, "https://aos.cn-north-4.myhuaweicloud.com", false},
+		{"BCS=https://[::1]:9443", cloud.ServiceBCS, "https://[::1]:9443", false},
+		{"ECS=https://ecs.example.com", "", "", true},
+		{"CCE", "", "", true},
+		{"CCE=", "", "", true},
+		{"CCE=127.0.0.1:8080", "", "", true},
+		{"CCE=https://x.example.com/v3", "", "", true},
+	}
+	for _, tt := range tests {
+		svc, u, err := ParseServiceEndpoint(tt.in)
+		if (err != nil) != tt.wantErr || svc != tt.svc || u != tt.url {
+			t.Errorf("ParseServiceEndpoint(%q) = %q, %q, %v", tt.in, svc, u, err)
+		}
+	}
+}
