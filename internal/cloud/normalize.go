@@ -9,15 +9,16 @@ import (
 	"unicode/utf8"
 )
 
-// Size limits for text copied from a cloud answer into status. The API
-// server rejects objects over ~1.5 MiB and condition messages over 32768
-// characters; a runaway service message must not break the status update.
+// Text copied from an answer into an Operation is sanitized here but not
+// cut: the controller cuts status fields to the CRD's limits, the one place
+// they are known. Text quoted in errors and events is cut here, since
+// nothing downstream bounds a log line.
 const (
-	MaxMessageRunes     = 1024
-	MaxNameRunes        = 256
-	MaxStatusWordRunes  = 128
-	MaxSteps            = 64
-	MaxSubStepsPerStep  = 64
+	// MaxQuotedRunes bounds a value (an ID, a URL) quoted in an error.
+	MaxQuotedRunes = 256
+	// maxUnknownWordRunes and maxUnknownStatuses bound the unknown status
+	// words an Operation carries to a warning event.
+	maxUnknownWordRunes = 128
 	maxUnknownStatuses  = 16
 	missingStatusMarker = "(missing)"
 )
@@ -73,7 +74,7 @@ func (t StatusTable) MapStepStatus(op *Operation, word string) Phase {
 // AddUnknownStatus records a status word the mapping did not recognise,
 // once, bounded in length and count.
 func (o *Operation) AddUnknownStatus(word string) {
-	word = SanitizeText(word, MaxStatusWordRunes)
+	word = Excerpt(word, maxUnknownWordRunes)
 	for _, w := range o.UnknownStatuses {
 		if w == word {
 			return
@@ -132,30 +133,11 @@ func ClampPercent(v float64) *int32 {
 	return &p
 }
 
-// LimitSteps caps the number of steps and sub-steps kept in an Operation so
-// that one huge answer cannot produce a status too big to store. Derived
-// fields (progress, current step) must be computed before calling it.
-// An empty list becomes nil so that "no steps" has one representation.
-func LimitSteps(steps []Step) []Step {
-	if len(steps) == 0 {
-		return nil
-	}
-	if len(steps) > MaxSteps {
-		steps = steps[:MaxSteps]
-	}
-	for i := range steps {
-		if len(steps[i].SubSteps) > MaxSubStepsPerStep {
-			steps[i].SubSteps = steps[i].SubSteps[:MaxSubStepsPerStep]
-		}
-	}
-	return steps
-}
-
-// SanitizeText makes service-provided text safe to show in status: valid
-// UTF-8, control characters and runs of whitespace collapsed to one space,
-// trimmed, and cut to maxRunes (with an ellipsis) when longer.
-func SanitizeText(s string, maxRunes int) string {
-	if s == "" || maxRunes < 1 {
+// SanitizeText makes service-provided text safe to show: valid UTF-8,
+// control characters and runs of whitespace collapsed to one space, and
+// trimmed.
+func SanitizeText(s string) string {
+	if s == "" {
 		return ""
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
@@ -165,7 +147,16 @@ func SanitizeText(s string, maxRunes int) string {
 		}
 		return r
 	}, s)
-	s = strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Excerpt is SanitizeText cut to maxRunes (the last one an ellipsis) when
+// longer, for text quoted in errors and events.
+func Excerpt(s string, maxRunes int) string {
+	if maxRunes < 1 {
+		return ""
+	}
+	s = SanitizeText(s)
 	if utf8.RuneCountInString(s) > maxRunes {
 		rs := []rune(s)
 		s = string(rs[:maxRunes-1]) + "…"

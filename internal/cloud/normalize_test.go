@@ -78,6 +78,22 @@ func TestPercentOf(t *testing.T) {
 
 func TestSanitizeText(t *testing.T) {
 	tests := []struct {
+		in, want string
+	}{
+		{"  a \n\t b  ", "a b"},
+		{"\xffok", "\uFFFDok"},
+		{"x\u0000y", "x y"},
+		{strings.Repeat("界", 3000), strings.Repeat("界", 3000)}, // never cut
+	}
+	for _, tt := range tests {
+		if got := SanitizeText(tt.in); got != tt.want {
+			t.Errorf("SanitizeText(%.20q) = %.20q, want %.20q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestExcerpt(t *testing.T) {
+	tests := []struct {
 		in   string
 		max  int
 		want string
@@ -85,27 +101,16 @@ func TestSanitizeText(t *testing.T) {
 		{"  a \n\t b  ", 10, "a b"},
 		{"abcdef", 4, "abc…"},
 		{"abcd", 4, "abcd"},
-		{"\xffok", 10, "\uFFFDok"},
-		{"x\u0000y", 10, "x y"},
+		{"界界界界界", 3, "界界…"},
 		{"anything", 0, ""},
 	}
 	for _, tt := range tests {
-		if got := SanitizeText(tt.in, tt.max); got != tt.want {
-			t.Errorf("SanitizeText(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		if got := Excerpt(tt.in, tt.max); got != tt.want {
+			t.Errorf("Excerpt(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
 		}
 	}
-	long := SanitizeText(strings.Repeat("界", 3000), MaxMessageRunes)
-	if utf8.RuneCountInString(long) != MaxMessageRunes {
-		t.Errorf("long text has %d runes", utf8.RuneCountInString(long))
-	}
-}
-
-func TestLimitSteps(t *testing.T) {
-	steps := make([]Step, MaxSteps+5)
-	steps[0].SubSteps = make([]Step, MaxSubStepsPerStep+1)
-	steps = LimitSteps(steps)
-	if len(steps) != MaxSteps || len(steps[0].SubSteps) != MaxSubStepsPerStep {
-		t.Errorf("got %d steps, %d sub-steps", len(steps), len(steps[0].SubSteps))
+	if n := utf8.RuneCountInString(Excerpt(strings.Repeat("界", 3000), MaxQuotedRunes)); n != MaxQuotedRunes {
+		t.Errorf("long text has %d runes", n)
 	}
 }
 

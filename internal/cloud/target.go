@@ -39,7 +39,7 @@ func RequireSegment(field, value string) error {
 		return Permanentf("%s is required", field)
 	}
 	if !ValidPathSegment(value) {
-		return Permanentf("%s %q cannot be used in a request path", field, SanitizeText(value, MaxNameRunes))
+		return Permanentf("%s %q cannot be used in a request path", field, Excerpt(value, MaxQuotedRunes))
 	}
 	return nil
 }

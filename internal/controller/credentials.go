@@ -56,7 +56,7 @@ func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOpera
 		return cloud.Target{}, &credentialsError{fmt.Sprintf("no project: set spec.projectID or key %q in Secret %q", secretKeyProjectID, name)}
 	}
 	return cloud.Target{
-		Service:      cloud.Service(obj.Spec.Service),
+		Service:      cloudService(obj.Spec.Service),
 		Region:       obj.Spec.Region,
 		ProjectID:    project,
 		OperationID:  obj.Spec.OperationID,

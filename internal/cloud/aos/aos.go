@@ -92,7 +92,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	}
 	st := e.Status
 	word := string(st.ObjectStatus.Phase)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word, cloud.MaxStatusWordRunes)}
+	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
 	op.Phase = Phases.MapOperationStatus(op, word)
 
 	type keyed struct {
@@ -104,10 +104,10 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		created := parseTime(string(s.CreateAt))
 		updated := parseTime(string(s.UpdateAt))
 		step := cloud.Step{
-			Name:          cloud.SanitizeText(name, cloud.MaxNameRunes),
+			Name:          cloud.SanitizeText(name),
 			Phase:         Phases.MapStepStatus(op, string(s.Phase)),
-			ServiceStatus: cloud.SanitizeText(string(s.Phase), cloud.MaxStatusWordRunes),
-			Message:       cloud.SanitizeText(cloud.JoinNonEmpty(": ", string(s.Reason), string(s.Message)), cloud.MaxMessageRunes),
+			ServiceStatus: cloud.SanitizeText(string(s.Phase)),
+			Message:       cloud.SanitizeText(cloud.JoinNonEmpty(": ", string(s.Reason), string(s.Message))),
 			StartTime:     created,
 		}
 		if step.Phase.IsTerminal() {
@@ -131,9 +131,9 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		}
 		return a.step.Name < b.step.Name
 	})
-	steps := make([]cloud.Step, len(subs))
-	for i, s := range subs {
-		steps[i] = s.step
+	var steps []cloud.Step
+	for _, s := range subs {
+		steps = append(steps, s.step)
 	}
 
 	if st.Progress.Valid {
@@ -160,8 +160,8 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	if action != "" {
 		action = "action " + action
 	}
-	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty(": ", action, string(st.ObjectStatus.Reason), string(st.ObjectStatus.Message)), cloud.MaxMessageRunes)
-	op.Steps = cloud.LimitSteps(steps)
+	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty(": ", action, string(st.ObjectStatus.Reason), string(st.ObjectStatus.Message)))
+	op.Steps = steps
 	return op, nil
 }
 

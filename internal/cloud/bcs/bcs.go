@@ -200,9 +200,9 @@ func Lookup(ops map[string]*cloud.Operation, id string) (*cloud.Operation, error
 	case n == 1:
 		return found, nil
 	case n > 1:
-		return nil, cloud.Permanentf("%d operation records match operation_id %q when spaces are ignored", n, cloud.SanitizeText(id, cloud.MaxNameRunes))
+		return nil, cloud.Permanentf("%d operation records match operation_id %q when spaces are ignored", n, cloud.Excerpt(id, cloud.MaxQuotedRunes))
 	}
-	return nil, &cloud.Error{Kind: cloud.KindNotFound, Message: "no operation record with operation_id " + cloud.SanitizeText(id, cloud.MaxNameRunes)}
+	return nil, &cloud.Error{Kind: cloud.KindNotFound, Message: "no operation record with operation_id " + cloud.Excerpt(id, cloud.MaxQuotedRunes)}
 }
 
 func stripSpace(s string) string {
@@ -215,10 +215,10 @@ func stripSpace(s string) string {
 }
 
 func convert(r record) *cloud.Operation {
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(string(r.OperationStatus), cloud.MaxStatusWordRunes)}
+	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(string(r.OperationStatus))}
 	op.Phase = Statuses.MapOperationStatus(op, string(r.OperationStatus))
 
-	steps := make([]cloud.Step, 0, len(r.OperationProcess))
+	var steps []cloud.Step
 	order := make([]int64, 0, len(r.OperationProcess))
 	for key, p := range r.OperationProcess {
 		steps = append(steps, convertStep(op, key, p))
@@ -256,14 +256,14 @@ func convert(r record) *cloud.Operation {
 		op.CompletionTime = end
 	}
 
-	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", r.Message...), cloud.MaxMessageRunes)
+	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", r.Message...))
 	if op.Message == "" {
-		op.Message = cloud.SanitizeText(string(r.Desc), cloud.MaxMessageRunes)
+		op.Message = cloud.SanitizeText(string(r.Desc))
 	}
 	if op.Message == "" && op.Phase == cloud.PhaseFailed {
 		op.Message = failureMessage(steps)
 	}
-	op.Steps = cloud.LimitSteps(steps)
+	op.Steps = steps
 	return op
 }
 
@@ -273,10 +273,10 @@ func convertStep(op *cloud.Operation, key string, p process) cloud.Step {
 		name = key
 	}
 	s := cloud.Step{
-		Name:          cloud.SanitizeText(name, cloud.MaxNameRunes),
+		Name:          cloud.SanitizeText(name),
 		Phase:         Statuses.MapStepStatus(op, string(p.Status)),
-		ServiceStatus: cloud.SanitizeText(string(p.Status), cloud.MaxStatusWordRunes),
-		Message:       cloud.SanitizeText(string(p.Detail), cloud.MaxMessageRunes),
+		ServiceStatus: cloud.SanitizeText(string(p.Status)),
+		Message:       cloud.SanitizeText(string(p.Detail)),
 	}
 	order := make([]int64, 0, len(p.SubSteps))
 	for k, sd := range p.SubSteps {
@@ -285,11 +285,11 @@ func convertStep(op *cloud.Operation, key string, p process) cloud.Step {
 			sname = k
 		}
 		ss := cloud.Step{
-			Name:          cloud.SanitizeText(sname, cloud.MaxNameRunes),
+			Name:          cloud.SanitizeText(sname),
 			Phase:         Statuses.MapStepStatus(op, string(sd.Status)),
-			ServiceStatus: cloud.SanitizeText(string(sd.Status), cloud.MaxStatusWordRunes),
+			ServiceStatus: cloud.SanitizeText(string(sd.Status)),
 			// A not-started sub-step's detail ("waiting") is all it says.
-			Message:   cloud.SanitizeText(cloud.JoinNonEmpty("; ", append([]string{string(sd.Detail)}, sd.Message...)...), cloud.MaxMessageRunes),
+			Message:   cloud.SanitizeText(cloud.JoinNonEmpty("; ", append([]string{string(sd.Detail)}, sd.Message...)...)),
 			StartTime: parseEpoch(sd.StartTime.Value),
 		}
 		if ss.Phase.IsTerminal() {
@@ -351,11 +351,11 @@ func failureMessage(steps []cloud.Step) string {
 	for _, s := range steps {
 		for _, ss := range s.SubSteps {
 			if ss.Phase == cloud.PhaseFailed {
-				return cloud.SanitizeText(cloud.JoinNonEmpty(": ", s.Name+" / "+ss.Name+" failed", ss.Message), cloud.MaxMessageRunes)
+				return cloud.SanitizeText(cloud.JoinNonEmpty(": ", s.Name+" / "+ss.Name+" failed", ss.Message))
 			}
 		}
 		if s.Phase == cloud.PhaseFailed {
-			return cloud.SanitizeText(cloud.JoinNonEmpty(": ", s.Name+" failed", s.Message), cloud.MaxMessageRunes)
+			return cloud.SanitizeText(cloud.JoinNonEmpty(": ", s.Name+" failed", s.Message))
 		}
 	}
 	return ""

@@ -114,7 +114,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		return nil, err
 	}
 	word := string(w.Status.Phase)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word, cloud.MaxStatusWordRunes)}
+	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
 	op.Phase = WorkflowPhases.MapOperationStatus(op, word)
 	if p, ok := WorkflowPhases.Lookup(word); ok && p == cloud.PhaseFailed {
 		op.Resumable = true
@@ -124,7 +124,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	if len(points) > MaxTasks {
 		points = points[:MaxTasks]
 	}
-	steps := make([]cloud.Step, 0, len(points))
+	var steps []cloud.Step
 	names := make([]string, 0, len(points))
 	done := 0
 	var lastEnd *time.Time
@@ -137,9 +137,9 @@ func Parse(body []byte) (*cloud.Operation, error) {
 			name = "task-" + strconv.Itoa(i+1)
 		}
 		s := cloud.Step{
-			Name:          cloud.SanitizeText(name, cloud.MaxNameRunes),
+			Name:          cloud.SanitizeText(name),
 			Phase:         TaskStatuses.MapStepStatus(op, string(p.Status)),
-			ServiceStatus: cloud.SanitizeText(string(p.Status), cloud.MaxStatusWordRunes),
+			ServiceStatus: cloud.SanitizeText(string(p.Status)),
 			StartTime:     parseTime(string(p.StartTimeStamp)),
 		}
 		if s.Phase.IsTerminal() {
@@ -189,8 +189,8 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		}
 		msg = append(msg, failed+" failed; the workflow can be resumed")
 	}
-	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", msg...), cloud.MaxMessageRunes)
-	op.Steps = cloud.LimitSteps(steps)
+	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", msg...))
+	op.Steps = steps
 	return op, nil
 }
 

@@ -185,7 +185,7 @@ func FuzzParse(f *testing.F) {
 		if op.Progress != nil && (*op.Progress < 0 || *op.Progress > 100) {
 			t.Fatalf("progress %d", *op.Progress)
 		}
-		if len(op.Steps) > cloud.MaxSteps {
+		if len(op.Steps) > MaxTasks {
 			t.Fatalf("%d steps", len(op.Steps))
 		}
 	})

@@ -111,7 +111,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		return nil, err
 	}
 	word := string(a.Status)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word, cloud.MaxStatusWordRunes)}
+	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
 	op.Phase = Statuses.MapOperationStatus(op, word)
 
 	// The "current" sub-item is the first failed one, else the first
@@ -127,15 +127,15 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		estimate              time.Duration
 	)
 	for i, it := range a.Items {
-		step := cloud.Step{Name: cloud.SanitizeText(string(it.ItemName), cloud.MaxNameRunes)}
+		step := cloud.Step{Name: cloud.SanitizeText(string(it.ItemName))}
 		if step.Name == "" {
 			step.Name = "item-" + strconv.Itoa(i+1)
 		}
 		for j, si := range it.SubItems {
 			ss := cloud.Step{
-				Name:          cloud.SanitizeText(string(si.SubItemName), cloud.MaxNameRunes),
+				Name:          cloud.SanitizeText(string(si.SubItemName)),
 				Phase:         Statuses.MapStepStatus(op, string(si.Status)),
-				ServiceStatus: cloud.SanitizeText(string(si.Status), cloud.MaxStatusWordRunes),
+				ServiceStatus: cloud.SanitizeText(string(si.Status)),
 				StartTime:     parseTime(string(si.BeginTime)),
 			}
 			if ss.Name == "" {
@@ -153,10 +153,10 @@ func Parse(body []byte) (*cloud.Operation, error) {
 					failed = prefixed("failed step ", string(info.FailedStep))
 				}
 				ss.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ",
-					prefixed("current step ", string(info.CurrentStep)), failed, string(info.ErrorMsg)), cloud.MaxMessageRunes)
+					prefixed("current step ", string(info.CurrentStep)), failed, string(info.ErrorMsg)))
 				prog = parsePercent(string(info.Progress))
 			case !isJSON:
-				ss.Message = cloud.SanitizeText(string(si.Detail), cloud.MaxMessageRunes)
+				ss.Message = cloud.SanitizeText(string(si.Detail))
 			}
 			if prog != nil {
 				lastProg = prog
@@ -215,8 +215,8 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	if current != nil && current.step.Message != "" {
 		detail = current.step.Name + ": " + current.step.Message
 	}
-	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", note, detail), cloud.MaxMessageRunes)
-	op.Steps = cloud.LimitSteps(steps)
+	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", note, detail))
+	op.Steps = steps
 	return op, nil
 }
 

@@ -52,11 +52,11 @@ var throttleCodes = []string{"APIGW.0308", "APIG.0308"}
 func classifyResponse(status int, header http.Header, body []byte, now time.Time) *cloud.Error {
 	e := &cloud.Error{HTTPStatus: status}
 	if header != nil {
-		e.RequestID = cloud.SanitizeText(header.Get(HeaderRequestID), maxRequestIDRunes)
+		e.RequestID = cloud.Excerpt(header.Get(HeaderRequestID), maxRequestIDRunes)
 	}
 	code, msg, isJSON := parseErrorBody(body)
-	e.Code = cloud.SanitizeText(code, maxErrorCodeRunes)
-	e.Message = cloud.SanitizeText(msg, MaxErrorMessageRunes)
+	e.Code = cloud.Excerpt(code, maxErrorCodeRunes)
+	e.Message = cloud.Excerpt(msg, MaxErrorMessageRunes)
 	if e.Message == "" {
 		e.Message = defaultErrorMessage(status, isJSON, len(bytes.TrimSpace(body)) > 0)
 	}

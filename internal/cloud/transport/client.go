@@ -129,7 +129,7 @@ func (c *HTTPClient) Get(ctx context.Context, t cloud.Target, path string, query
 func requestURL(t cloud.Target, path string, query url.Values) (string, error) {
 	base, err := NormalizeBaseURL(t.BaseURL)
 	if err != nil {
-		return "", cloud.Permanentf("endpoint %q: %s", cloud.SanitizeText(t.BaseURL, cloud.MaxNameRunes), err)
+		return "", cloud.Permanentf("endpoint %q: %s", cloud.Excerpt(t.BaseURL, cloud.MaxQuotedRunes), err)
 	}
 	u, _ := url.Parse(base)
 	if !strings.HasPrefix(path, "/") {
@@ -227,7 +227,7 @@ func (c *HTTPClient) exchange(ctx context.Context, req *http.Request) (body []by
 		if tooLarge {
 			return nil, resp.StatusCode, &cloud.Error{
 				Kind: cloud.KindTransient, HTTPStatus: resp.StatusCode,
-				RequestID: cloud.SanitizeText(resp.Header.Get(HeaderRequestID), maxRequestIDRunes),
+				RequestID: cloud.Excerpt(resp.Header.Get(HeaderRequestID), maxRequestIDRunes),
 				Message:   "response too large",
 				Err:       ErrResponseTooLarge,
 			}

@@ -44,7 +44,7 @@ func (r *EndpointResolver) Resolve(service cloud.Service, region, specEndpoint s
 	if strings.TrimSpace(specEndpoint) != "" {
 		base, err := NormalizeBaseURL(specEndpoint)
 		if err != nil {
-			return "", cloud.Permanentf("spec.endpoint %q is not a valid base URL: %s", cloud.SanitizeText(specEndpoint, cloud.MaxNameRunes), err)
+			return "", cloud.Permanentf("spec.endpoint %q is not a valid base URL: %s", cloud.Excerpt(specEndpoint, cloud.MaxQuotedRunes), err)
 		}
 		allowed := DefaultAllowedEndpoints
 		if r != nil && r.Allowed != nil {
@@ -121,11 +121,11 @@ func DefaultEndpoint(service cloud.Service, region string) (string, error) {
 		return "", cloud.Permanentf("spec.region is required to find the %s endpoint", service)
 	}
 	if len(region) > 63 || !regionPattern.MatchString(region) {
-		return "", cloud.Permanentf("spec.region %q is not a valid region name", cloud.SanitizeText(region, cloud.MaxNameRunes))
+		return "", cloud.Permanentf("spec.region %q is not a valid region name", cloud.Excerpt(region, cloud.MaxQuotedRunes))
 	}
 	svc := strings.ToLower(string(service))
 	if svc == "" || !regionPattern.MatchString(svc) {
-		return "", cloud.Permanentf("unsupported service %q", cloud.SanitizeText(string(service), cloud.MaxNameRunes))
+		return "", cloud.Permanentf("unsupported service %q", cloud.Excerpt(string(service), cloud.MaxQuotedRunes))
 	}
 	domain := "myhuaweicloud.com"
 	if strings.HasPrefix(region, "eu-") {

@@ -24,7 +24,7 @@ type Router struct {
 func (r *Router) Observe(ctx context.Context, t cloud.Target, specEndpoint string) (*cloud.Operation, error) {
 	f, ok := r.Services[t.Service]
 	if !ok || f == nil {
-		return nil, cloud.Permanentf("unsupported service %q", cloud.SanitizeText(string(t.Service), cloud.MaxNameRunes))
+		return nil, cloud.Permanentf("unsupported service %q", cloud.Excerpt(string(t.Service), cloud.MaxQuotedRunes))
 	}
 	base, err := r.Endpoints.Resolve(t.Service, t.Region, specEndpoint)
 	if err != nil {
