@@ -5,7 +5,7 @@ import (
 )
 
 // Service names the cloud service whose operation is tracked.
-// +kubebuilder:validation:Enum=BCS;CCE;AOS;DWS
+// +kubebuilder:validation:Enum=BCS;CCE;AOS;DWS;ECS;EVS;IMS;BMS;VPC
 type Service string
 
 // Supported services.
@@ -23,6 +23,39 @@ const (
 	// ServiceDWS is Data Warehouse Service; the operation is a cluster action
 	// (ListClusterActions), identified by its action_name.
 	ServiceDWS Service = "DWS"
+	// ServiceECS is Elastic Cloud Server; the operation is a job
+	// (ShowJob), identified by the job_id a create, resize or delete call
+	// returned.
+	ServiceECS Service = "ECS"
+	// ServiceEVS is Elastic Volume Service; the operation is a job, as for
+	// ECS.
+	ServiceEVS Service = "EVS"
+	// ServiceIMS is Image Management Service; the operation is a job, as
+	// for ECS.
+	ServiceIMS Service = "IMS"
+	// ServiceBMS is Bare Metal Server; the operation is a job, as for ECS.
+	ServiceBMS Service = "BMS"
+	// ServiceVPC is Virtual Private Cloud, including EIPs; the operation
+	// is a job, as for ECS.
+	ServiceVPC Service = "VPC"
+)
+
+// OperationType says which kind of operation of a service is tracked, for
+// services with more than one. Empty means the service's first kind: the
+// one it had before types existed (a CCE upgrade workflow), so objects
+// written before this field keep their meaning.
+// +kubebuilder:validation:Enum=UpgradeWorkflow;Job
+type OperationType string
+
+// Operation types.
+const (
+	// OperationTypeUpgradeWorkflow is a CCE cluster upgrade workflow
+	// (ShowUpgradeWorkFlow); CCE's default.
+	OperationTypeUpgradeWorkflow OperationType = "UpgradeWorkflow"
+	// OperationTypeJob is an asynchronous job identified by its job_id:
+	// the only kind of ECS, EVS, IMS, BMS and VPC, and CCE's cluster,
+	// node and node-pool jobs (ShowJob).
+	OperationTypeJob OperationType = "Job"
 )
 
 // Phase is the normalized state of an operation or step.
@@ -61,7 +94,10 @@ type SecretReference struct {
 // CloudOperationSpec identifies one long-running operation of a cloud
 // service and how to reach it.
 //
-// +kubebuilder:validation:XValidation:rule="self.service != 'CCE' || has(self.clusterID)",message="clusterID is required when service is CCE",fieldPath=".clusterID",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.service != 'CCE' || (has(self.operationType) && self.operationType == 'Job') || has(self.clusterID)",message="clusterID is required for a CCE upgrade workflow",fieldPath=".clusterID",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.operationType) || self.operationType != 'UpgradeWorkflow' || self.service == 'CCE'",message="operationType UpgradeWorkflow is only used when service is CCE",fieldPath=".operationType",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.operationType) || self.operationType != 'Job' || self.service in ['CCE', 'ECS', 'EVS', 'IMS', 'BMS', 'VPC']",message="operationType Job is only used when service is CCE, ECS, EVS, IMS, BMS or VPC",fieldPath=".operationType",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="has(self.operationType) == has(oldSelf.operationType) && (!has(self.operationType) || self.operationType == oldSelf.operationType)",message="operationType is immutable",fieldPath=".operationType"
 // +kubebuilder:validation:XValidation:rule="self.service != 'DWS' || has(self.clusterID)",message="clusterID is required when service is DWS",fieldPath=".clusterID",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="self.service != 'AOS' || has(self.stackID)",message="stackID is required when service is AOS",fieldPath=".stackID",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="self.service == 'AOS' || !has(self.stackID)",message="stackID is only used when service is AOS",fieldPath=".stackID",reason=FieldValueForbidden
@@ -94,8 +130,15 @@ type CloudOperationSpec struct {
 	// +kubebuilder:validation:Pattern=`^[0-9A-Za-z]+$`
 	ProjectID string `json:"projectID,omitempty"`
 
+	// OperationType says which kind of operation OperationID names, for
+	// services with more than one (CCE: UpgradeWorkflow, the default, or
+	// Job). Services with one kind need not set it.
+	// +optional
+	OperationType OperationType `json:"operationType,omitempty"`
+
 	// OperationID is the service's own ID of the operation: BCS
-	// operation_id, CCE upgrade_workflow_id, AOS action_id, DWS action_name.
+	// operation_id, CCE upgrade_workflow_id (or job_id), AOS action_id,
+	// DWS action_name, the job_id of an ECS, EVS, IMS, BMS or VPC job.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
@@ -103,7 +146,8 @@ type CloudOperationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="operationID is immutable"
 	OperationID string `json:"operationID"`
 
-	// ClusterID is the CCE or DWS cluster the operation runs on.
+	// ClusterID is the CCE or DWS cluster the operation runs on (not needed
+	// for a CCE job).
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
@@ -181,6 +225,17 @@ type OperationStep struct {
 	SubSteps []StepStatus `json:"subSteps,omitempty"`
 }
 
+// ResourceReference names one cloud resource an operation reported.
+type ResourceReference struct {
+	// Type is the kind of resource, as the service's field names it:
+	// server, volume, image, publicip, nic, cluster, node, nodepool, ….
+	// +kubebuilder:validation:MaxLength=64
+	Type string `json:"type"`
+	// ID is the resource's ID in the service.
+	// +kubebuilder:validation:MaxLength=128
+	ID string `json:"id"`
+}
+
 // CloudOperationStatus is the last observed state of the operation.
 type CloudOperationStatus struct {
 	// ObservedGeneration is the metadata.generation this status reflects.
@@ -233,6 +288,14 @@ type CloudOperationStatus struct {
 	// +kubebuilder:validation:MaxLength=4096
 	Message string `json:"message,omitempty"`
 
+	// Resources are the cloud resources the operation reports it created
+	// or changed (a job's server_id, volume_id, image_id, …), so a
+	// pipeline can use them next. At most 32, in the order reported.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Resources []ResourceReference `json:"resources,omitempty"`
+
 	// LastHandledPollRequest is the last value of the
 	// ops.cloudop.dev/requested-poll annotation that was acted on.
 	// +optional
@@ -256,6 +319,7 @@ type CloudOperationStatus struct {
 // +kubebuilder:resource:shortName=cloudop,categories=cloud
 // +kubebuilder:selectablefield:JSONPath=`.spec.service`
 // +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service`
+// +kubebuilder:printcolumn:name="Type",type=string,priority=1,JSONPath=`.spec.operationType`
 // +kubebuilder:printcolumn:name="Operation",type=string,JSONPath=`.spec.operationID`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress`

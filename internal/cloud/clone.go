@@ -19,6 +19,9 @@ func (o *Operation) Clone() *Operation {
 	if o.UnknownStatuses != nil {
 		c.UnknownStatuses = append([]string(nil), o.UnknownStatuses...)
 	}
+	if o.Resources != nil {
+		c.Resources = append([]Resource(nil), o.Resources...)
+	}
 	return &c
 }
 

@@ -24,10 +24,31 @@ const (
 	ServiceCCE Service = "CCE"
 	ServiceAOS Service = "AOS"
 	ServiceDWS Service = "DWS"
+	// The classic job services: GET /v1/{project_id}/jobs/{job_id} on the
+	// service's own host.
+	ServiceECS Service = "ECS"
+	ServiceEVS Service = "EVS"
+	ServiceIMS Service = "IMS"
+	ServiceBMS Service = "BMS"
+	ServiceVPC Service = "VPC"
 )
 
 // Services lists every supported service.
-var Services = []Service{ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS}
+var Services = []Service{ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS, ServiceECS, ServiceEVS, ServiceIMS, ServiceBMS, ServiceVPC}
+
+// OperationType is the kind of operation of a service that has several.
+// Empty means the service's first kind (for CCE, an upgrade workflow).
+// The values match the API's spec.operationType enum.
+type OperationType string
+
+// Operation types.
+const (
+	OperationTypeUpgradeWorkflow OperationType = "UpgradeWorkflow"
+	OperationTypeJob             OperationType = "Job"
+)
+
+// OperationTypes lists every operation type.
+var OperationTypes = []OperationType{OperationTypeUpgradeWorkflow, OperationTypeJob}
 
 // Phase is the normalized state of an operation or one of its steps.
 type Phase string
@@ -78,6 +99,32 @@ type Operation struct {
 	// UnknownStatuses lists status words (of the operation or its steps)
 	// that the mapping did not recognise, for warning events.
 	UnknownStatuses []string
+	// Resources are the cloud resources the operation reports (a job's
+	// server_id, volume_id, …), in the order reported, without duplicates.
+	Resources []Resource
+}
+
+// Resource is one cloud resource an operation reported.
+type Resource struct {
+	// Type is the kind of resource as the service's field names it
+	// (server, volume, image, publicip, cluster, node, …).
+	Type string
+	// ID is the resource's ID in the service.
+	ID string
+}
+
+// AddResource records a resource once; an empty ID is ignored.
+func (o *Operation) AddResource(typ, id string) {
+	typ, id = SanitizeText(typ), SanitizeText(id)
+	if id == "" {
+		return
+	}
+	for _, r := range o.Resources {
+		if r.Type == typ && r.ID == id {
+			return
+		}
+	}
+	o.Resources = append(o.Resources, Resource{Type: typ, ID: id})
 }
 
 // Step is one step (or sub-step) of an operation.
@@ -107,11 +154,14 @@ type Target struct {
 	// ProjectID is the project the URL names and X-Project-Id carries.
 	// The controller resolves it (spec.projectID, else the credentials
 	// Secret's projectID); adapters only check it.
-	ProjectID    string
-	OperationID  string
-	ClusterID    string
-	StackID      string
-	BlockchainID string
+	ProjectID string
+	// OperationType is the kind of operation OperationID names; empty
+	// means the service's first kind.
+	OperationType OperationType
+	OperationID   string
+	ClusterID     string
+	StackID       string
+	BlockchainID  string
 	// BaseURL is the resolved scheme://host[:port] to call.
 	BaseURL     string
 	Credentials Credentials

@@ -56,14 +56,15 @@ func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOpera
 		return cloud.Target{}, &credentialsError{fmt.Sprintf("no project: set spec.projectID or key %q in Secret %q", secretKeyProjectID, name)}
 	}
 	return cloud.Target{
-		Service:      cloudService(obj.Spec.Service),
-		Region:       obj.Spec.Region,
-		ProjectID:    project,
-		OperationID:  obj.Spec.OperationID,
-		ClusterID:    obj.Spec.ClusterID,
-		StackID:      obj.Spec.StackID,
-		BlockchainID: obj.Spec.BlockchainID,
-		Credentials:  creds,
+		Service:       cloudService(obj.Spec.Service),
+		OperationType: cloudOperationType(obj.Spec.OperationType),
+		Region:        obj.Spec.Region,
+		ProjectID:     project,
+		OperationID:   obj.Spec.OperationID,
+		ClusterID:     obj.Spec.ClusterID,
+		StackID:       obj.Spec.StackID,
+		BlockchainID:  obj.Spec.BlockchainID,
+		Credentials:   creds,
 	}, nil
 }
 

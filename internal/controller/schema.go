@@ -18,6 +18,9 @@ const (
 	maxStepMessage   = 1024  // every step's message
 	maxStatusMessage = 4096  // status.message
 	maxConditionMsg  = 32768 // metav1.Condition's message
+	maxResources     = 32    // status.resources
+	maxResourceType  = 64    // status.resources[].type
+	maxResourceID    = 128   // status.resources[].id
 )
 
 // apiPhase is the API's name for a cloud phase. The two enums have the same
@@ -26,3 +29,7 @@ func apiPhase(p cloud.Phase) opsv1.Phase { return opsv1.Phase(p) }
 
 // cloudService is the cloud model's name for an API service (see apiPhase).
 func cloudService(s opsv1.Service) cloud.Service { return cloud.Service(s) }
+
+// cloudOperationType is the cloud model's name for an API operation type
+// (see apiPhase).
+func cloudOperationType(t opsv1.OperationType) cloud.OperationType { return cloud.OperationType(t) }

@@ -47,6 +47,10 @@ func TestLimitsMatchTheCRD(t *testing.T) {
 		g.Expect(maxLength(s.Properties["serviceStatus"])).To(BeEquivalentTo(maxServiceStatus))
 		g.Expect(maxLength(s.Properties["message"])).To(BeEquivalentTo(maxStepMessage))
 	}
+	resource := status.Properties["resources"]
+	g.Expect(maxItems(resource)).To(BeEquivalentTo(maxResources))
+	g.Expect(maxLength(resource.Items.Schema.Properties["type"])).To(BeEquivalentTo(maxResourceType))
+	g.Expect(maxLength(resource.Items.Schema.Properties["id"])).To(BeEquivalentTo(maxResourceID))
 	condition := status.Properties["conditions"].Items.Schema
 	g.Expect(maxLength(condition.Properties["message"])).To(BeEquivalentTo(maxConditionMsg))
 }
@@ -82,5 +86,15 @@ func TestEnumsMatch(t *testing.T) {
 	g.Expect(services).To(Equal(enum(schema.Properties["spec"].Properties["service"])))
 	for _, s := range services {
 		g.Expect(cloudService(opsv1.Service(s))).To(BeEquivalentTo(s))
+	}
+
+	var types []string
+	for _, s := range cloud.OperationTypes {
+		types = append(types, string(s))
+	}
+	slices.Sort(types)
+	g.Expect(types).To(Equal(enum(schema.Properties["spec"].Properties["operationType"])))
+	for _, s := range types {
+		g.Expect(cloudOperationType(opsv1.OperationType(s))).To(BeEquivalentTo(s))
 	}
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -84,6 +85,11 @@ func computeStatus(obj *opsv1.CloudOperation, obs observation) derivedStatus {
 	st.Progress = clampProgress(op.Progress)
 	st.CurrentStep = truncate(op.CurrentStep, maxStepName)
 	st.Steps = convertSteps(op.Steps)
+	if len(op.Resources) > 0 {
+		// A job lists its resources only in some answers (sub-jobs come
+		// and go): keep what was seen, add what is new.
+		st.Resources = mergeResources(st.Resources, op.Resources)
+	}
 	st.StartTime = metaTime(op.StartTime)
 	st.CompletionTime = metaTime(op.CompletionTime)
 	st.Message = truncate(op.Message, maxStatusMessage)
@@ -246,6 +252,21 @@ func convertSteps(steps []cloud.Step) []opsv1.OperationStep {
 			}
 		}
 		out = append(out, step)
+	}
+	return out
+}
+
+// mergeResources appends the resources not yet in seen, up to the limit.
+func mergeResources(seen []opsv1.ResourceReference, found []cloud.Resource) []opsv1.ResourceReference {
+	out := slices.Clone(seen)
+	for _, r := range found {
+		ref := opsv1.ResourceReference{Type: truncate(r.Type, maxResourceType), ID: truncate(r.ID, maxResourceID)}
+		if len(out) >= maxResources {
+			break
+		}
+		if !slices.Contains(out, ref) {
+			out = append(out, ref)
+		}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -190,6 +191,37 @@ func TestComputeStatusLastChangeTime(t *testing.T) {
 			obj.CreationTimestamp = metav1.NewTime(testNow.Add(-time.Hour))
 			got := computeStatus(obj, observation{op: tc.op, err: tc.err, now: testNow}).status
 			NewWithT(t).Expect(got.LastChangeTime).To(Equal(tc.want))
+		})
+	}
+}
+
+func TestMergeResources(t *testing.T) {
+	ref := func(typ, id string) opsv1.ResourceReference { return opsv1.ResourceReference{Type: typ, ID: id} }
+	many := make([]cloud.Resource, 40)
+	for i := range many {
+		many[i] = cloud.Resource{Type: "server", ID: fmt.Sprint("s", i)}
+	}
+	cases := []struct {
+		name  string
+		seen  []opsv1.ResourceReference
+		found []cloud.Resource
+		want  []opsv1.ResourceReference
+	}{
+		{name: "first seen", found: []cloud.Resource{{Type: "server", ID: "s1"}}, want: []opsv1.ResourceReference{ref("server", "s1")}},
+		{name: "kept when no longer listed, new ones appended",
+			seen: []opsv1.ResourceReference{ref("server", "s1")}, found: []cloud.Resource{{Type: "volume", ID: "v1"}, {Type: "server", ID: "s1"}},
+			want: []opsv1.ResourceReference{ref("server", "s1"), ref("volume", "v1")}},
+		{name: "capped", found: many, want: func() []opsv1.ResourceReference {
+			var out []opsv1.ResourceReference
+			for _, r := range many[:maxResources] {
+				out = append(out, ref(r.Type, r.ID))
+			}
+			return out
+		}()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(mergeResources(tc.seen, tc.found)).To(Equal(tc.want))
 		})
 	}
 }

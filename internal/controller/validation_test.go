@@ -37,6 +37,12 @@ func validSpec(service string) map[string]any {
 		spec["stackID"] = "cb2cdea0-cc70-11e6-8448-0242ac001004"
 	case "BCS":
 		spec["blockchainID"] = "23604f57-eac9-3777-e9f5-ae87457f2338"
+	case "CCEJob":
+		spec["service"] = "CCE"
+		spec["operationType"] = "Job"
+		spec["operationID"] = "0d3d0a4f-8a49-11ee-8b7c-0255ac100b05"
+	default: // the classic job services
+		spec["operationID"] = "ff8080828a07ffea018a52ac6e1e3a37"
 	}
 	return spec
 }
@@ -56,7 +62,7 @@ func cloudOperation(ns, name string, spec map[string]any) *unstructured.Unstruct
 func TestValidSamplesAreAccepted(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS"} {
+	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS", "CCEJob", "ECS", "EVS", "IMS", "BMS", "VPC"} {
 		g.Expect(k8s.Create(context.Background(), cloudOperation(ns, strings.ToLower(svc), validSpec(svc)))).To(Succeed(), "%s: valid spec rejected", svc)
 	}
 }
@@ -81,7 +87,7 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 	}{
 		{"no spec", nil, "spec"},
 		{"missing service", drop("CCE", "service"), "spec.service"},
-		{"unknown service", set("CCE", "service", "ECS"), "spec.service"},
+		{"unknown service", set("CCE", "service", "OBS"), "spec.service"},
 		{"lowercase service", set("CCE", "service", "cce"), "spec.service"},
 		{"service not a string", set("CCE", "service", 7), "spec.service"},
 		{"missing region", drop("CCE", "region"), "spec.region"},
@@ -138,6 +144,13 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		{"pollInterval words", set("CCE", "pollInterval", "thirty seconds"), "spec.pollInterval"},
 		{"pollInterval number", set("CCE", "pollInterval", 30), "spec.pollInterval"},
 		{"unknown field", set("CCE", "interval", "30s"), "spec.interval"},
+		{"unknown operationType", set("CCE", "operationType", "Upgrade"), "spec.operationType"},
+		{"UpgradeWorkflow for ECS", set("ECS", "operationType", "UpgradeWorkflow"), "spec.operationType"},
+		{"Job for AOS", set("AOS", "operationType", "Job"), "spec.operationType"},
+		{"Job for DWS", set("DWS", "operationType", "Job"), "spec.operationType"},
+		{"ECS with clusterID", set("ECS", "clusterID", "c1"), "spec.clusterID"},
+		{"VPC with stackID", set("VPC", "stackID", "s1"), "spec.stackID"},
+		{"CCE upgrade workflow typed, without clusterID", with("CCE", func(s map[string]any) { s["operationType"] = "UpgradeWorkflow"; delete(s, "clusterID") }), "spec.clusterID"},
 	}
 	ns := newNamespace(t)
 	for _, tc := range cases {
@@ -167,6 +180,7 @@ func TestIdentityFieldsAreImmutable(t *testing.T) {
 		{"CCE", "projectID", "0123456789abcdef0123456789abcdef"},
 		{"AOS", "stackID", "other-stack"},
 		{"BCS", "blockchainID", "other-chain"},
+		{"CCEJob", "operationType", "UpgradeWorkflow"},
 	}
 	ns := newNamespace(t)
 	for _, tc := range cases {
