@@ -186,6 +186,11 @@ func phaseMessage(op *cloud.Operation) string {
 // applyError explains a failed observation in conditions without touching
 // what was observed before.
 func applyError(st *opsv1.CloudOperationStatus, gen int64, reason string, stalled bool, err error) {
+	if st.Phase.IsTerminal() && reason == opsv1.ReasonNotFound {
+		// Services drop finished jobs (ECS after about a day): an operation
+		// seen terminal that is gone now is not news.
+		return
+	}
 	msg := truncate(err.Error(), maxStatusMessage)
 	st.Message = msg
 	if st.Phase.IsTerminal() {

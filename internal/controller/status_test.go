@@ -83,6 +83,9 @@ func TestComputeStatusConditions(t *testing.T) {
 			want: "Ready=False/InvalidConfiguration Reconciling=- Stalled=True/InvalidConfiguration Succeeded=Unknown/InvalidConfiguration"},
 		{name: "credentials", err: &credentialsError{"no key"},
 			want: "Ready=False/CredentialsInvalid Reconciling=True/CredentialsInvalid Stalled=- Succeeded=Unknown/CredentialsInvalid"},
+		{name: "not found after terminal changes nothing", prev: withConditions(succeeded, &cloud.Operation{Phase: cloud.PhaseSucceeded}),
+			err:  &cloud.Error{Kind: cloud.KindNotFound, HTTPStatus: 404},
+			want: "Ready=True/Succeeded Reconciling=- Stalled=- Succeeded=True/Succeeded", wantPhase: opsv1.PhaseSucceeded},
 		{name: "error after terminal keeps terminal conditions", prev: withConditions(succeeded, &cloud.Operation{Phase: cloud.PhaseSucceeded}),
 			err:  &cloud.Error{Kind: cloud.KindTransient},
 			want: "Ready=True/Succeeded Reconciling=- Stalled=- Succeeded=True/Succeeded", wantPhase: opsv1.PhaseSucceeded},
@@ -104,6 +107,9 @@ func TestComputeStatusConditions(t *testing.T) {
 			}
 			if tc.err != nil && tc.prev.Progress != nil {
 				g.Expect(st.Progress).To(Equal(tc.prev.Progress), "an error changed progress")
+			}
+			if tc.prev.Phase.IsTerminal() && cloud.KindOf(tc.err) == cloud.KindNotFound {
+				g.Expect(st.Message).To(Equal(tc.prev.Message), "a job gone after it finished is not news")
 			}
 			// What was decided is what the conditions say.
 			if tc.err == nil {
