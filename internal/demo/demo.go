@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloudsim"
 	"github.com/cloudop/cloudop/internal/controller"
 	"github.com/cloudop/cloudop/internal/manager"
@@ -116,8 +117,8 @@ func Start(ctx context.Context, simConfig cloudsim.Config, o Options) (_ *Enviro
 		policy = *o.Policy
 	}
 	var endpoints []string
-	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS"} {
-		endpoints = append(endpoints, svc+"="+e.SimURL)
+	for _, svc := range cloud.Services {
+		endpoints = append(endpoints, string(svc)+"="+e.SimURL)
 	}
 	mgr, err := manager.New(e.RestConfig, manager.Options{
 		Workers: 8, RequestTimeout: 5 * time.Second, ServiceEndpoints: endpoints, Policy: &policy,

@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloudsim"
 	"github.com/cloudop/cloudop/internal/testenv"
 )
@@ -118,8 +119,8 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 		// One account holds every operation: raise the per-account buckets
 		// so the client-side limit is not what is measured.
 		"--cloud-qps", strconv.Itoa(cloudQPS), "--cloud-burst", strconv.Itoa(2 * cloudQPS), "--cloud-global-qps", "2000", "--cloud-global-burst", "4000"}
-	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS"} {
-		args = append(args, "--service-endpoint", svc+"="+simURL)
+	for _, svc := range cloud.Services {
+		args = append(args, "--service-endpoint", string(svc)+"="+simURL)
 	}
 	mgr := exec.Command(cfg.managerBin, args...)
 	mgr.Stdout, mgr.Stderr = os.Stderr, os.Stderr
