@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,24 +12,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/internal/adaptertest"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
-func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
+// at reads an expected time written in RFC 3339, independently of
+// parseTime.
 func at(s string) *time.Time {
-	t := parseTime(s)
-	if t == nil {
-		panic(s)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
 	}
-	return t
+	t = t.UTC()
+	return &t
 }
 
 func pct(v int32) *int32 { return &v }
@@ -112,38 +106,26 @@ var fixtures = []struct {
 	}},
 }
 
-func TestParseFixtures(t *testing.T) {
+// TestParse: the fixtures, then answers written inline for the rules they
+// do not reach.
+func TestParse(t *testing.T) {
+	var cases []adaptertest.Case
 	for _, f := range fixtures {
-		t.Run(f.file, func(t *testing.T) {
-			got, err := Parse(read(t, f.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(f.want, got); d != "" {
-				t.Errorf("(-want +got)\n%s", d)
-			}
-		})
+		cases = append(cases, adaptertest.Fixture(t, f.file, f.want))
 	}
-}
-
-func TestParseCases(t *testing.T) {
-	tests := []struct {
-		name string
-		body string
-		want *cloud.Operation
-	}{
+	adaptertest.Run(t, Parse, append(cases, []adaptertest.Case{
 		{
-			name: "ECS pending payment",
-			body: `{"status":"PENDING_PAYMENT","job_type":"createServer","begin_time":"2024-05-14T08:00:00.000Z","end_time":""}`,
-			want: &cloud.Operation{Phase: cloud.PhasePending, ServiceStatus: "PENDING_PAYMENT", StartTime: at("2024-05-14T08:00:00Z")},
+			Name: "ECS pending payment",
+			Body: `{"status":"PENDING_PAYMENT","job_type":"createServer","begin_time":"2024-05-14T08:00:00.000Z","end_time":""}`,
+			Want: &cloud.Operation{Phase: cloud.PhasePending, ServiceStatus: "PENDING_PAYMENT", StartTime: at("2024-05-14T08:00:00Z")},
 		},
 		{
-			name: "lower-case words, offset without colon, nested sub-jobs as sub-steps",
-			body: `{"status":"running","begin_time":"2018-08-06T10:41:14.000+0800","entities":{"sub_jobs":[
+			Name: "lower-case words, offset without colon, nested sub-jobs as sub-steps",
+			Body: `{"status":"running","begin_time":"2018-08-06T10:41:14.000+0800","entities":{"sub_jobs":[
 				{"status":"success","job_type":"baremetalSingleCreate","begin_time":"2018-08-06T10:41:15.000+0800","end_time":"2018-08-06T10:45:00.000+0800",
 				 "entities":{"server_id":"s1","sub_jobs":[{"status":"success","job_type":"attachVolume","entities":{"volume_id":"v1"}}]}},
 				{"status":"init","job_type":"baremetalSingleCreate"}]}}`,
-			want: &cloud.Operation{
+			Want: &cloud.Operation{
 				Phase: cloud.PhaseRunning, ServiceStatus: "running", Progress: pct(50), CurrentStep: "baremetalSingleCreate",
 				StartTime: at("2018-08-06T02:41:14Z"),
 				Steps: []cloud.Step{
@@ -156,59 +138,48 @@ func TestParseCases(t *testing.T) {
 			},
 		},
 		{
-			name: "sub_jobs_total counts sub-jobs not listed yet",
-			body: `{"status":"RUNNING","entities":{"sub_jobs_total":4,"sub_jobs":[{"status":"SUCCESS","job_id":"j1"}]}}`,
-			want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(25),
+			Name: "sub_jobs_total counts sub-jobs not listed yet",
+			Body: `{"status":"RUNNING","entities":{"sub_jobs_total":4,"sub_jobs":[{"status":"SUCCESS","job_id":"j1"}]}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(25),
 				Steps: []cloud.Step{{Name: "j1", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS"}}},
 		},
 		{
-			name: "IMS failure details from entities, percent as a string",
-			body: `{"status":"FAIL","job_type":"imsImportImageJob","error_code":"IMG.0001","fail_reason":"import failed",
+			Name: "IMS failure details from entities, percent as a string",
+			Body: `{"status":"FAIL","job_type":"imsImportImageJob","error_code":"IMG.0001","fail_reason":"import failed",
 				"entities":{"error_code":"IMG.0102","error":"the image file is not valid","addition_error_code":"IMG.0001","addition_error_msg":"import failed",
 				"process_percent":"60.0","current_task":"ImportImageTask:ObtainImageInfoTask",
 				"results":[{"image_id":"i1","project_id":"p1","status":"FAIL"}]}}`,
-			want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Progress: pct(60),
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Progress: pct(60),
 				CurrentStep: "ImportImageTask:ObtainImageInfoTask",
 				Message:     "IMG.0001: import failed; IMG.0102: the image file is not valid",
 				Resources:   []cloud.Resource{res("image", "i1")}},
 		},
 		{
-			name: "failed without a reason names the failed sub-job",
-			body: `{"status":"FAIL","entities":{"sub_jobs":[{"status":"SUCCESS","job_type":"a"},{"status":"FAIL","job_type":"b","error_code":"Ecs.0001"}]}}`,
-			want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Progress: pct(50), CurrentStep: "b",
+			Name: "failed without a reason names the failed sub-job",
+			Body: `{"status":"FAIL","entities":{"sub_jobs":[{"status":"SUCCESS","job_type":"a"},{"status":"FAIL","job_type":"b","error_code":"Ecs.0001"}]}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Progress: pct(50), CurrentStep: "b",
 				Message: "b failed: Ecs.0001",
 				Steps: []cloud.Step{{Name: "a", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS"},
 					{Name: "b", Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Message: "Ecs.0001"}}},
 		},
 		{
-			name: "query error in a 200, missing status",
-			body: `{"code":"Ecs.0114","message":"the job does not exist"}`,
-			want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"},
+			Name: "query error in a 200, missing status",
+			Body: `{"code":"Ecs.0114","message":"the job does not exist"}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"},
 				Message: "Ecs.0114: the job does not exist"},
 		},
 		{
-			name: "odd shapes are absent: entities a string, a sub-job null, bad times",
-			body: `{"status":"SUCCESS","begin_time":"yesterday","end_time":0,"entities":"none"}`,
-			want: &cloud.Operation{Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100)},
+			Name: "odd shapes are absent: entities a string, a sub-job null, bad times",
+			Body: `{"status":"SUCCESS","begin_time":"yesterday","end_time":0,"entities":"none"}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100)},
 		},
 		{
-			name: "null and unnamed sub-jobs",
-			body: `{"status":"RUNNING","entities":{"sub_jobs":[null,{"status":"RUNNING"}],"sub_jobs_result":"x"}}`,
-			want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(0), CurrentStep: "sub-job-1",
+			Name: "null and unnamed sub-jobs",
+			Body: `{"status":"RUNNING","entities":{"sub_jobs":[null,{"status":"RUNNING"}],"sub_jobs_result":"x"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(0), CurrentStep: "sub-job-1",
 				Steps: []cloud.Step{{Name: "sub-job-1", Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING"}}},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse([]byte(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Errorf("(-want +got)\n%s", d)
-			}
-		})
-	}
+	}...))
 	for _, body := range []string{``, `[]`, `<html>`, `{"status":`, `{"status":"x","entities":{}} trailing`} {
 		if _, err := Parse([]byte(body)); err == nil || cloud.KindOf(err) != cloud.KindTransient {
 			t.Errorf("Parse(%q): want a transient error, got %v", body, err)
@@ -263,7 +234,7 @@ func TestFetch(t *testing.T) {
 			w.Write([]byte(`{"error":{"code":"Ecs.0114","message":"Job does not exist."}}`))
 			return
 		}
-		w.Write(read(t, strings.TrimPrefix(r.URL.Path, "/v1/p1/jobs/")))
+		w.Write(adaptertest.Read(t, strings.TrimPrefix(r.URL.Path, "/v1/p1/jobs/")))
 	}))
 	defer srv.Close()
 	a := New(&transport.HTTPClient{})
@@ -317,23 +288,12 @@ func TestFetch(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, fx := range fixtures {
-		f.Add(read(f, fx.file))
+		f.Add(adaptertest.Read(f, fx.file))
 	}
 	f.Add([]byte(`{"status":"RUNNING","entities":{"sub_jobs_total":"9e18","process_percent":-1e300,"sub_jobs":[{"entities":{"sub_jobs":[{"entities":{"sub_jobs":[{}]}}]}}]}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		op, err := Parse(body)
-		if err != nil {
-			return
-		}
-		if op.Progress != nil && (*op.Progress < 0 || *op.Progress > 100) {
-			t.Fatalf("progress %d", *op.Progress)
-		}
-		for _, s := range op.Steps {
-			for _, ss := range s.SubSteps {
-				if len(ss.SubSteps) > 0 {
-					t.Fatalf("steps nested deeper than sub-steps")
-				}
-			}
+		if op, err := Parse(body); err == nil {
+			adaptertest.CheckInvariants(t, op)
 		}
 	})
 }
