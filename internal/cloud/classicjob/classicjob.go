@@ -273,8 +273,9 @@ func codeText(code, text flex.String) string {
 	return cloud.JoinNonEmpty(": ", string(code), string(text))
 }
 
-// joinDistinct joins the non-empty parts with sep, each text once (ECS
-// repeats a sub-job's error on the job).
+// joinDistinct joins the non-empty parts with sep, each text once (IMS may
+// repeat the job's error in addition_error_*, ECS a sub-job's in
+// errorcode_message).
 func joinDistinct(sep string, parts ...string) string {
 	kept := make([]string, 0, len(parts))
 	for _, p := range parts {
