@@ -102,6 +102,24 @@ func CurrentStepOf(steps []Step) string {
 	return ""
 }
 
+// FailureMessage names the first failed step (and its first failed
+// sub-step) with what it says, e.g. "Beta / Sub failed: disk full", for a
+// failed operation whose own answer gives no message; "" when no step
+// failed. Steps must be in execution order.
+func FailureMessage(steps []Step) string {
+	for _, s := range steps {
+		for _, ss := range s.SubSteps {
+			if ss.Phase == PhaseFailed {
+				return SanitizeText(JoinNonEmpty(": ", s.Name+" / "+ss.Name+" failed", ss.Message))
+			}
+		}
+		if s.Phase == PhaseFailed {
+			return SanitizeText(JoinNonEmpty(": ", s.Name+" failed", s.Message))
+		}
+	}
+	return ""
+}
+
 // PercentOf returns done/total as a whole percentage rounded down (so 100
 // only when everything is done), or nil when total is zero.
 func PercentOf(done, total int) *int32 {

@@ -61,6 +61,26 @@ func TestCurrentStepOf(t *testing.T) {
 	}
 }
 
+func TestFailureMessage(t *testing.T) {
+	tests := []struct {
+		steps []Step
+		want  string
+	}{
+		{nil, ""},
+		{[]Step{{Name: "A", Phase: PhaseSucceeded}, {Name: "B", Phase: PhaseRunning}}, ""},
+		{[]Step{{Name: "A", Phase: PhaseSucceeded}, {Name: "B", Phase: PhaseFailed, Message: "disk full"}}, "B failed: disk full"},
+		{[]Step{{Name: "A", Phase: PhaseFailed}}, "A failed"},
+		{[]Step{{Name: "A", Phase: PhaseFailed, Message: "outer", SubSteps: []Step{
+			{Name: "a1", Phase: PhaseSucceeded}, {Name: "a2", Phase: PhaseFailed, Message: "inner\tcause"}}}}, "A / a2 failed: inner cause"},
+		{[]Step{{Name: "A", Phase: PhaseRunning, SubSteps: []Step{{Name: "a1", Phase: PhaseFailed}}}, {Name: "B", Phase: PhaseFailed}}, "A / a1 failed"},
+	}
+	for _, tt := range tests {
+		if got := FailureMessage(tt.steps); got != tt.want {
+			t.Errorf("FailureMessage(%+v) = %q, want %q", tt.steps, got, tt.want)
+		}
+	}
+}
+
 func TestPercentOf(t *testing.T) {
 	for _, tt := range []struct {
 		done, total int

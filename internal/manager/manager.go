@@ -27,6 +27,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/aos"
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
 	"github.com/cloudop/cloudop/internal/cloud/cce"
+	"github.com/cloudop/cloudop/internal/cloud/classicjob"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/controller"
@@ -199,15 +200,19 @@ func NewRouter(o Options) (*transport.Router, error) {
 	if o.BCSListWindow > 0 {
 		bcsAdapter.Lists.Window = o.BCSListWindow
 	}
-	return &transport.Router{
-		Endpoints: endpoints,
-		Services: map[cloud.Service]cloud.Fetcher{
-			cloud.ServiceBCS: bcsAdapter,
-			cloud.ServiceCCE: cce.New(httpClient),
-			cloud.ServiceAOS: aos.New(httpClient),
-			cloud.ServiceDWS: dws.New(httpClient),
-		},
-	}, nil
+	services := map[cloud.Service]cloud.Fetcher{
+		cloud.ServiceBCS: bcsAdapter,
+		cloud.ServiceCCE: cce.New(httpClient),
+		cloud.ServiceAOS: aos.New(httpClient),
+		cloud.ServiceDWS: dws.New(httpClient),
+	}
+	// One adapter reads the jobs of every classic service; the Router
+	// gives each request its own service's host.
+	jobs := classicjob.New(httpClient)
+	for _, s := range classicjob.Services {
+		services[s] = jobs
+	}
+	return &transport.Router{Endpoints: endpoints, Services: services}, nil
 }
 
 func defaultDuration(d, def time.Duration) time.Duration {

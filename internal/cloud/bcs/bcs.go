@@ -261,7 +261,7 @@ func convert(r record) *cloud.Operation {
 		op.Message = cloud.SanitizeText(string(r.Desc))
 	}
 	if op.Message == "" && op.Phase == cloud.PhaseFailed {
-		op.Message = failureMessage(steps)
+		op.Message = cloud.FailureMessage(steps)
 	}
 	op.Steps = steps
 	return op
@@ -343,22 +343,6 @@ func latestEnd(cur *time.Time, steps []cloud.Step) *time.Time {
 		}
 	}
 	return cur
-}
-
-// failureMessage names the first failed step (and sub-step) with what it
-// says, for a failed operation whose record has no message.
-func failureMessage(steps []cloud.Step) string {
-	for _, s := range steps {
-		for _, ss := range s.SubSteps {
-			if ss.Phase == cloud.PhaseFailed {
-				return cloud.SanitizeText(cloud.JoinNonEmpty(": ", s.Name+" / "+ss.Name+" failed", ss.Message))
-			}
-		}
-		if s.Phase == cloud.PhaseFailed {
-			return cloud.SanitizeText(cloud.JoinNonEmpty(": ", s.Name+" failed", s.Message))
-		}
-	}
-	return ""
 }
 
 // Epoch magnitude thresholds. A seconds value of 1e11 is the year 5138 and

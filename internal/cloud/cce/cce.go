@@ -1,6 +1,9 @@
-// Package cce observes Cloud Container Engine cluster upgrade workflows
-// through ShowUpgradeWorkFlow (GET /api/v3/projects/{project_id}/clusters/
-// {cluster_id}/operation/upgradeworkflows/{upgrade_workflow_id}).
+// Package cce observes Cloud Container Engine operations of two kinds:
+// cluster upgrade workflows through ShowUpgradeWorkFlow (GET
+// /api/v3/projects/{project_id}/clusters/{cluster_id}/operation/
+// upgradeworkflows/{upgrade_workflow_id}), and jobs (creating clusters,
+// nodes, node pools, …) through ShowJob (GET /api/v3/projects/
+// {project_id}/jobs/{job_id}, see job.go).
 package cce
 
 import (
@@ -39,13 +42,16 @@ var TaskStatuses = cloud.StatusTable{
 // five); it keeps ordering cheap on a hostile or corrupt body.
 const MaxTasks = 1024
 
+// metadata is the metadata of a workflow and of a job.
+type metadata struct {
+	UID               flex.String `json:"uid"`
+	CreationTimestamp flex.String `json:"creationTimestamp"`
+	UpdateTimestamp   flex.String `json:"updateTimestamp"`
+}
+
 type workflow struct {
-	Metadata struct {
-		UID               flex.String `json:"uid"`
-		CreationTimestamp flex.String `json:"creationTimestamp"`
-		UpdateTimestamp   flex.String `json:"updateTimestamp"`
-	} `json:"metadata"`
-	Spec struct {
+	Metadata metadata `json:"metadata"`
+	Spec     struct {
 		ClusterVersion flex.String `json:"clusterVersion"`
 		TargetVersion  flex.String `json:"targetVersion"`
 	} `json:"spec"`
@@ -74,7 +80,8 @@ type line struct {
 	} `json:"endPoint"`
 }
 
-// Adapter fetches CCE upgrade workflows. It implements cloud.Fetcher.
+// Adapter fetches CCE upgrade workflows and jobs. It implements
+// cloud.Fetcher.
 type Adapter struct {
 	HTTP *transport.HTTPClient
 }
@@ -84,27 +91,40 @@ var _ cloud.Fetcher = (*Adapter)(nil)
 // New returns an Adapter sending its requests through c.
 func New(c *transport.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
 
-// Fetch reads the workflow t.OperationID of cluster t.ClusterID.
+// Fetch reads t.OperationID as the kind of operation t.OperationType
+// names: the upgrade workflow of cluster t.ClusterID (empty or
+// UpgradeWorkflow, parsed by Parse) or a job (Job, parsed by ParseJob;
+// no cluster needed). Any other type is a permanent error.
 func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, error) {
 	project, err := t.RequireProjectID()
 	if err != nil {
 		return nil, err
 	}
-	if err := cloud.RequireSegment("spec.clusterID", t.ClusterID); err != nil {
-		return nil, err
+	switch t.OperationType {
+	case "", cloud.OperationTypeUpgradeWorkflow:
+		if err := cloud.RequireSegment("spec.clusterID", t.ClusterID); err != nil {
+			return nil, err
+		}
+		return a.get(ctx, t, "/api/v3/projects/"+project+"/clusters/"+t.ClusterID+"/operation/upgradeworkflows/", Parse)
+	case cloud.OperationTypeJob:
+		return a.get(ctx, t, "/api/v3/projects/"+project+"/jobs/", ParseJob)
 	}
+	return nil, cloud.Permanentf("spec.operationType %q is not supported for CCE (want %s or %s)",
+		cloud.Excerpt(string(t.OperationType), cloud.MaxQuotedRunes), cloud.OperationTypeUpgradeWorkflow, cloud.OperationTypeJob)
+}
+
+// get reads prefix + t.OperationID and parses the answer with parse.
+func (a *Adapter) get(ctx context.Context, t cloud.Target, prefix string, parse func([]byte) (*cloud.Operation, error)) (*cloud.Operation, error) {
 	if err := cloud.RequireSegment("spec.operationID", t.OperationID); err != nil {
 		return nil, err
 	}
-	c := a.HTTP
-	path := "/api/v3/projects/" + project + "/clusters/" + t.ClusterID + "/operation/upgradeworkflows/" + t.OperationID
 	// The API reference lists Content-Type as a required header even for
-	// this GET; it is not signed.
-	body, err := c.Get(ctx, t, path, nil, http.Header{"Content-Type": {"application/json"}})
+	// these GETs; it is not signed.
+	body, err := a.HTTP.Get(ctx, t, prefix+t.OperationID, nil, http.Header{"Content-Type": {"application/json"}})
 	if err != nil {
 		return nil, err
 	}
-	return Parse(body)
+	return parse(body)
 }
 
 // Parse reads a ShowUpgradeWorkFlow answer.

@@ -157,6 +157,12 @@ func TestFetch(t *testing.T) {
 		t.Errorf("path %q content-type %q", path, ct)
 	}
 
+	explicit := target
+	explicit.OperationType = cloud.OperationTypeUpgradeWorkflow
+	if op, err := New(nil).Fetch(context.Background(), explicit); err != nil || op.ServiceStatus != "Pending" {
+		t.Errorf("operationType UpgradeWorkflow: %v, %v", op, err)
+	}
+
 	missing := target
 	missing.OperationID = "missing"
 	if _, err := New(nil).Fetch(context.Background(), missing); cloud.KindOf(err) != cloud.KindNotFound {

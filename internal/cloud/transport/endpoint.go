@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -115,6 +116,10 @@ var (
 // than eu-west-0, and myhuaweicloud.cn for the DWS regions the SDK lists
 // there. BCS uses .com (the SDK lists .cn only as a second choice). The AOS
 // host (aos.{region}...) is unverified; override it if it does not answer.
+// EIP jobs are served by the VPC host (vpc.{region}...). For ECS, EVS, IMS
+// and VPC in eu-west-101 the SDK's tables say .com where CCE, DWS and most
+// other services say .eu; clients in the field call the .eu hosts, so the
+// .eu rule is kept for them too (unverified).
 func DefaultEndpoint(service cloud.Service, region string) (string, error) {
 	region = strings.TrimSpace(region)
 	if region == "" {
@@ -149,9 +154,7 @@ func ParseServiceEndpoint(s string) (cloud.Service, string, error) {
 		return "", "", fmt.Errorf("service endpoint %q: want SERVICE=URL", s)
 	}
 	svc := cloud.Service(strings.ToUpper(strings.TrimSpace(name)))
-	switch svc {
-	case cloud.ServiceBCS, cloud.ServiceCCE, cloud.ServiceAOS, cloud.ServiceDWS:
-	default:
+	if !slices.Contains(cloud.Services, svc) {
 		return "", "", fmt.Errorf("service endpoint %q: unknown service %q", s, name)
 	}
 	base, err := NormalizeBaseURL(raw)

@@ -1,0 +1,199 @@
+package cce
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/internal/adaptertest"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
+)
+
+func res(typ, id string) cloud.Resource { return cloud.Resource{Type: typ, ID: id} }
+
+const fixtureCluster = "4d3c2b1a-12ab-11ef-9c3d-0255ac100a01"
+
+// jobFixtures are the job answers in testdata (see testdata/README.md) and
+// what each must give.
+var jobFixtures = []struct {
+	file string
+	want *cloud.Operation
+}{
+	{"job_create_cluster_running.json", &cloud.Operation{
+		Phase: cloud.PhaseRunning, ServiceStatus: "Running", Progress: pct(33), CurrentStep: "InstallAddons",
+		StartTime: at("2024-05-14 08:00:03.118402731 +0000 UTC"),
+		Steps: []cloud.Step{
+			{Name: "CreateMaster (prod-cluster)", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success",
+				StartTime: at("2024-05-14 08:00:03.250117024 +0000 UTC"), CompletionTime: at("2024-05-14 08:03:12.774903118 +0000 UTC")},
+			{Name: "InstallAddons", Phase: cloud.PhaseRunning, ServiceStatus: "Running",
+				StartTime: at("2024-05-14 08:03:13.001274590 +0000 UTC"),
+				SubSteps: []cloud.Step{
+					{Name: "InstallAddon (coredns)", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success",
+						StartTime: at("2024-05-14 08:03:13.120554871 +0000 UTC"), CompletionTime: at("2024-05-14 08:05:02.415880263 +0000 UTC")},
+					{Name: "InstallAddon (everest)", Phase: cloud.PhaseRunning, ServiceStatus: "Running",
+						StartTime: at("2024-05-14 08:03:13.239817663 +0000 UTC")},
+				}},
+			{Name: "ConfigureCluster", Phase: cloud.PhasePending, ServiceStatus: "Initializing",
+				StartTime: at("2024-05-14 08:00:03.391006712 +0000 UTC")},
+		},
+		Resources: []cloud.Resource{res("cluster", fixtureCluster), res("addon", "7e6d5c4b-12ab-11ef-9c3d-0255ac100c01")},
+	}},
+	{"job_create_node_failed.json", &cloud.Operation{
+		Phase: cloud.PhaseFailed, ServiceStatus: "Failed", Progress: pct(50), CurrentStep: "CreateNode (prod-cluster-nodes-k9q3)",
+		StartTime: at("2018-08-02 08:12:40.672772389 +0000 UTC"), CompletionTime: at("2018-08-02 08:21:50.386108218 +0000 UTC"),
+		Message: "CreateNode (prod-cluster-nodes-k9q3) failed: install kubelet failed: timed out waiting for the node to register",
+		Steps: []cloud.Step{
+			{Name: "CreateNode (prod-cluster-nodes-x1f2)", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success",
+				StartTime: at("2018-08-02 08:12:40.801332116 +0000 UTC"), CompletionTime: at("2018-08-02 08:18:03.510929340 +0000 UTC")},
+			{Name: "CreateNode (prod-cluster-nodes-k9q3)", Phase: cloud.PhaseFailed, ServiceStatus: "Failed",
+				Message:   "install kubelet failed: timed out waiting for the node to register",
+				StartTime: at("2018-08-02 08:12:40.913804457 +0000 UTC"), CompletionTime: at("2018-08-02 08:21:50.386108218 +0000 UTC")},
+		},
+		Resources: []cloud.Resource{res("cluster", fixtureCluster),
+			res("node", "1a2b3c4d-12ab-11ef-9c3d-0255ac100e01"), res("node", "1a2b3c4d-12ab-11ef-9c3d-0255ac100e02")},
+	}},
+	{"job_create_nodepool_success.json", &cloud.Operation{
+		Phase: cloud.PhaseSucceeded, ServiceStatus: "Success", Progress: pct(100),
+		StartTime: at("2024-05-14 09:30:00.000412957 +0000 UTC"), CompletionTime: at("2024-05-14 09:30:02.119384206 +0000 UTC"),
+		Resources: []cloud.Resource{res("cluster", fixtureCluster), res("nodepool", "c3d4e5f6-12ab-11ef-9c3d-0255ac100f02")},
+	}},
+}
+
+// TestParseJob: the fixtures, then answers written inline for the rules
+// they do not reach.
+func TestParseJob(t *testing.T) {
+	var cases []adaptertest.Case
+	for _, f := range jobFixtures {
+		cases = append(cases, adaptertest.Fixture(t, f.file, f.want))
+	}
+	adaptertest.Run(t, ParseJob, append(cases, []adaptertest.Case{
+		{
+			Name: "initializing, lower case, no sub-jobs",
+			Body: `{"metadata":{"creationTimestamp":"2024-05-14 14:00:00 +0800 CST"},"spec":{"type":"DeleteCluster","clusterUID":"c1","resourceID":"c1"},"status":{"phase":"initializing"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhasePending, ServiceStatus: "initializing", StartTime: at("2024-05-14T06:00:00Z"),
+				Resources: []cloud.Resource{res("cluster", "c1")}},
+		},
+		{
+			Name: "failed with a reason of its own; unknown sub-job word; unnamed sub-jobs",
+			Body: `{"spec":{"type":"UpgradeCluster","subJobs":[{"status":{"phase":"Paused"}},{"metadata":{"uid":"u2"},"status":{}},null]},
+				"status":{"phase":"Failed","reason":"quota exceeded"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "Failed", Progress: pct(0), CurrentStep: "sub-job-1",
+				Message: "quota exceeded", UnknownStatuses: []string{"Paused"},
+				Steps: []cloud.Step{{Name: "sub-job-1", Phase: cloud.PhaseUnknown, ServiceStatus: "Paused"}, {Name: "u2", Phase: cloud.PhasePending}}},
+		},
+		{
+			Name: "failed sub-step named in the message; resource types from spec.type",
+			Body: `{"spec":{"type":"CreateCluster","subJobs":[{"spec":{"type":"ScaleNodePool","resourceID":"p1","subJobs":[
+				{"spec":{"type":"CreateNode","resourceID":"n1","resourceName":"a"},"status":{"phase":"Failed","reason":"no capacity"}}]},
+				"status":{"phase":"Failed"}},{"spec":{"type":"MigrateVolumes","resourceID":"v1"},"status":{"phase":"Success"}}]},"status":{"phase":"Failed"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "Failed", Progress: pct(50), CurrentStep: "ScaleNodePool",
+				Message: "ScaleNodePool / CreateNode (a) failed: no capacity",
+				Steps: []cloud.Step{
+					{Name: "ScaleNodePool", Phase: cloud.PhaseFailed, ServiceStatus: "Failed",
+						SubSteps: []cloud.Step{{Name: "CreateNode (a)", Phase: cloud.PhaseFailed, ServiceStatus: "Failed", Message: "no capacity"}}},
+					{Name: "MigrateVolumes", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success"},
+				},
+				Resources: []cloud.Resource{res("nodepool", "p1"), res("node", "n1"), res("resource", "v1")}},
+		},
+		{
+			Name: "missing phase",
+			Body: `{"metadata":{"updateTimestamp":"garbage"},"status":{"reason":"?"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"}, Message: "?"},
+		},
+	}...))
+	for _, body := range []string{``, `null`, `{"status":"broken"}`, `{"spec":[]}`} {
+		if _, err := ParseJob([]byte(body)); err == nil || cloud.KindOf(err) != cloud.KindTransient {
+			t.Errorf("ParseJob(%q): want a transient error, got %v", body, err)
+		}
+	}
+}
+
+func TestResourceType(t *testing.T) {
+	for in, want := range map[string]string{
+		"CreateNodePool": "nodepool", "DeleteNodePool": "nodepool", "CreateNode": "node", "DeleteNode": "node",
+		"CreateCluster": "cluster", "UpgradeCluster": "cluster", "InstallAddon": "addon", "": "resource", "MigrateVolumes": "resource",
+	} {
+		if got := resourceType(in); got != want {
+			t.Errorf("resourceType(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFetchJob: operationType Job reads /api/v3/projects/{project}/jobs/
+// {job} (no cluster needed), signed, with X-Project-Id and Content-Type;
+// other types are refused before any request.
+func TestFetchJob(t *testing.T) {
+	var path, project, auth, ct string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, project, auth, ct = r.URL.Path, r.Header.Get("X-Project-Id"), r.Header.Get("Authorization"), r.Header.Get("Content-Type")
+		if strings.HasSuffix(r.URL.Path, "/gone") {
+			w.WriteHeader(404)
+			w.Write([]byte(`{"errorCode":"CCE.01404001","errorMessage":"Job not found"}`))
+			return
+		}
+		w.Write(read(t, strings.TrimPrefix(r.URL.Path, "/api/v3/projects/p1/jobs/")))
+	}))
+	defer srv.Close()
+	a := New(&transport.HTTPClient{})
+	for _, f := range jobFixtures {
+		target := cloud.Target{Service: cloud.ServiceCCE, ProjectID: "p1", OperationType: cloud.OperationTypeJob, OperationID: f.file,
+			BaseURL: srv.URL, Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"}}
+		op, err := a.Fetch(context.Background(), target)
+		if err != nil {
+			t.Fatalf("%s: %v", f.file, err)
+		}
+		if d := cmp.Diff(f.want, op); d != "" {
+			t.Errorf("%s: (-want +got)\n%s", f.file, d)
+		}
+		if path != "/api/v3/projects/p1/jobs/"+f.file || project != "p1" || ct != "application/json" ||
+			!strings.HasPrefix(auth, "SDK-HMAC-SHA256 Access=AK,") {
+			t.Errorf("%s: path %q project %q content-type %q authorization %q", f.file, path, project, ct, auth)
+		}
+	}
+
+	base := cloud.Target{Service: cloud.ServiceCCE, ProjectID: "p1", OperationType: cloud.OperationTypeJob, BaseURL: srv.URL,
+		Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"}}
+	gone := base
+	gone.OperationID = "gone"
+	if _, err := New(nil).Fetch(context.Background(), gone); cloud.KindOf(err) != cloud.KindNotFound {
+		t.Errorf("got %v", err)
+	}
+	path = ""
+	for _, mod := range []func(*cloud.Target){
+		func(t *cloud.Target) { t.OperationID = "" },
+		func(t *cloud.Target) { t.OperationID = "a/../../clusters" },
+		func(t *cloud.Target) { t.OperationID = "j1"; t.ProjectID = "" },
+		func(t *cloud.Target) { t.OperationID = "j1"; t.OperationType = "Addon" },
+	} {
+		bad := base
+		mod(&bad)
+		if _, err := New(nil).Fetch(context.Background(), bad); cloud.KindOf(err) != cloud.KindPermanent {
+			t.Errorf("%+v: got %v", bad, err)
+		}
+	}
+	if path != "" {
+		t.Errorf("a rejected target was sent: %q", path)
+	}
+	wrongType := base
+	wrongType.OperationID, wrongType.OperationType = "j1", "Addon"
+	if _, err := New(nil).Fetch(context.Background(), wrongType); err == nil || !strings.Contains(err.Error(), "spec.operationType") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func FuzzParseJob(f *testing.F) {
+	for _, fx := range jobFixtures {
+		f.Add(read(f, fx.file))
+	}
+	f.Add([]byte(`{"spec":{"subJobs":[{"spec":{"subJobs":[{"spec":{"subJobs":[{}]}}]}}]},"status":{"phase":"Success"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if op, err := ParseJob(body); err == nil {
+			adaptertest.CheckInvariants(t, op)
+		}
+	})
+}

@@ -1,0 +1,299 @@
+package classicjob
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/internal/adaptertest"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
+)
+
+// at reads an expected time written in RFC 3339, independently of
+// parseTime.
+func at(s string) *time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	t = t.UTC()
+	return &t
+}
+
+func pct(v int32) *int32 { return &v }
+
+func res(typ, id string) cloud.Resource { return cloud.Resource{Type: typ, ID: id} }
+
+// fixtures are the testdata answers (see testdata/README.md) and what
+// each must give.
+var fixtures = []struct {
+	service cloud.Service
+	file    string
+	want    *cloud.Operation
+}{
+	{cloud.ServiceECS, "ecs_create_servers_success.json", &cloud.Operation{
+		Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100),
+		StartTime: at("2024-05-14T08:10:19.802Z"), CompletionTime: at("2024-05-14T08:12:06.455Z"),
+		Steps: []cloud.Step{
+			{Name: "createSingleServer (server 3c0a6e3a-52c7-4b7e-9f4e-2b1c8f0d9a01)", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS",
+				StartTime: at("2024-05-14T08:10:19.951Z"), CompletionTime: at("2024-05-14T08:11:42.318Z")},
+			{Name: "createSingleServer (server 7d5e1f20-6a3b-4c8d-b1e2-9f0a3c4d5e02)", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS",
+				StartTime: at("2024-05-14T08:10:20.104Z"), CompletionTime: at("2024-05-14T08:12:05.870Z")},
+		},
+		Resources: []cloud.Resource{res("server", "3c0a6e3a-52c7-4b7e-9f4e-2b1c8f0d9a01"), res("server", "7d5e1f20-6a3b-4c8d-b1e2-9f0a3c4d5e02")},
+	}},
+	{cloud.ServiceECS, "ecs_create_servers_failed.json", &cloud.Operation{
+		Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Progress: pct(50),
+		CurrentStep: "createSingleServer",
+		StartTime:   at("2024-05-14T09:00:00.987Z"), CompletionTime: at("2024-05-14T09:01:15.650Z"),
+		Message: "Ecs.0013: Insufficient EIP quota.",
+		Steps: []cloud.Step{
+			{Name: "createSingleServer (server 9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c03)", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS",
+				StartTime: at("2024-05-14T09:00:01.120Z"), CompletionTime: at("2024-05-14T09:01:15.004Z")},
+			{Name: "createSingleServer", Phase: cloud.PhaseFailed, ServiceStatus: "FAIL",
+				Message:   "Ecs.0013: Insufficient EIP quota.; The EIP quota of the project is insufficient.",
+				StartTime: at("2024-05-14T09:00:01.305Z"), CompletionTime: at("2024-05-14T09:00:48.771Z")},
+		},
+		Resources: []cloud.Resource{res("server", "9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c03")},
+	}},
+	{cloud.ServiceECS, "ecs_unknown_status.json", &cloud.Operation{
+		Phase: cloud.PhaseUnknown, ServiceStatus: "PENDING_APPROVAL", Progress: pct(0),
+		CurrentStep:     "attachNic (nic 0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a05)",
+		UnknownStatuses: []string{"PENDING_APPROVAL", "QUEUED"},
+		Steps: []cloud.Step{
+			{Name: "attachNic (nic 0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a05)", Phase: cloud.PhaseUnknown, ServiceStatus: "QUEUED"},
+		},
+		Resources: []cloud.Resource{res("server", "5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d04"), res("nic", "0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a05")},
+	}},
+	{cloud.ServiceEVS, "evs_batch_create_volumes_running.json", &cloud.Operation{
+		Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(50), CurrentStep: "createVolume",
+		StartTime: at("2024-05-14T10:20:30.992Z"),
+		Steps: []cloud.Step{
+			{Name: "createVolume (volume 1b2c3d4e-5f60-4718-92a3-b4c5d6e7f801)", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS",
+				StartTime: at("2024-05-14T10:20:31.208Z"), CompletionTime: at("2024-05-14T10:20:44.590Z")},
+			{Name: "createVolume", Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", StartTime: at("2024-05-14T10:20:31.377Z")},
+		},
+		Resources: []cloud.Resource{res("volume", "1b2c3d4e-5f60-4718-92a3-b4c5d6e7f801")},
+	}},
+	{cloud.ServiceIMS, "ims_create_image_running.json", &cloud.Operation{
+		Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(42),
+		CurrentStep: "CreateImageTask:SnapshotDataTask",
+		StartTime:   at("2015-06-04T18:11:06.586Z"),
+		Resources:   []cloud.Resource{res("image", "e9e91bff-14b6-4a0b-8377-4ed0813e3360")},
+	}},
+	{cloud.ServiceIMS, "ims_copy_image_success.json", &cloud.Operation{
+		Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100),
+		StartTime: at("2024-05-14T11:02:10.114Z"), CompletionTime: at("2024-05-14T11:09:57.630Z"),
+		Steps: []cloud.Step{
+			{Name: "imsCopyImageJob (image d2e3f4a5-b6c7-4d8e-9f0a-1b2c3d4e5f62)", Phase: cloud.PhaseSucceeded, ServiceStatus: "success",
+				StartTime: at("2024-05-14T11:02:11.020Z"), CompletionTime: at("2024-05-14T11:09:55.301Z")},
+		},
+		Resources: []cloud.Resource{res("image", "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e61"), res("image", "d2e3f4a5-b6c7-4d8e-9f0a-1b2c3d4e5f62")},
+	}},
+	{cloud.ServiceBMS, "bms_batch_create_init.json", &cloud.Operation{
+		Phase: cloud.PhasePending, ServiceStatus: "INIT", StartTime: at("2019-04-25T20:04:47.591Z"),
+	}},
+	{cloud.ServiceVPC, "vpc_eip_batch_create_success.json", &cloud.Operation{
+		Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100),
+		StartTime: at("2024-05-14T12:30:05.112Z"), CompletionTime: at("2024-05-14T12:30:07.480Z"),
+	}},
+}
+
+// TestParse: the fixtures, then answers written inline for the rules they
+// do not reach.
+func TestParse(t *testing.T) {
+	var cases []adaptertest.Case
+	for _, f := range fixtures {
+		cases = append(cases, adaptertest.Fixture(t, f.file, f.want))
+	}
+	adaptertest.Run(t, Parse, append(cases, []adaptertest.Case{
+		{
+			Name: "ECS pending payment",
+			Body: `{"status":"PENDING_PAYMENT","job_type":"createServer","begin_time":"2024-05-14T08:00:00.000Z","end_time":""}`,
+			Want: &cloud.Operation{Phase: cloud.PhasePending, ServiceStatus: "PENDING_PAYMENT", StartTime: at("2024-05-14T08:00:00Z")},
+		},
+		{
+			Name: "lower-case words, offset without colon, nested sub-jobs as sub-steps",
+			Body: `{"status":"running","begin_time":"2018-08-06T10:41:14.000+0800","entities":{"sub_jobs":[
+				{"status":"success","job_type":"baremetalSingleCreate","begin_time":"2018-08-06T10:41:15.000+0800","end_time":"2018-08-06T10:45:00.000+0800",
+				 "entities":{"server_id":"s1","sub_jobs":[{"status":"success","job_type":"attachVolume","entities":{"volume_id":"v1"}}]}},
+				{"status":"init","job_type":"baremetalSingleCreate"}]}}`,
+			Want: &cloud.Operation{
+				Phase: cloud.PhaseRunning, ServiceStatus: "running", Progress: pct(50), CurrentStep: "baremetalSingleCreate",
+				StartTime: at("2018-08-06T02:41:14Z"),
+				Steps: []cloud.Step{
+					{Name: "baremetalSingleCreate (server s1)", Phase: cloud.PhaseSucceeded, ServiceStatus: "success",
+						StartTime: at("2018-08-06T02:41:15Z"), CompletionTime: at("2018-08-06T02:45:00Z"),
+						SubSteps: []cloud.Step{{Name: "attachVolume (volume v1)", Phase: cloud.PhaseSucceeded, ServiceStatus: "success"}}},
+					{Name: "baremetalSingleCreate", Phase: cloud.PhasePending, ServiceStatus: "init"},
+				},
+				Resources: []cloud.Resource{res("server", "s1"), res("volume", "v1")},
+			},
+		},
+		{
+			Name: "sub_jobs_total counts sub-jobs not listed yet",
+			Body: `{"status":"RUNNING","entities":{"sub_jobs_total":4,"sub_jobs":[{"status":"SUCCESS","job_id":"j1"}]}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(25),
+				Steps: []cloud.Step{{Name: "j1", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS"}}},
+		},
+		{
+			Name: "IMS failure details from entities, percent as a string",
+			Body: `{"status":"FAIL","job_type":"imsImportImageJob","error_code":"IMG.0001","fail_reason":"import failed",
+				"entities":{"error_code":"IMG.0102","error":"the image file is not valid","addition_error_code":"IMG.0001","addition_error_msg":"import failed",
+				"process_percent":"60.0","current_task":"ImportImageTask:ObtainImageInfoTask",
+				"results":[{"image_id":"i1","project_id":"p1","status":"FAIL"}]}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Progress: pct(60),
+				CurrentStep: "ImportImageTask:ObtainImageInfoTask",
+				Message:     "IMG.0001: import failed; IMG.0102: the image file is not valid",
+				Resources:   []cloud.Resource{res("image", "i1")}},
+		},
+		{
+			Name: "failed without a reason names the failed sub-job",
+			Body: `{"status":"FAIL","entities":{"sub_jobs":[{"status":"SUCCESS","job_type":"a"},{"status":"FAIL","job_type":"b","error_code":"Ecs.0001"}]}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Progress: pct(50), CurrentStep: "b",
+				Message: "b failed: Ecs.0001",
+				Steps: []cloud.Step{{Name: "a", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS"},
+					{Name: "b", Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Message: "Ecs.0001"}}},
+		},
+		{
+			Name: "query error in a 200, missing status",
+			Body: `{"code":"Ecs.0114","message":"the job does not exist"}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"},
+				Message: "Ecs.0114: the job does not exist"},
+		},
+		{
+			Name: "odd shapes are absent: entities a string, a sub-job null, bad times",
+			Body: `{"status":"SUCCESS","begin_time":"yesterday","end_time":0,"entities":"none"}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100)},
+		},
+		{
+			Name: "null and unnamed sub-jobs",
+			Body: `{"status":"RUNNING","entities":{"sub_jobs":[null,{"status":"RUNNING"}],"sub_jobs_result":"x"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(0), CurrentStep: "sub-job-1",
+				Steps: []cloud.Step{{Name: "sub-job-1", Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING"}}},
+		},
+	}...))
+	for _, body := range []string{``, `[]`, `<html>`, `{"status":`, `{"status":"x","entities":{}} trailing`} {
+		if _, err := Parse([]byte(body)); err == nil || cloud.KindOf(err) != cloud.KindTransient {
+			t.Errorf("Parse(%q): want a transient error, got %v", body, err)
+		}
+	}
+}
+
+func TestStatuses(t *testing.T) {
+	for word, want := range map[string]cloud.Phase{
+		"SUCCESS": cloud.PhaseSucceeded, "success": cloud.PhaseSucceeded, "RUNNING": cloud.PhaseRunning,
+		"FAIL": cloud.PhaseFailed, "fail": cloud.PhaseFailed, "INIT": cloud.PhasePending, "PENDING_PAYMENT": cloud.PhasePending,
+	} {
+		if got, ok := Statuses.Lookup(word); !ok || got != want {
+			t.Errorf("%s: got %v, %v", word, got, ok)
+		}
+	}
+}
+
+// TestParseTime: the forms the services print read as the same instant;
+// empty and unreadable values give nil.
+func TestParseTime(t *testing.T) {
+	for in, want := range map[string]string{
+		"2019-04-25T20:04:47.591Z":      "2019-04-25 20:04:47.591 +0000 UTC",
+		"2019-04-25T20:04:47Z":          "2019-04-25 20:04:47 +0000 UTC",
+		"2019-04-26T04:04:47.591+08:00": "2019-04-25 20:04:47.591 +0000 UTC",
+		"2019-04-26T04:04:47.591+0800":  "2019-04-25 20:04:47.591 +0000 UTC",
+		"2019-04-25T20:04:47.591":       "2019-04-25 20:04:47.591 +0000 UTC",
+		"2019-04-25 20:04:47":           "2019-04-25 20:04:47 +0000 UTC",
+		" 04-Jun-2015 18:11:06:586 ":    "2015-06-04 18:11:06.586 +0000 UTC",
+		"4-Jun-2015 18:11:06:5":         "2015-06-04 18:11:06.5 +0000 UTC",
+		"04-Jun-2015 18:11:06.586":      "2015-06-04 18:11:06.586 +0000 UTC",
+		"":                              "<nil>",
+		"null":                          "<nil>",
+		"04-Jun-2015 18:11:06:":         "<nil>",
+		"0001-01-01T00:00:00Z":          "<nil>",
+	} {
+		if got := fmt.Sprint(parseTime(in)); got != want {
+			t.Errorf("parseTime(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestFetch: each service's job is read from its own host at
+// /v1/{project}/jobs/{job}, signed, with X-Project-Id; a 404 is NotFound
+// and IDs that cannot be a path segment never leave the process.
+func TestFetch(t *testing.T) {
+	var path, project, auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, project, auth = r.URL.Path, r.Header.Get("X-Project-Id"), r.Header.Get("Authorization")
+		if strings.HasSuffix(r.URL.Path, "/gone") {
+			w.WriteHeader(404)
+			w.Write([]byte(`{"error":{"code":"Ecs.0114","message":"Job does not exist."}}`))
+			return
+		}
+		w.Write(adaptertest.Read(t, strings.TrimPrefix(r.URL.Path, "/v1/p1/jobs/")))
+	}))
+	defer srv.Close()
+	a := New(&transport.HTTPClient{})
+	for _, f := range fixtures {
+		target := cloud.Target{Service: f.service, Region: "cn-north-4", ProjectID: "p1", OperationID: f.file,
+			BaseURL: srv.URL, Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"}}
+		if f.service == cloud.ServiceECS {
+			target.OperationType = cloud.OperationTypeJob
+		}
+		op, err := a.Fetch(context.Background(), target)
+		if err != nil {
+			t.Fatalf("%s: %v", f.file, err)
+		}
+		if d := cmp.Diff(f.want, op); d != "" {
+			t.Errorf("%s: (-want +got)\n%s", f.file, d)
+		}
+		if path != "/v1/p1/jobs/"+f.file || project != "p1" || !strings.HasPrefix(auth, "SDK-HMAC-SHA256 Access=AK,") {
+			t.Errorf("%s: path %q project %q authorization %q", f.file, path, project, auth)
+		}
+	}
+
+	gone := cloud.Target{Service: cloud.ServiceECS, ProjectID: "p1", OperationID: "gone", BaseURL: srv.URL,
+		Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"}}
+	_, err := New(nil).Fetch(context.Background(), gone)
+	if ce, ok := err.(*cloud.Error); !ok || ce.Kind != cloud.KindNotFound || ce.Code != "Ecs.0114" {
+		t.Errorf("got %#v", err)
+	}
+
+	path = ""
+	for _, bad := range []cloud.Target{
+		{Service: cloud.ServiceEVS, ProjectID: "p1", OperationID: ""},
+		{Service: cloud.ServiceEVS, ProjectID: "p1", OperationID: "../../v2/x"},
+		{Service: cloud.ServiceEVS, ProjectID: "p1", OperationID: "a b"},
+		{Service: cloud.ServiceEVS, ProjectID: "", OperationID: "j1"},
+		{Service: cloud.ServiceIMS, ProjectID: "p1", OperationID: "j1", OperationType: cloud.OperationTypeUpgradeWorkflow},
+	} {
+		bad.BaseURL = srv.URL
+		_, err := New(nil).Fetch(context.Background(), bad)
+		if cloud.KindOf(err) != cloud.KindPermanent {
+			t.Errorf("%+v: got %v", bad, err)
+		}
+	}
+	if _, err := New(nil).Fetch(context.Background(), cloud.Target{Service: cloud.ServiceBMS, ProjectID: "p1", OperationID: "j1",
+		OperationType: "Workflow", BaseURL: srv.URL}); err == nil || !strings.Contains(err.Error(), "spec.operationType") {
+		t.Errorf("got %v", err)
+	}
+	if path != "" {
+		t.Errorf("a rejected target was sent: %q", path)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, fx := range fixtures {
+		f.Add(adaptertest.Read(f, fx.file))
+	}
+	f.Add([]byte(`{"status":"RUNNING","entities":{"sub_jobs_total":"9e18","process_percent":-1e300,"sub_jobs":[{"entities":{"sub_jobs":[{"entities":{"sub_jobs":[{}]}}]}}]}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if op, err := Parse(body); err == nil {
+			adaptertest.CheckInvariants(t, op)
+		}
+	})
+}

@@ -1,0 +1,71 @@
+// Package adaptertest holds the table test that the job adapters' tests
+// (classicjob, cce jobs) share: answers in, expected Operations out,
+// compared with go-cmp, and the invariants their fuzz targets check. It
+// is imported by tests only.
+package adaptertest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloudop/cloudop/internal/cloud"
+)
+
+// Case is one answer and the Operation it must give. Name is the file
+// name in testdata/ for a fixture, a description for an inline Body.
+type Case struct {
+	Name string
+	Body string
+	Want *cloud.Operation
+}
+
+// Fixture returns the Case of testdata/file.
+func Fixture(t testing.TB, file string, want *cloud.Operation) Case {
+	return Case{Name: file, Body: string(Read(t, file)), Want: want}
+}
+
+// Read returns testdata/name.
+func Read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Run checks each case as a subtest: parse must succeed and give Want.
+func Run(t *testing.T, parse func([]byte) (*cloud.Operation, error), cases []Case) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			got, err := parse([]byte(c.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(c.Want, got); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+// CheckInvariants fails t when op breaks what every answer must give:
+// progress within 0..100 and steps nested at most one level (sub-steps
+// have no sub-steps of their own).
+func CheckInvariants(t *testing.T, op *cloud.Operation) {
+	t.Helper()
+	if op.Progress != nil && (*op.Progress < 0 || *op.Progress > 100) {
+		t.Fatalf("progress %d", *op.Progress)
+	}
+	for _, s := range op.Steps {
+		for _, ss := range s.SubSteps {
+			if len(ss.SubSteps) > 0 {
+				t.Fatalf("step %q: sub-step %q has sub-steps", s.Name, ss.Name)
+			}
+		}
+	}
+}
