@@ -186,18 +186,23 @@ func phaseMessage(op *cloud.Operation) string {
 // applyError explains a failed observation in conditions without touching
 // what was observed before.
 func applyError(st *opsv1.CloudOperationStatus, gen int64, reason string, stalled bool, err error) {
-	if st.Phase.IsTerminal() && reason == opsv1.ReasonNotFound {
-		// Services drop finished jobs (ECS after about a day): an operation
-		// seen terminal that is gone now is not news.
-		return
-	}
 	msg := truncate(err.Error(), maxStatusMessage)
-	st.Message = msg
 	if st.Phase.IsTerminal() {
-		// A terminal phase stays as observed; a later failed poll (CCE
-		// resumable workflows) only updates the message.
+		// A terminal phase stays as observed, and so do its conditions, now
+		// for this generation too: a poll after a spec change must not leave
+		// them stamped with the old one, or kubectl wait ignores them.
+		for i := range st.Conditions {
+			st.Conditions[i].ObservedGeneration = gen
+		}
+		// Services drop finished jobs (ECS after about a day): an operation
+		// seen terminal that is gone now is not news. Other errors (CCE
+		// resumable workflows) update the message.
+		if reason != opsv1.ReasonNotFound {
+			st.Message = msg
+		}
 		return
 	}
+	st.Message = msg
 	setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, reason, msg)
 	if stalled {
 		setCondition(st, gen, opsv1.ConditionStalled, metav1.ConditionTrue, reason, msg)
