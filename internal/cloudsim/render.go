@@ -540,7 +540,9 @@ func (rc *renderCtx) classicJob() classicJob {
 	}
 	switch sp.Service {
 	case IMS:
-		pct := math.Floor(sn.progress*100) / 100
+		// A percentage: the one published example (0.24) does not settle
+		// the scale, and cloudop reads a percentage.
+		pct := math.Floor(sn.progress * 100)
 		job.Entities.ProcessPercent = &pct
 		job.Entities.SubJobsResult, job.Entities.SubJobsList = subs, ids
 	case ECS, BMS:
