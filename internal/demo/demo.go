@@ -26,6 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/cloudsim"
 	"github.com/cloudop/cloudop/internal/controller"
 	"github.com/cloudop/cloudop/internal/manager"
@@ -115,9 +117,14 @@ func Start(ctx context.Context, simConfig cloudsim.Config, o Options) (_ *Enviro
 	if o.Policy != nil {
 		policy = *o.Policy
 	}
+	// Every service is pointed at cloudsim, except one this build's
+	// transport does not route yet (it would refuse the flag).
 	var endpoints []string
-	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS"} {
-		endpoints = append(endpoints, svc+"="+e.SimURL)
+	for _, svc := range cloud.Services {
+		v := string(svc) + "=" + e.SimURL
+		if _, _, err := transport.ParseServiceEndpoint(v); err == nil {
+			endpoints = append(endpoints, v)
+		}
 	}
 	mgr, err := manager.New(e.RestConfig, manager.Options{
 		Workers: 8, RequestTimeout: 5 * time.Second, ServiceEndpoints: endpoints, Policy: &policy,
