@@ -251,7 +251,7 @@ func parseService(v string, optional bool) (Service, error) {
 	}
 	svc := Service(strings.ToUpper(v))
 	if !svc.valid() {
-		return "", fmt.Errorf("unknown service %q (want BCS, CCE, AOS or DWS)", v)
+		return "", fmt.Errorf("unknown service %q (want %s)", v, serviceNames)
 	}
 	return svc, nil
 }

@@ -163,7 +163,7 @@ func TestAdminRoundTrip(t *testing.T) {
 	}
 	e.admin("GET", "/admin/healthz", "", 200, nil)
 	e.admin("GET", "/admin/nothing", "", 404, nil)
-	e.admin("GET", "/admin/operations/ECS/x", "", 400, nil)
+	e.admin("GET", "/admin/operations/XYZ/x", "", 400, nil)
 }
 
 // TestAdminAddOperationsRefused checks the status and error of each way
@@ -182,7 +182,9 @@ func TestAdminAddOperationsRefused(t *testing.T) {
 		{"key exists", cce("wf-1"), 409, `CCE operation "wf-1" already exists`},
 		{"one of a batch exists", "[" + cce("wf-2") + "," + cce("wf-1") + "]", 409, `CCE operation "wf-1" already exists`},
 		{"duplicate within the batch", "[" + cce("wf-3") + "," + cce("wf-3") + "]", 400, `operation 1: duplicate CCE operation "wf-3"`},
-		{"unknown service", `{"service":"ECS","id":"x","projectID":"p"}`, 400, `operation 0 (ECS "x"): service "ECS" unknown (want BCS, CCE, AOS or DWS)`},
+		{"unknown service", `{"service":"XYZ","id":"x","projectID":"p"}`, 400, `operation 0 (XYZ "x"): service "XYZ" unknown (want BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS or VPC)`},
+		{"classic job cancelled", `{"service":"EVS","id":"j","projectID":"p","scenario":"cancel"}`, 400,
+			`operation 0 (EVS "j"): scenario cancel is not available for EVS jobs: the job API has no cancelled status (use fail, never or unknown-status)`},
 		{"unknown field", `{"service":"CCE","id":"x","projectID":"p","clusterID":"c","bogus":1}`, 400, `decode operation: json: unknown field "bogus"`},
 	}
 	for _, tc := range cases {
@@ -256,4 +258,50 @@ func TestRequestCounts(t *testing.T) {
 	if e.sim.RequestCount(BCS, "op-1") != 0 || e.sim.Counts().Total.Total != 0 {
 		t.Error("counts survived ResetCounts")
 	}
+}
+
+// TestAdminJobs adds jobs of the new services through the admin API and
+// reads them back, and refuses a job ID another classic service has.
+func TestAdminJobs(t *testing.T) {
+	e := newEnv(t, Config{})
+	p := testProject
+	e.admin("POST", "/admin/operations", `[{"service":"CCE","type":"Job","id":"job-1","projectID":"`+p+`"},
+		{"service":"IMS","id":"job-2","projectID":"`+p+`","scenario":"fail","params":{"errorCode":"IMG.0001"}},
+		{"service":"VPC","type":"Job","id":"job-3","projectID":"`+p+`"}]`, 201, nil)
+	var st OperationStatus
+	e.admin("GET", "/admin/operations/cce/job-1", "", 200, &st)
+	if st.Type != TypeJob || st.ServiceStatus != "Running" || st.CurrentStep != "PlatformBootstrap" {
+		t.Errorf("CCE job %+v", st)
+	}
+	e.clock.SetTime(t0.Add(time.Minute))
+	e.admin("GET", "/admin/operations/IMS/job-2", "", 200, &st)
+	if st.State != StateFailed || st.ServiceStatus != "FAIL" || st.CurrentStep != "imsImportDataImageJob" {
+		t.Errorf("IMS job %+v", st)
+	}
+	var j map[string]any
+	e.getJSON(req{path: jobPath(p, "job-2")}, &j)
+	if j["error_code"] != "IMG.0001" {
+		t.Errorf("IMS job answer %v", j)
+	}
+	var list struct {
+		Operations []OperationStatus `json:"operations"`
+	}
+	e.admin("GET", "/admin/operations?service=vpc", "", 200, &list)
+	if len(list.Operations) != 1 || list.Operations[0].Key != "job-3" || list.Operations[0].ServiceStatus != "SUCCESS" {
+		t.Errorf("VPC operations %+v", list.Operations)
+	}
+	var body struct {
+		Error string `json:"error"`
+	}
+	e.admin("POST", "/admin/operations", `{"service":"BMS","id":"job-3","projectID":"`+p+`"}`, 409, &body)
+	if body.Error != `VPC operation "job-3" already exists` {
+		t.Errorf("BMS job with a VPC job's ID: %q", body.Error)
+	}
+	e.admin("PUT", "/admin/faults/VPC/job-3", `{"kind":"notfound","count":1}`, 200, nil)
+	status, resp, _ := e.do(req{path: jobPath(p, "job-3")})
+	if shape, code, _ := errorOf(t, resp); status != 404 || shape != "code" || code != "VPC.0404" {
+		t.Errorf("notfound fault on a VPC job: %d %s", status, resp)
+	}
+	e.admin("DELETE", "/admin/operations/VPC/job-3", "", 204, nil)
+	e.admin("POST", "/admin/operations", `{"service":"BMS","id":"job-3","projectID":"`+p+`"}`, 201, nil)
 }

@@ -23,18 +23,59 @@ const (
 	CCE Service = "CCE"
 	AOS Service = "AOS"
 	DWS Service = "DWS"
+	// ECS, EVS, IMS, BMS and VPC are the classic job services: each
+	// operation is a job, GET /v1/{project_id}/jobs/{job_id}.
+	ECS Service = "ECS"
+	EVS Service = "EVS"
+	IMS Service = "IMS"
+	BMS Service = "BMS"
+	VPC Service = "VPC"
 )
 
 // Services lists the simulated services in a stable order.
-var Services = []Service{BCS, CCE, AOS, DWS}
+var Services = []Service{BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC}
+
+// serviceNames is Services for messages: "BCS, CCE, ... or VPC".
+var serviceNames = func() string {
+	names := make([]string, len(Services))
+	for i, s := range Services {
+		names[i] = string(s)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}()
 
 func (s Service) valid() bool {
 	switch s {
-	case BCS, CCE, AOS, DWS:
+	case BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC:
 		return true
 	}
 	return false
 }
+
+// classicJob reports whether the service's operations are classic jobs,
+// which all five such services serve on the same path.
+func (s Service) classicJob() bool {
+	switch s {
+	case ECS, EVS, IMS, BMS, VPC:
+		return true
+	}
+	return false
+}
+
+// OperationType selects, for a service with several kinds of operation,
+// which kind an operation is. The values match cloudop's
+// spec.operationType.
+type OperationType string
+
+// Operation types.
+const (
+	// TypeUpgradeWorkflow is a CCE cluster upgrade workflow
+	// (ShowUpgradeWorkFlow); CCE's default.
+	TypeUpgradeWorkflow OperationType = "UpgradeWorkflow"
+	// TypeJob is a job: a CCE job (ShowJob), and the only kind of ECS,
+	// EVS, IMS, BMS and VPC (where it may be left empty).
+	TypeJob OperationType = "Job"
+)
 
 // ScenarioKind selects how an operation evolves over time.
 type ScenarioKind string
@@ -165,12 +206,17 @@ type Account struct {
 type OperationSpec struct {
 	// Service runs the operation.
 	Service Service `json:"service"`
+	// Type is the kind of operation: for CCE, UpgradeWorkflow (default)
+	// or Job; for ECS, EVS, IMS, BMS and VPC always a job (empty or Job).
+	Type OperationType `json:"type,omitempty"`
 	// ID is the service's ID of the operation: BCS operation_id, CCE
-	// upgrade_workflow_id, AOS action_id, DWS action_name.
+	// upgrade_workflow_id (or job_id), AOS action_id, DWS action_name, the
+	// job_id of a classic job.
 	ID string `json:"id"`
 	// ProjectID owns the operation.
 	ProjectID string `json:"projectID"`
-	// ClusterID is required for CCE and DWS.
+	// ClusterID is required for a CCE upgrade workflow and DWS; a CCE job
+	// reports it as spec.clusterUID.
 	ClusterID string `json:"clusterID,omitempty"`
 	// StackID is required for AOS.
 	StackID string `json:"stackID,omitempty"`
@@ -200,11 +246,26 @@ func (o OperationSpec) Key() string {
 	return o.ID
 }
 
+// isJob reports whether the operation is a job (classic or CCE).
+func (o OperationSpec) isJob() bool {
+	return o.Service.classicJob() || o.Service == CCE && o.Type == TypeJob
+}
+
+// uniqueIn names the namespace the operation's key must be unique in: its
+// service, except for the classic job services, which share one path, so
+// a job ID names one job among all five.
+func (o OperationSpec) uniqueIn() string {
+	if o.Service.classicJob() {
+		return "ECS, EVS, IMS, BMS and VPC"
+	}
+	return string(o.Service)
+}
+
 // Params tune a scenario. Every field is optional.
 type Params struct {
 	// Step is the 1-based step where the scenario's event (failure,
-	// cancellation, hang, unknown status) happens. Default: CCE 3
-	// (Cluster), otherwise 2, at most the number of steps.
+	// cancellation, hang, unknown status) happens. Default: CCE upgrade
+	// workflows 3 (Cluster), otherwise 2, at most the number of steps.
 	Step int `json:"step,omitempty"`
 	// SubStep is the 1-based sub-step of Step where it happens; default:
 	// the last one for fail/resume, the first one otherwise.
@@ -227,10 +288,17 @@ type Params struct {
 	// StepDuration overrides Settings.StepDuration for this operation.
 	StepDuration Duration `json:"stepDuration,omitzero"`
 	// Status is the word reported by unknown-status; default "paused"
-	// (CCE/AOS "Paused", DWS "PAUSED").
+	// (CCE/AOS "Paused", DWS and the classic jobs "PAUSED").
 	Status string `json:"status,omitempty"`
-	// Message is the failure message.
+	// Message is the failure message (a classic job's fail_reason, a CCE
+	// job's status.reason).
 	Message string `json:"message,omitempty"`
+	// ErrorCode is a failed classic job's error_code (default per
+	// service, e.g. Ecs.0001).
+	ErrorCode string `json:"errorCode,omitempty"`
+	// JobType is a classic job's job_type or a CCE job's spec.type
+	// (default per service, e.g. ECS createServer, CCE CreateCluster).
+	JobType string `json:"jobType,omitempty"`
 	// UnknownEstimate makes DWS report estimated_time -1 on running
 	// sub-items too.
 	UnknownEstimate bool `json:"unknownEstimate,omitempty"`
@@ -409,7 +477,10 @@ func validID(what, s string, required bool) error {
 
 func (o OperationSpec) validate() error {
 	if !o.Service.valid() {
-		return fmt.Errorf("service %q unknown (want BCS, CCE, AOS or DWS)", o.Service)
+		return fmt.Errorf("service %q unknown (want %s)", o.Service, serviceNames)
+	}
+	if err := o.validateType(); err != nil {
+		return err
 	}
 	if err := validID("id", o.ID, true); err != nil {
 		return err
@@ -417,7 +488,10 @@ func (o OperationSpec) validate() error {
 	if err := validID("projectID", o.ProjectID, true); err != nil {
 		return err
 	}
-	if err := validID("clusterID", o.ClusterID, o.Service == CCE || o.Service == DWS); err != nil {
+	if err := validID("clusterID", o.ClusterID, o.Service == CCE && !o.isJob() || o.Service == DWS); err != nil {
+		if o.Service == CCE {
+			return fmt.Errorf("%w for a CCE upgrade workflow (a CCE job, type: Job, needs none)", err)
+		}
 		return fmt.Errorf("%w for service %s", err, o.Service)
 	}
 	if err := validID("stackID", o.StackID, o.Service == AOS); err != nil {
@@ -437,6 +511,9 @@ func (o OperationSpec) validate() error {
 	}
 	if o.Scenario != "" && !o.Scenario.valid() {
 		return fmt.Errorf("scenario %q unknown (want success, fail, resume, cancel, never or unknown-status)", o.Scenario)
+	}
+	if err := o.validateJobScenario(); err != nil {
+		return err
 	}
 	p := o.Params
 	if p.Step < 0 || p.SubStep < 0 {
@@ -477,8 +554,49 @@ func (o OperationSpec) validate() error {
 				return fmt.Errorf("steps[%d].subSteps[%d]: sub-steps cannot have sub-steps", i, j)
 			}
 		}
+		if len(s.SubSteps) > 0 && o.Service.classicJob() {
+			return fmt.Errorf("steps[%d]: the sub-jobs of a %s job have no sub-jobs of their own (subSteps)", i, o.Service)
+		}
 	}
 	return validateFaults(o.Faults)
+}
+
+// validateType checks type against the service.
+func (o OperationSpec) validateType() error {
+	switch o.Type {
+	case "":
+	case TypeJob:
+		if o.Service != CCE && !o.Service.classicJob() {
+			return fmt.Errorf("type Job is only used by CCE, ECS, EVS, IMS, BMS and VPC, not %s", o.Service)
+		}
+	case TypeUpgradeWorkflow:
+		if o.Service != CCE {
+			return fmt.Errorf("type UpgradeWorkflow is only used by CCE, not %s", o.Service)
+		}
+	default:
+		return fmt.Errorf("type %q unknown (want UpgradeWorkflow or Job)", o.Type)
+	}
+	return nil
+}
+
+// validateJobScenario rejects the scenarios a job cannot play: the job
+// APIs have no cancelled status, and only CCE upgrade workflows resume
+// after a failure.
+func (o OperationSpec) validateJobScenario() error {
+	if !o.isJob() {
+		return nil
+	}
+	what := string(o.Service) + " jobs"
+	if o.Service == CCE {
+		what = "CCE jobs (type: Job)"
+	}
+	switch o.Scenario {
+	case ScenarioCancel:
+		return fmt.Errorf("scenario cancel is not available for %s: the job API has no cancelled status (use fail, never or unknown-status)", what)
+	case ScenarioResume:
+		return fmt.Errorf("scenario resume is not available for %s: only CCE upgrade workflows resume after a failure", what)
+	}
+	return nil
 }
 
 func (a Account) validate() error {
@@ -536,8 +654,11 @@ func (c Config) Validate() error {
 		if err := o.validate(); err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
-		k := string(o.Service) + "/" + o.Key()
+		k := o.uniqueIn() + "/" + o.Key()
 		if prev, dup := keys[k]; dup {
+			if o.Service.classicJob() {
+				return fmt.Errorf("%s: duplicate job ID %q (also %s): %s jobs share one path, so their IDs must differ", where, o.Key(), prev, o.uniqueIn())
+			}
 			return fmt.Errorf("%s: duplicate %s operation %q (also %s)", where, o.Service, o.Key(), prev)
 		}
 		keys[k] = where

@@ -1,6 +1,8 @@
 // Package cloudsim is a local simulator of the Huawei Cloud "query the
 // operation" APIs that cloudop polls (think LocalStack): BCS ListOpRecord,
-// CCE ShowUpgradeWorkFlow, AOS stack executions and DWS ListClusterActions.
+// CCE ShowUpgradeWorkFlow and ShowJob, AOS stack executions, DWS
+// ListClusterActions, and the classic ShowJob of ECS, EVS, IMS, BMS and
+// VPC, which share one path (a job is found by its ID).
 //
 // A Simulator is an http.Handler. It verifies SDK-HMAC-SHA256 signatures
 // with its own verifier, answers with the JSON shapes of the public API

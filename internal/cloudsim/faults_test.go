@@ -16,48 +16,81 @@ func faultConfig() Config {
 		{Service: BCS, ID: "op-1", ProjectID: testProject},
 		{Service: AOS, ID: "act-1", ProjectID: testProject, StackID: "st-1"},
 		{Service: DWS, ID: "RESTORING", ProjectID: testProject, ClusterID: "cl-1"},
+		{Service: ECS, ID: "job-ecs", ProjectID: testProject},
+		{Service: EVS, ID: "job-evs", ProjectID: testProject},
+		{Service: IMS, ID: "job-ims", ProjectID: testProject},
+		{Service: BMS, ID: "job-bms", ProjectID: testProject},
+		{Service: VPC, ID: "job-vpc", ProjectID: testProject},
+		{Service: CCE, Type: TypeJob, ID: "job-cce", ProjectID: testProject},
 	}}
 }
 
-// TestFaultKinds checks what each fault kind answers, per service.
+// TestFaultKinds checks what each fault kind answers, per service (and
+// for CCE jobs), in each service's error shape.
 func TestFaultKinds(t *testing.T) {
-	reqs := map[Service]req{
-		BCS: {path: bcsPath(testProject), query: map[string]string{"operation_id": "op-1"}},
-		CCE: {path: ccePath(testProject, "cl-1", "wf-1")},
-		AOS: aosReq("st-1", "act-1"),
-		DWS: {path: dwsPath(testProject, "cl-1", "RESTORING")},
+	type target struct {
+		svc Service
+		key string
+		req req
 	}
-	keys := map[Service]string{BCS: "op-1", CCE: "wf-1", AOS: "act-1", DWS: "cl-1/RESTORING"}
+	targets := map[string]target{
+		"BCS":     {BCS, "op-1", req{path: bcsPath(testProject), query: map[string]string{"operation_id": "op-1"}}},
+		"CCE":     {CCE, "wf-1", req{path: ccePath(testProject, "cl-1", "wf-1")}},
+		"AOS":     {AOS, "act-1", aosReq("st-1", "act-1")},
+		"DWS":     {DWS, "cl-1/RESTORING", req{path: dwsPath(testProject, "cl-1", "RESTORING")}},
+		"ECS":     {ECS, "job-ecs", req{path: jobPath(testProject, "job-ecs")}},
+		"EVS":     {EVS, "job-evs", req{path: jobPath(testProject, "job-evs")}},
+		"IMS":     {IMS, "job-ims", req{path: jobPath(testProject, "job-ims")}},
+		"BMS":     {BMS, "job-bms", req{path: jobPath(testProject, "job-bms")}},
+		"VPC":     {VPC, "job-vpc", req{path: jobPath(testProject, "job-vpc")}},
+		"CCE job": {CCE, "job-cce", req{path: cceJobPath(testProject, "job-cce")}},
+	}
+	gateway := func(code string) map[string]string {
+		m := map[string]string{}
+		for name := range targets {
+			m[name] = code
+		}
+		return m
+	}
 	tests := []struct {
 		kind   FaultKind
 		status int
-		codes  map[Service]string
+		codes  map[string]string
 	}{
-		{FaultThrottle, 429, map[Service]string{BCS: "APIGW.0308", CCE: "APIGW.0308", AOS: "APIGW.0308", DWS: "APIGW.0308"}},
-		{FaultError500, 500, map[Service]string{BCS: "BCS.5000500", CCE: "CCE.01500001", AOS: "AOS.0500", DWS: "DWS.0000"}},
-		{FaultNotFound, 404, map[Service]string{BCS: "BCS.4040404", CCE: "CCE.01404001", AOS: "AOS.0404", DWS: "DWS.0001"}},
-		{FaultUnauthorized, 401, map[Service]string{BCS: "APIGW.0301", CCE: "APIGW.0301", AOS: "APIGW.0301", DWS: "APIGW.0301"}},
+		{FaultThrottle, 429, gateway("APIGW.0308")},
+		{FaultError500, 500, map[string]string{"BCS": "BCS.5000500", "CCE": "CCE.01500001", "AOS": "AOS.0500", "DWS": "DWS.0000",
+			"ECS": "Ecs.0500", "EVS": "EVS.0500", "IMS": "IMG.0500", "BMS": "BMS.0500", "VPC": "VPC.0500", "CCE job": "CCE.01500001"}},
+		{FaultNotFound, 404, map[string]string{"BCS": "BCS.4040404", "CCE": "CCE.01404001", "AOS": "AOS.0404", "DWS": "DWS.0001",
+			"ECS": "Ecs.0114", "EVS": "EVS.0404", "IMS": "IMG.0404", "BMS": "BMS.0404", "VPC": "VPC.0404", "CCE job": "CCE.01404001"}},
+		{FaultUnauthorized, 401, gateway("APIGW.0301")},
 	}
+	// The shape each answer must have: the gateway's codes are always
+	// flat; a service's own follow the service.
+	shapes := map[string]string{"ECS": "nested", "EVS": "nested", "IMS": "nested", "BMS": "nested", "VPC": "code"}
 	e := newEnv(t, faultConfig())
 	for _, tt := range tests {
-		for _, svc := range Services {
-			t.Run(string(tt.kind)+"/"+string(svc), func(t *testing.T) {
-				if err := e.sim.SetFaults(svc, keys[svc], Fault{Kind: tt.kind, Count: 1}); err != nil {
+		for name, tg := range targets {
+			t.Run(string(tt.kind)+"/"+name, func(t *testing.T) {
+				if err := e.sim.SetFaults(tg.svc, tg.key, Fault{Kind: tt.kind, Count: 1}); err != nil {
 					t.Fatal(err)
 				}
-				status, body, resp := e.do(reqs[svc])
-				eb := errBody(t, body)
-				if status != tt.status || eb.ErrorCode != tt.codes[svc] || eb.ErrorMsg == "" {
-					t.Fatalf("%d %s, want %d %s", status, body, tt.status, tt.codes[svc])
+				status, body, resp := e.do(tg.req)
+				shape, code, msg := errorOf(t, body)
+				wantShape := "flat"
+				if !strings.HasPrefix(tt.codes[name], "APIGW.") {
+					wantShape = or(shapes[name], "flat")
+				}
+				if status != tt.status || code != tt.codes[name] || msg == "" || shape != wantShape {
+					t.Fatalf("%d %s, want %d %s in the %s shape", status, body, tt.status, tt.codes[name], wantShape)
 				}
 				if resp.Header.Get("X-Request-Id") == "" {
 					t.Error("no X-Request-Id")
 				}
-				if tt.kind == FaultThrottle && !strings.Contains(eb.ErrorMsg, "The throttling threshold has been reached") {
-					t.Errorf("throttle message %q", eb.ErrorMsg)
+				if tt.kind == FaultThrottle && !strings.Contains(msg, "The throttling threshold has been reached") {
+					t.Errorf("throttle message %q", msg)
 				}
 				// Count 1: the next request goes through.
-				if status, body, _ := e.do(reqs[svc]); status != 200 {
+				if status, body, _ := e.do(tg.req); status != 200 {
 					t.Fatalf("after the fault: %d %s", status, body)
 				}
 			})

@@ -23,6 +23,9 @@ type route struct {
 	// id is the operation ID; for a BCS list, the operation_id filter.
 	id    string
 	query url.Values
+	// job marks the job paths: CCE's, and the classic jobs', whose svc
+	// is classicJobs until findJob resolves it.
+	job bool
 }
 
 func (rt *route) key() string {
@@ -32,8 +35,18 @@ func (rt *route) key() string {
 	return rt.id
 }
 
-// parseRoute matches the four documented paths. It splits the path once
-// and compares fixed segments, so routing is O(1) per request.
+// lookupKey is how the route finds its operation (see
+// operation.lookupKey); BCS records are found by project and ID alone.
+func (rt *route) lookupKey() lookupKey {
+	k := lookupKey{rt.svc, rt.project, rt.target, rt.id}
+	if rt.svc == BCS {
+		k.target = ""
+	}
+	return k
+}
+
+// parseRoute matches the documented paths. It splits the path once and
+// compares fixed segments, so routing is O(1) per request.
 func parseRoute(r *http.Request) *route {
 	if r.Method != http.MethodGet {
 		return nil
@@ -51,6 +64,10 @@ func parseRoute(r *http.Request) *route {
 	case len(seg) == 9 && seg[0] == "api" && seg[1] == "v3" && seg[2] == "projects" && seg[4] == "clusters" &&
 		seg[6] == "operation" && seg[7] == "upgradeworkflows":
 		return &route{svc: CCE, project: seg[3], target: seg[5], id: seg[8]}
+	case len(seg) == 6 && seg[0] == "api" && seg[1] == "v3" && seg[2] == "projects" && seg[4] == "jobs":
+		return &route{svc: CCE, project: seg[3], id: seg[5], job: true}
+	case len(seg) == 4 && seg[0] == "v1" && seg[2] == "jobs":
+		return &route{svc: classicJobs, project: seg[1], id: seg[3], job: true}
 	case len(seg) == 5 && seg[0] == "v2" && seg[1] == "stacks" && seg[3] == "actions":
 		// The project comes from X-Project-Id once authenticated.
 		return &route{svc: AOS, target: seg[2], id: seg[4]}
@@ -117,6 +134,35 @@ type errorBody struct {
 	CCEErrorMsg  string `json:"errorMessage,omitempty"`
 }
 
+// codeMessage is the {code, message} error shape: VPC's as is, and ECS,
+// EVS, IMS and BMS's nested under "error".
+type codeMessage struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// errorShape is how a service lays out its own error bodies.
+type errorShape int
+
+const (
+	shapeFlat   errorShape = iota // {"error_code","error_msg"}
+	shapeCCE                      // shapeFlat plus "errorCode","errorMessage"
+	shapeNested                   // {"error":{"code","message"}}
+	shapeCode                     // {"code","message"}
+)
+
+func (sh errorShape) body(code, msg string) any {
+	switch sh {
+	case shapeCCE:
+		return errorBody{ErrorCode: code, ErrorMsg: msg, CCEErrorCode: code, CCEErrorMsg: msg}
+	case shapeNested:
+		return map[string]codeMessage{"error": {Code: code, Message: msg}}
+	case shapeCode:
+		return codeMessage{Code: code, Message: msg}
+	}
+	return errorBody{ErrorCode: code, ErrorMsg: msg}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -132,41 +178,82 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, errorBody{ErrorCode: code, ErrorMsg: msg})
 }
 
-type errorCodes struct{ notFound, internal string }
+type errorCodes struct {
+	notFound, internal string
+	shape              errorShape
+}
 
 // serviceCodes are the services' own codes for an unknown operation and an
-// internal error. BCS's come from its API reference; the others are
-// plausible stand-ins (see docs/cloudsim.md).
+// internal error, and their error shapes. BCS's codes come from its API
+// reference, ECS's Ecs.0114 from real answers; the others are plausible
+// stand-ins (see docs/cloudsim.md).
 var serviceCodes = map[Service]errorCodes{
-	BCS: {"BCS.4040404", "BCS.5000500"},
-	CCE: {"CCE.01404001", "CCE.01500001"},
-	AOS: {"AOS.0404", "AOS.0500"},
-	DWS: {"DWS.0001", "DWS.0000"},
+	BCS: {"BCS.4040404", "BCS.5000500", shapeFlat},
+	CCE: {"CCE.01404001", "CCE.01500001", shapeCCE},
+	AOS: {"AOS.0404", "AOS.0500", shapeFlat},
+	DWS: {"DWS.0001", "DWS.0000", shapeFlat},
+	ECS: {"Ecs.0114", "Ecs.0500", shapeNested},
+	EVS: {"EVS.0404", "EVS.0500", shapeNested},
+	IMS: {"IMG.0404", "IMG.0500", shapeNested},
+	BMS: {"BMS.0404", "BMS.0500", shapeNested},
+	VPC: {"VPC.0404", "VPC.0500", shapeCode},
 }
 
 // serviceError answers with the service's own error body for 404 and 500.
 func serviceError(w http.ResponseWriter, svc Service, status int, what string) {
 	c := serviceCodes[svc]
-	body := errorBody{ErrorCode: c.internal, ErrorMsg: "Internal Server Error"}
+	code, msg := c.internal, "Internal Server Error"
 	if status == http.StatusNotFound {
-		body = errorBody{ErrorCode: c.notFound, ErrorMsg: what}
+		code, msg = c.notFound, what
 	}
-	if svc == CCE {
-		body.CCEErrorCode, body.CCEErrorMsg = body.ErrorCode, body.ErrorMsg
-	}
-	writeJSON(w, status, body)
+	writeJSON(w, status, c.shape.body(code, msg))
 }
 
 func notFoundMessage(rt *route) string {
-	switch rt.svc {
-	case BCS:
+	switch {
+	case rt.job:
+		return fmt.Sprintf("Job %s not found", rt.id)
+	case rt.svc == BCS:
 		return "Not Found:the url is not found"
-	case CCE:
+	case rt.svc == CCE:
 		return fmt.Sprintf("Upgrade workflow %s of cluster %s not found", rt.id, rt.target)
-	case AOS:
+	case rt.svc == AOS:
 		return fmt.Sprintf("Execution %s of stack %s not found", rt.id, rt.target)
 	}
 	return fmt.Sprintf("Action %s of cluster %s does not exist", rt.id, rt.target)
+}
+
+// hostService is the classic job service a real-looking Host names
+// ("ecs.cn-north-4.myhuaweicloud.com" is ECS), or "" (an IP address,
+// localhost, any other name).
+func hostService(host string) Service {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	label, rest, ok := strings.Cut(host, ".")
+	if !ok || !strings.Contains(rest, ".") {
+		return ""
+	}
+	if svc := Service(strings.ToUpper(label)); svc.classicJob() {
+		return svc
+	}
+	return ""
+}
+
+// findJob resolves a classic job request, which one path serves for five
+// services: it finds the job by its ID and sets the route's service to
+// the job's. When the Host names a classic service (a real-looking host)
+// it must be the job's; a request for no job is answered and counted as
+// the Host's service, or ECS.
+func (s *Simulator) findJob(rt *route, host string) *operation {
+	hs := hostService(host)
+	op := s.lookup(lookupKey{classicJobs, rt.project, "", rt.id})
+	if op != nil && (hs == "" || hs == op.spec.Service) {
+		rt.svc = op.spec.Service
+		return op
+	}
+	rt.svc = Service(or(string(hs), string(ECS)))
+	return nil
 }
 
 func throttled(w http.ResponseWriter, limit string, retryAfter time.Duration) {
@@ -180,6 +267,12 @@ func throttled(w http.ResponseWriter, limit string, retryAfter time.Duration) {
 func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := parseRoute(r)
+	var op *operation
+	if rt != nil && rt.svc == classicJobs {
+		// Resolved first, so that even a request that fails
+		// authentication counts under the job's service.
+		op = s.findJob(rt, r.Host)
+	}
 	rec := &recorder{ResponseWriter: w, count: func(status int) { s.counts.record(rt, status) }}
 	defer func() {
 		// No answer at all (the client gave up during a delay) counts
@@ -217,13 +310,8 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var op *operation
-	if rt.id != "" {
-		k := lookupKey{rt.svc, rt.project, rt.target, rt.id}
-		if rt.svc == BCS {
-			k.target = ""
-		}
-		op = s.lookup(k)
+	if rt.id != "" && !rt.svc.classicJob() {
+		op = s.lookup(rt.lookupKey())
 	}
 	delay, hit := time.Duration(0), (*Fault)(nil)
 	if src := s.faultSource(rt, op); src != nil {
@@ -318,11 +406,15 @@ func (s *Simulator) body(r *http.Request, rt *route, op *operation, acct *accoun
 		return nil
 	}
 	rc := s.newRenderCtx(op, now, acct, strings.HasPrefix(strings.ToLower(r.Header.Get("X-Language")), "zh"))
-	switch rt.svc {
-	case CCE:
+	switch {
+	case rt.svc == CCE && rt.job:
+		return rc.cceJob()
+	case rt.svc == CCE:
 		return rc.cce()
-	case AOS:
+	case rt.svc == AOS:
 		return rc.aos()
+	case rt.svc.classicJob():
+		return rc.classicJob()
 	}
 	return rc.dws()
 }

@@ -157,6 +157,12 @@ func dwsPath(project, cluster, action string) string {
 	return "/v1/" + project + "/clusters/" + cluster + "/actions/" + action
 }
 
+// jobPath is the classic job path, the same for ECS, EVS, IMS, BMS and
+// VPC.
+func jobPath(project, id string) string { return "/v1/" + project + "/jobs/" + id }
+
+func cceJobPath(project, id string) string { return "/api/v3/projects/" + project + "/jobs/" + id }
+
 // aosReq is an AOS request: the project travels in X-Project-Id.
 func aosReq(stack, id string) req {
 	return req{path: aosPath(stack, id), headers: map[string]string{"X-Project-Id": testProject}}
@@ -170,4 +176,28 @@ func errBody(t *testing.T, body []byte) errorBody {
 		t.Fatalf("decode error body %s: %v", body, err)
 	}
 	return eb
+}
+
+// errorOf decodes an error body of any of the three shapes the simulator
+// sends and says which: "flat" {error_code, error_msg} (CCE's with
+// errorCode/errorMessage too), "nested" {"error": {code, message}} or
+// "code" {code, message}.
+func errorOf(t *testing.T, body []byte) (shape, code, msg string) {
+	t.Helper()
+	var v struct {
+		ErrorCode string       `json:"error_code"`
+		ErrorMsg  string       `json:"error_msg"`
+		Error     *codeMessage `json:"error"`
+		codeMessage
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decode error body %s: %v", body, err)
+	}
+	switch {
+	case v.ErrorCode != "":
+		return "flat", v.ErrorCode, v.ErrorMsg
+	case v.Error != nil:
+		return "nested", v.Error.Code, v.Error.Message
+	}
+	return "code", v.Code, v.Message
 }

@@ -13,11 +13,30 @@ import (
 // The structs mirror the API reference examples field by field (and in the
 // same order), including nulls where the examples have them.
 
-// Time formats of the four APIs.
+// Time formats of the APIs.
 const (
 	cceTimeLayout = "2006-01-02 15:04:05.999999 -0700 MST"
 	dwsTimeLayout = "2006-01-02 15:04:05"
+	// jobTimeLayout is the classic jobs' ISO 8601, e.g.
+	// 2019-04-25T20:04:47.591Z.
+	jobTimeLayout = "2006-01-02T15:04:05.000Z"
 )
+
+// cceJobs stands for the CCE job API's vocabulary in serviceWords (its
+// phases differ from the upgrade workflow's).
+const cceJobs Service = "CCE/Job"
+
+// dialect is the vocabulary the operation's API speaks: its service's,
+// the classic jobs' or the CCE jobs'.
+func (o OperationSpec) dialect() Service {
+	switch {
+	case o.Service.classicJob():
+		return classicJobs
+	case o.isJob():
+		return cceJobs
+	}
+	return o.Service
+}
 
 // wordFor maps a neutral state to a service's status word (overall or
 // step; the services use the same vocabulary for both, except where
@@ -42,6 +61,13 @@ var serviceWords = map[Service]map[State]string{
 		StateSucceeded: "Succeeded", StateFailed: "Failed", StateRollbackFailed: "Failed", StateCancelled: "Cancelled"},
 	DWS: {StateWaiting: "WAITING", StateRunning: "RUNNING", StateRollingBack: "ROLLBACK_RUNNING",
 		StateSucceeded: "SUCCESS", StateFailed: "FAILED", StateRollbackFailed: "ROLLBACK_FAIL", StateCancelled: "ROLLBACK_SUCCESS"},
+	// The job APIs have no cancelled or rollback words; jobs are never
+	// cancelled (the configuration rejects it), the mapping is total
+	// anyway.
+	classicJobs: {StateWaiting: "INIT", StateRunning: "RUNNING", StateRollingBack: "RUNNING",
+		StateSucceeded: "SUCCESS", StateFailed: "FAIL", StateRollbackFailed: "FAIL", StateCancelled: "FAIL"},
+	cceJobs: {StateWaiting: "Initializing", StateRunning: "Running", StateRollingBack: "Running",
+		StateSucceeded: "Success", StateFailed: "Failed", StateRollbackFailed: "Failed", StateCancelled: "Failed"},
 }
 
 // cceTaskWord maps a step state to a CCE task status, whose enum has no
@@ -61,7 +87,7 @@ func cceTaskWord(st State, unknown string) string {
 }
 
 func serviceWord(op *operation, sn *snapshot) string {
-	return wordFor(op.spec.Service, sn.state, op.plan.word)
+	return wordFor(op.spec.dialect(), sn.state, op.plan.word)
 }
 
 // renderCtx carries what every renderer needs for one request.
@@ -325,6 +351,208 @@ func (rc *renderCtx) cce() cceWorkflow {
 		}
 	}
 	return wf
+}
+
+// ---- CCE ShowJob ----
+
+type cceJob struct {
+	Kind       string       `json:"kind"`
+	APIVersion string       `json:"apiVersion"`
+	Metadata   cceMetadata  `json:"metadata"`
+	Spec       cceJobSpec   `json:"spec"`
+	Status     cceJobStatus `json:"status"`
+}
+
+type cceJobSpec struct {
+	Type         string   `json:"type"`
+	ClusterUID   string   `json:"clusterUID"`
+	ResourceID   string   `json:"resourceID,omitempty"`
+	ResourceName string   `json:"resourceName,omitempty"`
+	SubJobs      []cceJob `json:"subJobs,omitempty"`
+}
+
+type cceJobStatus struct {
+	Phase  string `json:"phase"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// cceSubJob is one sub-job: a full Job of its own, created with its
+// parent, whose updateTimestamp is its last change.
+func (rc *renderCtx) cceSubJob(uid, typ string, spec cceJobSpec, state State, start, end time.Duration, reason string) cceJob {
+	changed := max(start, end, 0)
+	spec.Type = typ
+	return cceJob{
+		Kind:       "Job",
+		APIVersion: "v3",
+		Metadata: cceMetadata{
+			UID:               uid,
+			CreationTimestamp: cceTime(rc.at(0)),
+			UpdateTimestamp:   cceTime(rc.at(changed)),
+		},
+		Spec:   spec,
+		Status: cceJobStatus{Phase: wordFor(cceJobs, state, rc.op.plan.word), Reason: reason},
+	}
+}
+
+// cceJob renders a CCE job: each step is a sub-job, and a step's explicit
+// sub-steps are that sub-job's own subJobs.
+func (rc *renderCtx) cceJob() cceJob {
+	op, sn, sp := rc.op, &rc.sn, rc.op.spec
+	typ := sp.jobType()
+	cluster := or(sp.ClusterID, uuidFrom("cce-cluster/"+op.key))
+	name := strings.ToLower(strings.TrimPrefix(typ, "Create")) + "-" + hashHex("cce-resource/"+op.key, 6)
+	resource := uuidFrom("cce-resource/" + op.key)
+	if typ == jobKinds[CCE].jobType {
+		name, resource = or(sp.Params.ClusterName, "cluster-"+hashHex("cce/"+op.key, 6)), cluster
+	}
+	sub := cceJobSpec{ClusterUID: cluster, ResourceName: name}
+	job := rc.cceSubJob(sp.ID, typ, cceJobSpec{ClusterUID: cluster, ResourceID: resource, ResourceName: name,
+		SubJobs: make([]cceJob, 0, len(op.plan.steps))}, sn.state, 0, max(sn.changed, 0), "")
+	if sn.state != StateRunning {
+		job.Status.Reason = sn.message
+	}
+	for i, ps := range op.plan.steps {
+		st := sn.steps[i]
+		uid := uuidFrom(fmt.Sprintf("cce-job/%s/%d", op.key, i))
+		reason := ""
+		var nested []cceJob
+		for j, ss := range st.subs {
+			reason = or(ss.message, reason)
+			if ps.explicit {
+				nested = append(nested, rc.cceSubJob(uuidFrom(fmt.Sprintf("cce-job/%s/%d/%d", op.key, i, j)),
+					ps.subs[j].name, sub, ss.state, ss.start, ss.end, ss.message))
+			}
+		}
+		spec := sub
+		spec.SubJobs = nested
+		job.Spec.SubJobs = append(job.Spec.SubJobs, rc.cceSubJob(uid, ps.name, spec, st.state, st.start, st.end, reason))
+	}
+	return job
+}
+
+// ---- Classic jobs: ECS, EVS, IMS, BMS and VPC ShowJob ----
+
+// classicJob is the shape the five services share, which each sub-job
+// repeats. Error fields are null unless the job failed, as in the
+// references' examples.
+type classicJob struct {
+	Status     string          `json:"status"`
+	Entities   classicEntities `json:"entities"`
+	JobID      string          `json:"job_id"`
+	JobType    string          `json:"job_type"`
+	BeginTime  *string         `json:"begin_time"`
+	EndTime    *string         `json:"end_time"`
+	ErrorCode  *string         `json:"error_code"`
+	FailReason *string         `json:"fail_reason"`
+}
+
+// classicEntities is what the services put in entities: a sub-job's
+// resource under the service's own field name, and the job's sub-jobs
+// (IMS: sub_jobs_result and sub_jobs_list, with process_percent and
+// current_task; ECS and BMS add sub_jobs_total).
+type classicEntities struct {
+	ServerID         string       `json:"server_id,omitempty"`
+	VolumeID         string       `json:"volume_id,omitempty"`
+	ImageID          string       `json:"image_id,omitempty"`
+	PublicipID       string       `json:"publicip_id,omitempty"`
+	ErrorcodeMessage string       `json:"errorcode_message,omitempty"`
+	CurrentTask      string       `json:"current_task,omitempty"`
+	ProcessPercent   *float64     `json:"process_percent,omitempty"`
+	SubJobsTotal     *int         `json:"sub_jobs_total,omitempty"`
+	SubJobs          []classicJob `json:"sub_jobs,omitempty"`
+	SubJobsResult    []classicJob `json:"sub_jobs_result,omitempty"`
+	SubJobsList      []string     `json:"sub_jobs_list,omitempty"`
+}
+
+// jobFailureCodes are a failed job's default error_code per service.
+var jobFailureCodes = map[Service]string{
+	ECS: "Ecs.0002", EVS: "EVS.9999", IMS: "IMG.9999", BMS: "BMS.9999", VPC: "VPC.9999",
+}
+
+// jobTime formats an offset from the operation's start, or says "not
+// yet": EVS with "" (its running jobs have end_time ""), the others with
+// null.
+func (rc *renderCtx) jobTime(off time.Duration) *string {
+	if off < 0 {
+		if rc.op.spec.Service == EVS {
+			return strp("")
+		}
+		return nil
+	}
+	return strp(rc.at(off).Format(jobTimeLayout))
+}
+
+// jobError fills error_code and fail_reason of a failed job.
+func (rc *renderCtx) jobError(j *classicJob, st State, message string) {
+	if st == StateFailed || st == StateRollbackFailed {
+		sp := rc.op.spec
+		j.ErrorCode = strp(or(sp.Params.ErrorCode, jobFailureCodes[sp.Service]))
+		j.FailReason = strp(message)
+	}
+}
+
+func (e *classicEntities) setResource(svc Service, id string) {
+	switch svc {
+	case ECS, BMS:
+		e.ServerID = id
+	case EVS:
+		e.VolumeID = id
+	case IMS:
+		e.ImageID = id
+	case VPC:
+		e.PublicipID = id
+	}
+}
+
+func (rc *renderCtx) classicJob() classicJob {
+	op, sn, sp := rc.op, &rc.sn, rc.op.spec
+	word := func(st State) string { return wordFor(classicJobs, st, op.plan.word) }
+	job := classicJob{
+		Status:    word(sn.state),
+		JobID:     sp.ID,
+		JobType:   sp.jobType(),
+		BeginTime: rc.jobTime(0),
+		EndTime:   rc.jobTime(sn.ended),
+	}
+	rc.jobError(&job, sn.state, sn.message)
+	subs := make([]classicJob, 0, len(op.plan.steps))
+	ids := make([]string, 0, len(op.plan.steps))
+	for i, ps := range op.plan.steps {
+		st := sn.steps[i]
+		id := hashHex(fmt.Sprintf("job/%s/%d", op.key, i), 32)
+		sj := classicJob{Status: word(st.state), JobID: id, JobType: ps.name, BeginTime: rc.jobTime(st.start), EndTime: rc.jobTime(st.end)}
+		message := ""
+		for _, ss := range st.subs {
+			message = or(ss.message, message)
+		}
+		rc.jobError(&sj, st.state, message)
+		if st.start >= 0 {
+			sj.Entities.setResource(sp.Service, uuidFrom(fmt.Sprintf("%s-resource/%s/%d", sp.Service, op.key, i)))
+		}
+		if sp.Service == ECS && sj.FailReason != nil {
+			sj.Entities.ErrorcodeMessage = message
+		}
+		if st.state == StateRunning && sp.Service == IMS {
+			job.Entities.CurrentTask = ps.name
+		}
+		subs = append(subs, sj)
+		ids = append(ids, id)
+	}
+	switch sp.Service {
+	case IMS:
+		// A percentage: the one published example (0.24) does not settle
+		// the scale, and cloudop reads a percentage.
+		pct := math.Floor(sn.progress * 100)
+		job.Entities.ProcessPercent = &pct
+		job.Entities.SubJobsResult, job.Entities.SubJobsList = subs, ids
+	case ECS, BMS:
+		n := len(subs)
+		job.Entities.SubJobsTotal = &n
+		job.Entities.SubJobs = subs
+	default:
+		job.Entities.SubJobs = subs
+	}
+	return job
 }
 
 // ---- AOS stack execution ----

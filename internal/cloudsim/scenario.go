@@ -46,6 +46,9 @@ type plan struct {
 type planStep struct {
 	name, nameZH string
 	subs         []planSub
+	// explicit is set when the spec gave sub-steps (otherwise the step
+	// is its own single sub-step).
+	explicit bool
 }
 
 type planSub struct {
@@ -91,9 +94,51 @@ type subSnap struct {
 	message    string
 }
 
-func defaultSteps(svc Service, id string) []StepSpec {
+// jobKinds are each job service's default job type and its sub-jobs'
+// types (one sub-job a step), from the API references' examples and the
+// SDK's comments where they name them; VPC's sub-job type is a stand-in.
+var jobKinds = map[Service]struct {
+	jobType string
+	subJobs []string
+}{
+	ECS: {"createServer", []string{"createSingleServer", "createSingleServer"}},
+	EVS: {"batchCreateVolume", []string{"createVolume", "createVolume"}},
+	IMS: {"imsImportOvaImageJob", []string{"imsImportImageJob", "imsImportDataImageJob"}},
+	BMS: {"baremetalBatchCreate", []string{"baremetalSingleCreate", "baremetalSingleCreate"}},
+	VPC: {"createBatchPublicip", []string{"createPublicip", "createPublicip"}},
+	CCE: {"CreateCluster", []string{"PlatformBootstrap", "CreatePSMCert"}},
+}
+
+// jobType is a job's job_type (classic) or spec.type (CCE).
+func (o OperationSpec) jobType() string {
+	return or(o.Params.JobType, jobKinds[o.Service].jobType)
+}
+
+// defaultJobSteps are a job's default sub-jobs. A CCE job's depend on its
+// type: a node pool creates nodes; a type without known sub-jobs runs as
+// one sub-job of its own type.
+func defaultJobSteps(spec OperationSpec) []StepSpec {
+	names := jobKinds[spec.Service].subJobs
+	if spec.Service == CCE && spec.jobType() != jobKinds[CCE].jobType {
+		names = []string{spec.jobType()}
+		if spec.jobType() == "CreateNodePool" {
+			names = []string{"CreateNode", "CreateNode"}
+		}
+	}
+	steps := make([]StepSpec, len(names))
+	for i, n := range names {
+		steps[i] = StepSpec{Name: n}
+	}
+	return steps
+}
+
+func defaultSteps(spec OperationSpec) []StepSpec {
+	if spec.isJob() {
+		return defaultJobSteps(spec)
+	}
 	sub := func(name, zh string) StepSpec { return StepSpec{Name: name, NameZH: zh} }
-	switch svc {
+	id := spec.ID
+	switch spec.Service {
 	case BCS:
 		return []StepSpec{
 			{Name: "Preparation", SubSteps: []StepSpec{sub("Generate basic configurations", "")}},
@@ -138,7 +183,7 @@ func compilePlan(spec OperationSpec, defaultStep time.Duration) plan {
 	}
 	specs := spec.Steps
 	if len(specs) == 0 {
-		specs = defaultSteps(spec.Service, spec.ID)
+		specs = defaultSteps(spec)
 	}
 	pl := plan{
 		kind:          kind,
@@ -150,7 +195,7 @@ func compilePlan(spec OperationSpec, defaultStep time.Duration) plan {
 		message:       p.Message,
 	}
 	for _, s := range specs {
-		ps := planStep{name: s.Name, nameZH: s.NameZH}
+		ps := planStep{name: s.Name, nameZH: s.NameZH, explicit: len(s.SubSteps) > 0}
 		subs := s.SubSteps
 		if len(subs) == 0 {
 			subs = []StepSpec{{Name: s.Name, NameZH: s.NameZH, Duration: s.Duration}}
@@ -170,7 +215,7 @@ func compilePlan(spec OperationSpec, defaultStep time.Duration) plan {
 	focus := p.Step
 	if focus == 0 {
 		focus = 2
-		if spec.Service == CCE {
+		if spec.Service == CCE && !spec.isJob() {
 			focus = 3
 		}
 	}
@@ -200,7 +245,7 @@ func compilePlan(spec OperationSpec, defaultStep time.Duration) plan {
 		switch spec.Service {
 		case CCE, AOS:
 			pl.word = "Paused"
-		case DWS:
+		case DWS, ECS, EVS, IMS, BMS, VPC:
 			pl.word = "PAUSED"
 		default:
 			pl.word = "paused"

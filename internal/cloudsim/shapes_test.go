@@ -456,6 +456,14 @@ func TestGolden(t *testing.T) {
 		{Service: CCE, ID: "c271e39e-1a6e-4d3d-8fa8-2a36329c68d1", ProjectID: testProject, ClusterID: "b4b9e60f-8aa2-11ee-af09-0255ac10004f", Scenario: ScenarioFail},
 		{Service: AOS, ID: "trim-4074942376", ProjectID: testProject, StackID: "cb2cdea0-cc70-11e6-8448-0242ac001004", Params: Params{StackName: "trim"}},
 		{Service: DWS, ID: "RESTORING", ProjectID: testProject, ClusterID: "9f76c502-fc9c-4a52-8656-65d0da6e3d57"},
+		{Service: ECS, ID: "2c9eb2c5544cbf6101544f0602af2b4f", ProjectID: testProject, Params: Params{StepDuration: D(20 * time.Second)}},
+		{Service: EVS, ID: "ff80808288d41e1b018a1a7f1c3f4d1d", ProjectID: testProject, Params: Params{StepDuration: D(20 * time.Second)}},
+		{Service: IMS, ID: "ff8080814dbd65d7014dbe0d84db0013", ProjectID: testProject, Params: Params{StepDuration: D(20 * time.Second)}},
+		{Service: BMS, ID: "2c9eb2c56a8e2a0f016a8f1ba3c90b6e", ProjectID: testProject, Params: Params{StepDuration: D(20 * time.Second)}},
+		{Service: VPC, ID: "ff808082843684110184e155fdb36461", ProjectID: testProject, Scenario: ScenarioFail,
+			Params: Params{Message: "Insufficient EIP quota: quota exceeded"}},
+		{Service: CCE, Type: TypeJob, ID: "73ce052c-8b1b-11e8-8f9d-0255ac10193f", ProjectID: testProject,
+			ClusterID: "6951bb4d-9628-11e8-8f9d-0255ac10193f", Params: Params{StepDuration: D(20 * time.Second), ClusterName: "cluster-test"}},
 	}})
 	e.clock.SetTime(t0.Add(25*time.Second + 923248*time.Microsecond))
 	cases := []struct {
@@ -466,6 +474,12 @@ func TestGolden(t *testing.T) {
 		{"cce_workflow_running", req{path: ccePath(testProject, "b4b9e60f-8aa2-11ee-af09-0255ac10004f", "c271e39e-1a6e-4d3d-8fa8-2a36329c68d1")}},
 		{"aos_execution_running", aosReq("cb2cdea0-cc70-11e6-8448-0242ac001004", "trim-4074942376")},
 		{"dws_action_running", req{path: dwsPath(testProject, "9f76c502-fc9c-4a52-8656-65d0da6e3d57", "RESTORING")}},
+		{"ecs_job_running", req{path: jobPath(testProject, "2c9eb2c5544cbf6101544f0602af2b4f")}},
+		{"evs_job_running", req{path: jobPath(testProject, "ff80808288d41e1b018a1a7f1c3f4d1d")}},
+		{"ims_job_running", req{path: jobPath(testProject, "ff8080814dbd65d7014dbe0d84db0013")}},
+		{"bms_job_running", req{path: jobPath(testProject, "2c9eb2c56a8e2a0f016a8f1ba3c90b6e")}},
+		{"vpc_job_failed", req{path: jobPath(testProject, "ff808082843684110184e155fdb36461")}},
+		{"cce_job_running", req{path: cceJobPath(testProject, "73ce052c-8b1b-11e8-8f9d-0255ac10193f")}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -218,16 +218,17 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 	now := s.now()
 	simNow := s.clock.simAt(now)
 	ops := make([]*operation, 0, len(specs))
-	seen := make(map[refKey]bool, len(specs))
+	seen := make(map[string]bool, len(specs))
 	for i, spec := range specs {
 		if err := spec.validate(); err != nil {
 			return fmt.Errorf("operation %d (%s %q): %w", i, spec.Service, spec.ID, err)
 		}
 		rk := refKey{spec.Service, spec.Key()}
-		if seen[rk] {
-			return fmt.Errorf("operation %d: duplicate %s operation %q", i, spec.Service, rk.key)
+		u := spec.uniqueIn() + "/" + rk.key
+		if seen[u] {
+			return fmt.Errorf("operation %d: duplicate %s operation %q", i, spec.uniqueIn(), rk.key)
 		}
-		seen[rk] = true
+		seen[u] = true
 		spec.Steps = cloneSteps(spec.Steps)
 		spec.Faults = append([]Fault(nil), spec.Faults...)
 		op := &operation{
@@ -244,8 +245,8 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, op := range ops {
-		if _, dup := s.byKey[refKey{op.spec.Service, op.key}]; dup {
-			return fmt.Errorf("%s operation %q %w", op.spec.Service, op.key, ErrExists)
+		if svc, dup := s.existsLocked(op.spec); dup {
+			return fmt.Errorf("%s operation %q %w", svc, op.key, ErrExists)
 		}
 	}
 	for _, op := range ops {
@@ -260,6 +261,22 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 	return nil
 }
 
+// existsLocked reports the service of an operation that already has
+// spec's key where it must be unique (see OperationSpec.uniqueIn). The
+// caller holds s.mu.
+func (s *Simulator) existsLocked(spec OperationSpec) (Service, bool) {
+	if !spec.Service.classicJob() {
+		_, ok := s.byKey[refKey{spec.Service, spec.Key()}]
+		return spec.Service, ok
+	}
+	for _, svc := range Services {
+		if _, ok := s.byKey[refKey{svc, spec.Key()}]; ok && svc.classicJob() {
+			return svc, true
+		}
+	}
+	return "", false
+}
+
 func cloneSteps(in []StepSpec) []StepSpec {
 	if in == nil {
 		return nil
@@ -272,8 +289,19 @@ func cloneSteps(in []StepSpec) []StepSpec {
 	return out
 }
 
+// classicJobs stands for the five classic job services in lookup keys:
+// one path serves them all, so a request finds a job by its ID alone.
+const classicJobs Service = "jobs"
+
 func (op *operation) lookupKey() lookupKey {
 	sp := op.spec
+	switch {
+	case sp.Service.classicJob():
+		return lookupKey{classicJobs, sp.ProjectID, "", sp.ID}
+	case sp.isJob():
+		// A CCE job's path names no cluster.
+		return lookupKey{sp.Service, sp.ProjectID, "", sp.ID}
+	}
 	switch sp.Service {
 	case CCE, DWS:
 		return lookupKey{sp.Service, sp.ProjectID, sp.ClusterID, sp.ID}
@@ -339,6 +367,8 @@ func (s *Simulator) byRef(svc Service, key string) *operation {
 type OperationStatus struct {
 	// Service runs the operation.
 	Service Service `json:"service"`
+	// Type is the spec's type (CCE Job or UpgradeWorkflow), if given.
+	Type OperationType `json:"type,omitempty"`
 	// ID is the service's ID of the operation.
 	ID string `json:"id"`
 	// Key identifies the operation in the admin API (OperationSpec.Key).
@@ -376,6 +406,7 @@ func (s *Simulator) status(op *operation, now time.Time) OperationStatus {
 	sn := op.plan.eval(e)
 	st := OperationStatus{
 		Service:       op.spec.Service,
+		Type:          op.spec.Type,
 		ID:            op.spec.ID,
 		Key:           op.key,
 		ProjectID:     op.spec.ProjectID,

@@ -56,6 +56,10 @@ func TestDemoScenario(t *testing.T) {
 		"aos-stack-create":      {opsv1.PhaseSucceeded, 3, cloudsim.AOS, "trim-4074942376"},
 		"dws-snapshot":          {opsv1.PhaseSucceeded, 1, cloudsim.DWS, "9f76c502-fc9c-4a52-8656-65d0da6e3d57/SNAPSHOTTING"},
 		"dws-restore-throttled": {opsv1.PhaseSucceeded, 2, cloudsim.DWS, "9f76c502-fc9c-4a52-8656-65d0da6e3d57/RESTORING"},
+		// Jobs: one step per sub-job.
+		"ecs-create-servers":     {opsv1.PhaseSucceeded, 2, cloudsim.ECS, "2c9eb2c5544cbf6101544f0602af2b4f"},
+		"vpc-create-eips-fails":  {opsv1.PhaseFailed, 2, cloudsim.VPC, "ff808082843684110184e155fdb36461"},
+		"cce-create-cluster-job": {opsv1.PhaseSucceeded, 2, cloudsim.CCE, "73ce052c-8b1b-11e8-8f9d-0255ac10193f"},
 	}
 	if len(items) != len(want) {
 		t.Fatalf("%d CloudOperations, want %d", len(items), len(want))
