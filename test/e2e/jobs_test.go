@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloudsim"
+)
+
+// TestJobFamilies tracks one job of every job service to Succeeded and one
+// to Failed: the classic jobs (ECS, EVS, IMS, BMS, VPC) and CCE jobs, over
+// real HTTP with signatures checked by cloudsim.
+func TestJobFamilies(t *testing.T) {
+	ns := newNamespace(t)
+	step := cloudsim.Duration{Duration: 2 * time.Second}
+	subJobs := []cloudsim.StepSpec{{Name: "first"}, {Name: "second"}, {Name: "third"}}
+	cases := []struct {
+		service  cloudsim.Service
+		typ      cloudsim.OperationType
+		resource string // the type of resource the job reports
+	}{
+		{service: cloudsim.ECS, resource: "server"},
+		{service: cloudsim.EVS, resource: "volume"},
+		{service: cloudsim.IMS, resource: "image"},
+		{service: cloudsim.BMS, resource: "server"},
+		{service: cloudsim.VPC, resource: "publicip"},
+		{service: cloudsim.CCE, typ: cloudsim.TypeJob, resource: "cluster"},
+	}
+	type tracked struct {
+		obj      *opsv1.CloudOperation
+		fails    bool
+		reason   string
+		resource string
+	}
+	var all []tracked
+	for i, tc := range cases {
+		for _, fails := range []bool{false, true} {
+			spec := cloudsim.OperationSpec{
+				Service: tc.service, Type: tc.typ, ID: fmt.Sprintf("e2e%02d%t%029d", i, fails, i),
+				Steps:  subJobs,
+				Params: cloudsim.Params{StepDuration: step},
+			}
+			name := strings.ToLower(string(tc.service)) + "-succeeds"
+			reason := ""
+			if fails {
+				spec.Scenario = "fail"
+				reason = fmt.Sprintf("%s quota exceeded in test", tc.service)
+				spec.Params.Message = reason
+				name = strings.ToLower(string(tc.service)) + "-fails"
+			}
+			obj := simOperation(t, ns, name, spec)
+			if err := env.Client.Create(t.Context(), obj); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			all = append(all, tracked{obj: obj, fails: fails, reason: reason, resource: tc.resource})
+		}
+	}
+
+	for _, tr := range all {
+		t.Run(tr.obj.Name, func(t *testing.T) {
+			var got *opsv1.CloudOperation
+			eventually(t, 2*time.Minute, tr.obj.Name+" to finish", func() (bool, string) {
+				got = get(t, ns, tr.obj.Name)
+				return got.Status.Phase.IsTerminal(), describe(got)
+			})
+			want := opsv1.PhaseSucceeded
+			if tr.fails {
+				want = opsv1.PhaseFailed
+			}
+			if got.Status.Phase != want {
+				t.Fatalf("phase %s, want %s: %s", got.Status.Phase, want, describe(got))
+			}
+			// Sub-jobs are steps, in the order the job lists them.
+			var names []string
+			for _, s := range got.Status.Steps {
+				names = append(names, s.Name)
+			}
+			if len(names) != len(subJobs) {
+				t.Fatalf("steps %q, want one per sub-job (%d)", names, len(subJobs))
+			}
+			for i, s := range subJobs {
+				if !strings.Contains(names[i], s.Name) {
+					t.Errorf("step %d is %q, want sub-job %q there (steps %q)", i, names[i], s.Name, names)
+				}
+			}
+			if tr.fails {
+				if !strings.Contains(got.Status.Message, tr.reason) {
+					t.Errorf("message %q does not carry the service's reason %q", got.Status.Message, tr.reason)
+				}
+				if c := got.GetCondition(opsv1.ConditionStalled); c == nil || c.Reason != opsv1.ReasonFailed {
+					t.Errorf("Stalled condition %+v, want reason %s", c, opsv1.ReasonFailed)
+				}
+				return
+			}
+			if !got.IsReady() || got.Status.Progress == nil || *got.Status.Progress != 100 {
+				t.Errorf("not ready at 100%%: %s", describe(got))
+			}
+			found := false
+			for _, r := range got.Status.Resources {
+				found = found || r.Type == tr.resource && r.ID != ""
+			}
+			if !found {
+				t.Errorf("resources %+v, want a %s", got.Status.Resources, tr.resource)
+			}
+			t.Logf("%s; steps %q; resources %+v", describe(got), names, got.Status.Resources)
+		})
+	}
+}
