@@ -5,7 +5,7 @@ import (
 )
 
 // Service names the cloud service whose operation is tracked.
-// +kubebuilder:validation:Enum=BCS;CCE;AOS;DWS;ECS;EVS;IMS;BMS;VPC
+// +kubebuilder:validation:Enum=BCS;CCE;AOS;DWS;ECS;EVS;IMS;BMS;VPC;RDS;GaussDB;DDS;GaussDBforOpenGauss;GaussDBforNoSQL
 type Service string
 
 // Supported services.
@@ -38,6 +38,21 @@ const (
 	// ServiceVPC is Virtual Private Cloud, including EIPs; the operation
 	// is a job, as for ECS.
 	ServiceVPC Service = "VPC"
+	// ServiceRDS is Relational Database Service; the operation is a job
+	// (ListJobInfo, GET /v3/{project_id}/jobs?id=), identified by the job_id
+	// a create, resize or restore call returned.
+	ServiceRDS Service = "RDS"
+	// ServiceGaussDB is GaussDB (for MySQL, now TaurusDB); a job, as for
+	// RDS.
+	ServiceGaussDB Service = "GaussDB"
+	// ServiceDDS is Document Database Service; a job, as for RDS.
+	ServiceDDS Service = "DDS"
+	// ServiceGaussDBforOpenGauss is GaussDB (for openGauss); a job, as for
+	// RDS.
+	ServiceGaussDBforOpenGauss Service = "GaussDBforOpenGauss"
+	// ServiceGaussDBforNoSQL is GaussDB NoSQL (Cassandra, Mongo, Influx,
+	// Redis interfaces); a job, as for RDS.
+	ServiceGaussDBforNoSQL Service = "GaussDBforNoSQL"
 )
 
 // OperationType says which kind of operation of a service is tracked, for
@@ -53,8 +68,8 @@ const (
 	// (ShowUpgradeWorkFlow); CCE's default.
 	OperationTypeUpgradeWorkflow OperationType = "UpgradeWorkflow"
 	// OperationTypeJob is an asynchronous job identified by its job_id:
-	// the only kind of ECS, EVS, IMS, BMS and VPC, and CCE's cluster,
-	// node and node-pool jobs (ShowJob).
+	// the only kind of ECS, EVS, IMS, BMS, VPC and the database services,
+	// and CCE's cluster, node and node-pool jobs (ShowJob).
 	OperationTypeJob OperationType = "Job"
 )
 
@@ -96,7 +111,7 @@ type SecretReference struct {
 //
 // +kubebuilder:validation:XValidation:rule="self.service != 'CCE' || (has(self.operationType) && self.operationType == 'Job') || has(self.clusterID)",message="clusterID is required for a CCE upgrade workflow",fieldPath=".clusterID",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!has(self.operationType) || self.operationType != 'UpgradeWorkflow' || self.service == 'CCE'",message="operationType UpgradeWorkflow is only used when service is CCE",fieldPath=".operationType",reason=FieldValueInvalid
-// +kubebuilder:validation:XValidation:rule="!has(self.operationType) || self.operationType != 'Job' || self.service in ['CCE', 'ECS', 'EVS', 'IMS', 'BMS', 'VPC']",message="operationType Job is only used when service is CCE, ECS, EVS, IMS, BMS or VPC",fieldPath=".operationType",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.operationType) || self.operationType != 'Job' || self.service in ['CCE', 'ECS', 'EVS', 'IMS', 'BMS', 'VPC', 'RDS', 'GaussDB', 'DDS', 'GaussDBforOpenGauss', 'GaussDBforNoSQL']",message="operationType Job is only used when service is CCE, a job service (ECS, EVS, IMS, BMS, VPC) or a database service (RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL)",fieldPath=".operationType",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="has(self.operationType) == has(oldSelf.operationType) && (!has(self.operationType) || self.operationType == oldSelf.operationType)",message="operationType is immutable",fieldPath=".operationType"
 // +kubebuilder:validation:XValidation:rule="self.service != 'DWS' || has(self.clusterID)",message="clusterID is required when service is DWS",fieldPath=".clusterID",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="self.service != 'AOS' || has(self.stackID)",message="stackID is required when service is AOS",fieldPath=".stackID",reason=FieldValueRequired
@@ -138,7 +153,8 @@ type CloudOperationSpec struct {
 
 	// OperationID is the service's own ID of the operation: BCS
 	// operation_id, CCE upgrade_workflow_id (or job_id), AOS action_id,
-	// DWS action_name, the job_id of an ECS, EVS, IMS, BMS or VPC job.
+	// DWS action_name, the job_id of an ECS, EVS, IMS, BMS or VPC job or of
+	// a database service's job.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128

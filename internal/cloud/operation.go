@@ -32,10 +32,21 @@ const (
 	ServiceIMS Service = "IMS"
 	ServiceBMS Service = "BMS"
 	ServiceVPC Service = "VPC"
+	// The database services (the RDS family): GET /v3/{project_id}/jobs?id=
+	// on the service's own host.
+	ServiceRDS                 Service = "RDS"
+	ServiceGaussDB             Service = "GaussDB"
+	ServiceDDS                 Service = "DDS"
+	ServiceGaussDBforOpenGauss Service = "GaussDBforOpenGauss"
+	ServiceGaussDBforNoSQL     Service = "GaussDBforNoSQL"
 )
 
 // Services lists every supported service.
-var Services = []Service{ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS, ServiceECS, ServiceEVS, ServiceIMS, ServiceBMS, ServiceVPC}
+var Services = []Service{
+	ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS,
+	ServiceECS, ServiceEVS, ServiceIMS, ServiceBMS, ServiceVPC,
+	ServiceRDS, ServiceGaussDB, ServiceDDS, ServiceGaussDBforOpenGauss, ServiceGaussDBforNoSQL,
+}
 
 // OperationType is the kind of operation of a service that has several.
 // Empty means the service's first kind (for CCE, an upgrade workflow).

@@ -62,7 +62,7 @@ func cloudOperation(ns, name string, spec map[string]any) *unstructured.Unstruct
 func TestValidSamplesAreAccepted(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS", "CCEJob", "ECS", "EVS", "IMS", "BMS", "VPC"} {
+	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS", "CCEJob", "ECS", "EVS", "IMS", "BMS", "VPC", "RDS", "GaussDB", "DDS", "GaussDBforOpenGauss", "GaussDBforNoSQL"} {
 		g.Expect(k8s.Create(context.Background(), cloudOperation(ns, strings.ToLower(svc), validSpec(svc)))).To(Succeed(), "%s: valid spec rejected", svc)
 	}
 }
@@ -149,6 +149,9 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		{"Job for AOS", set("AOS", "operationType", "Job"), "spec.operationType"},
 		{"Job for DWS", set("DWS", "operationType", "Job"), "spec.operationType"},
 		{"ECS with clusterID", set("ECS", "clusterID", "c1"), "spec.clusterID"},
+		{"RDS with clusterID", set("RDS", "clusterID", "c1"), "spec.clusterID"},
+		{"UpgradeWorkflow for RDS", set("RDS", "operationType", "UpgradeWorkflow"), "spec.operationType"},
+		{"service in lower case", set("RDS", "service", "rds"), "spec.service"},
 		{"VPC with stackID", set("VPC", "stackID", "s1"), "spec.stackID"},
 		{"CCE upgrade workflow typed, without clusterID", with("CCE", func(s map[string]any) { s["operationType"] = "UpgradeWorkflow"; delete(s, "clusterID") }), "spec.clusterID"},
 	}
