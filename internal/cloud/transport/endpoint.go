@@ -111,7 +111,59 @@ var (
 	}
 )
 
-// DefaultEndpoint returns https://{service}.{region}.{domain}, where domain
+// Host labels of the services whose lower-cased name is not their host,
+// from the same SDK region tables: the usual label, then the regions that
+// name another one. GaussDB (for MySQL) answers on gaussdb.{region} but in
+// some regions on gaussdbformysql or gaussdb-mysql; GaussDB for openGauss
+// on gaussdb-opengauss, in some regions on gaussdb (the label GaussDB for
+// MySQL has elsewhere); GaussDB for NoSQL on gaussdb-nosql everywhere.
+var (
+	serviceHosts = map[cloud.Service]string{
+		cloud.ServiceGaussDBforOpenGauss: "gaussdb-opengauss",
+		cloud.ServiceGaussDBforNoSQL:     "gaussdb-nosql",
+	}
+	serviceRegionHosts = map[cloud.Service]map[string]string{
+		cloud.ServiceGaussDB: {
+			"ap-southeast-1": "gaussdbformysql",
+			"ap-southeast-2": "gaussdbformysql",
+			"cn-north-11":    "gaussdbformysql",
+			"me-east-1":      "gaussdbformysql",
+			"tr-west-1":      "gaussdbformysql",
+			"af-south-1":     "gaussdb-mysql",
+			"cn-east-5":      "gaussdb-mysql",
+			"cn-southwest-3": "gaussdb-mysql",
+			"la-north-2":     "gaussdb-mysql",
+		},
+		cloud.ServiceGaussDBforOpenGauss: {
+			"af-north-1":     "gaussdb",
+			"ap-southeast-5": "gaussdb",
+			"cn-east-2":      "gaussdb",
+			"cn-east-4":      "gaussdb",
+			"cn-east-5":      "gaussdb",
+			"cn-north-12":    "gaussdb",
+			"me-east-1":      "gaussdb",
+			"tr-west-1":      "gaussdb",
+		},
+	}
+)
+
+// hostLabel is the first label of service's host in region: the SDK's
+// label where it differs from the service's name, else the name in lower
+// case.
+func hostLabel(service cloud.Service, region string) string {
+	if h, ok := serviceRegionHosts[service][region]; ok {
+		return h
+	}
+	if h, ok := serviceHosts[service]; ok {
+		return h
+	}
+	return strings.ToLower(string(service))
+}
+
+// DefaultEndpoint returns https://{host}.{region}.{domain}, where host is
+// the service's name in lower case (GaussDB for openGauss and for NoSQL:
+// gaussdb-opengauss and gaussdb-nosql; GaussDB and openGauss take other
+// labels in the regions the SDK names, see serviceRegionHosts) and domain
 // is myhuaweicloud.com except: myhuaweicloud.eu for eu-* regions other
 // than eu-west-0, and myhuaweicloud.cn for the DWS regions the SDK lists
 // there. BCS uses .com (the SDK lists .cn only as a second choice). The AOS
@@ -119,7 +171,9 @@ var (
 // EIP jobs are served by the VPC host (vpc.{region}...). For ECS, EVS, IMS
 // and VPC in eu-west-101 the SDK's tables say .com where CCE, DWS and most
 // other services say .eu; clients in the field call the .eu hosts, so the
-// .eu rule is kept for them too (unverified).
+// .eu rule is kept for them too (unverified). RDS, DDS and GaussDB for
+// NoSQL are .eu in eu-west-101 in the SDK's tables as well; GaussDB and
+// openGauss have no eu-* region there, so the rule is unverified for them.
 func DefaultEndpoint(service cloud.Service, region string) (string, error) {
 	region = strings.TrimSpace(region)
 	if region == "" {
@@ -128,7 +182,7 @@ func DefaultEndpoint(service cloud.Service, region string) (string, error) {
 	if len(region) > 63 || !regionPattern.MatchString(region) {
 		return "", cloud.Permanentf("spec.region %q is not a valid region name", cloud.Excerpt(region, cloud.MaxQuotedRunes))
 	}
-	svc := strings.ToLower(string(service))
+	svc := hostLabel(service, region)
 	if svc == "" || !regionPattern.MatchString(svc) {
 		return "", cloud.Permanentf("unsupported service %q", cloud.Excerpt(string(service), cloud.MaxQuotedRunes))
 	}
@@ -146,17 +200,20 @@ func DefaultEndpoint(service cloud.Service, region string) (string, error) {
 }
 
 // ParseServiceEndpoint parses a --service-endpoint flag value such as
-// "CCE=http://127.0.0.1:8080". The service name is case-insensitive and
-// must be one of the supported services.
+// "CCE=http://127.0.0.1:8080". The service name is case-insensitive
+// ("gaussdb" is GaussDB) and must be one of the supported services.
 func ParseServiceEndpoint(s string) (cloud.Service, string, error) {
 	name, raw, ok := strings.Cut(s, "=")
 	if !ok {
 		return "", "", fmt.Errorf("service endpoint %q: want SERVICE=URL", s)
 	}
-	svc := cloud.Service(strings.ToUpper(strings.TrimSpace(name)))
-	if !slices.Contains(cloud.Services, svc) {
+	i := slices.IndexFunc(cloud.Services, func(svc cloud.Service) bool {
+		return strings.EqualFold(string(svc), strings.TrimSpace(name))
+	})
+	if i < 0 {
 		return "", "", fmt.Errorf("service endpoint %q: unknown service %q", s, name)
 	}
+	svc := cloud.Services[i]
 	base, err := NormalizeBaseURL(raw)
 	if err != nil {
 		return "", "", fmt.Errorf("service endpoint %q: %w", s, err)
