@@ -15,6 +15,26 @@ func (t Target) RequireProjectID() (string, error) {
 	return t.ProjectID, nil
 }
 
+// RequireJob checks a target of a service whose only kind of operation is
+// a job (the classic and the database job services): spec.operationType
+// empty or Job, a project ID (see RequireProjectID) and an operation ID
+// fit for a path segment. It returns the project ID; any error is
+// KindPermanent.
+func (t Target) RequireJob() (string, error) {
+	if t.OperationType != "" && t.OperationType != OperationTypeJob {
+		return "", Permanentf("spec.operationType %q is not supported for %s (want %s)",
+			Excerpt(string(t.OperationType), MaxQuotedRunes), t.Service, OperationTypeJob)
+	}
+	project, err := t.RequireProjectID()
+	if err != nil {
+		return "", err
+	}
+	if err := RequireSegment("spec.operationID", t.OperationID); err != nil {
+		return "", err
+	}
+	return project, nil
+}
+
 // ValidPathSegment reports whether an ID can be placed in a URL path as
 // one segment without changing the path's meaning: non-empty, at most 256
 // bytes, no "/", "\", "?", "#", "%", whitespace or control characters,

@@ -22,3 +22,24 @@ func TestValidPathSegment(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestRequireJob: empty or Job types pass with a project and a usable
+// operation ID; anything else is a permanent error naming the field.
+func TestRequireJob(t *testing.T) {
+	ok := Target{Service: ServiceRDS, ProjectID: "p1", OperationID: "j1"}
+	for _, typ := range []OperationType{"", OperationTypeJob} {
+		ok.OperationType = typ
+		if p, err := ok.RequireJob(); err != nil || p != "p1" {
+			t.Errorf("%q: %q, %v", typ, p, err)
+		}
+	}
+	for field, bad := range map[string]Target{
+		"spec.operationType": {Service: ServiceECS, ProjectID: "p1", OperationID: "j1", OperationType: OperationTypeUpgradeWorkflow},
+		"spec.projectID":     {Service: ServiceECS, OperationID: "j1"},
+		"spec.operationID":   {Service: ServiceECS, ProjectID: "p1", OperationID: "a/b"},
+	} {
+		if _, err := bad.RequireJob(); KindOf(err) != KindPermanent || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+}

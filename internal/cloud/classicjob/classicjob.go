@@ -9,9 +9,7 @@
 package classicjob
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -93,12 +91,7 @@ type entities struct {
 // of failing the whole answer.
 func (e *entities) UnmarshalJSON(data []byte) error {
 	type plain entities
-	var p plain
-	if d := bytes.TrimSpace(data); len(d) == 0 || d[0] != '{' || json.Unmarshal(d, &p) != nil {
-		p = plain{}
-	}
-	*e = entities(p)
-	return nil
+	return flex.Object(data, (*plain)(e))
 }
 
 // resources lists the entity IDs with their types (the field name without
@@ -134,15 +127,8 @@ func New(c *transport.HTTPClient) *Adapter { return &Adapter{HTTP: c} }
 // A job is these services' only kind of operation, so t.OperationType
 // must be empty or Job.
 func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, error) {
-	if t.OperationType != "" && t.OperationType != cloud.OperationTypeJob {
-		return nil, cloud.Permanentf("spec.operationType %q is not supported for %s (want %s)",
-			cloud.Excerpt(string(t.OperationType), cloud.MaxQuotedRunes), t.Service, cloud.OperationTypeJob)
-	}
-	project, err := t.RequireProjectID()
+	project, err := t.RequireJob()
 	if err != nil {
-		return nil, err
-	}
-	if err := cloud.RequireSegment("spec.operationID", t.OperationID); err != nil {
 		return nil, err
 	}
 	body, err := a.HTTP.Get(ctx, t, "/v1/"+project+"/jobs/"+t.OperationID, nil, nil)

@@ -155,6 +155,24 @@ func (m *Map[T]) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// Object decodes data into *v when it is a JSON object that decodes as T,
+// else sets *v to T's zero value; it never fails. It serves the
+// UnmarshalJSON methods of nested objects whose shape varies (a job's
+// entities differ by job type), which call it with their plain type:
+//
+//	func (e *entities) UnmarshalJSON(data []byte) error {
+//		type plain entities
+//		return flex.Object(data, (*plain)(e))
+//	}
+func Object[T any](data []byte, v *T) error {
+	var p T
+	if d := bytes.TrimSpace(data); len(d) == 0 || d[0] != '{' || json.Unmarshal(d, &p) != nil {
+		p = *new(T)
+	}
+	*v = p
+	return nil
+}
+
 func isNull(data []byte) bool {
 	return bytes.Equal(bytes.TrimSpace(data), []byte("null"))
 }

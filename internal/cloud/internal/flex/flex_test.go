@@ -42,3 +42,38 @@ func TestLeniency(t *testing.T) {
 		t.Error("Ptr")
 	}
 }
+
+// lenient is a nested object read through Object.
+type lenient struct {
+	A String `json:"a"`
+	N int    `json:"n"`
+}
+
+func (l *lenient) UnmarshalJSON(data []byte) error {
+	type plain lenient
+	return Object(data, (*plain)(l))
+}
+
+// TestObject: an object that decodes is read; any other value, or an
+// object with a field of the wrong type, leaves the zero value.
+func TestObject(t *testing.T) {
+	for in, want := range map[string]lenient{
+		`{"o":{"a":"x","n":2}}`: {A: "x", N: 2},
+		`{"o":{"a":1}}`:         {A: "1"},
+		`{"o":{"n":"2"}}`:       {},
+		`{"o":"text"}`:          {},
+		`{"o":[{"a":"x"}]}`:     {},
+		`{"o":null}`:            {},
+		`{"o":7}`:               {},
+	} {
+		got := struct {
+			O lenient `json:"o"`
+		}{O: lenient{A: "stale", N: 9}}
+		if err := json.Unmarshal([]byte(in), &got); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got.O != want {
+			t.Errorf("%s: got %+v, want %+v", in, got.O, want)
+		}
+	}
+}
