@@ -2,12 +2,10 @@ package classicjob
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -16,20 +14,12 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
-// at reads an expected time written in RFC 3339, independently of
-// parseTime.
-func at(s string) *time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	t = t.UTC()
-	return &t
-}
-
-func pct(v int32) *int32 { return &v }
-
-func res(typ, id string) cloud.Resource { return cloud.Resource{Type: typ, ID: id} }
+// Shorthands for the expectations.
+var (
+	at  = adaptertest.At
+	pct = adaptertest.Pct
+	res = adaptertest.Res
+)
 
 // fixtures are the testdata answers (see testdata/README.md) and what
 // each must give.
@@ -201,7 +191,7 @@ func TestStatuses(t *testing.T) {
 // TestParseTime: the forms the services print read as the same instant;
 // empty and unreadable values give nil.
 func TestParseTime(t *testing.T) {
-	for in, want := range map[string]string{
+	adaptertest.Times(t, parseTime, map[string]string{
 		"2019-04-25T20:04:47.591Z":      "2019-04-25 20:04:47.591 +0000 UTC",
 		"2019-04-25T20:04:47Z":          "2019-04-25 20:04:47 +0000 UTC",
 		"2019-04-26T04:04:47.591+08:00": "2019-04-25 20:04:47.591 +0000 UTC",
@@ -215,11 +205,7 @@ func TestParseTime(t *testing.T) {
 		"null":                          "<nil>",
 		"04-Jun-2015 18:11:06:":         "<nil>",
 		"0001-01-01T00:00:00Z":          "<nil>",
-	} {
-		if got := fmt.Sprint(parseTime(in)); got != want {
-			t.Errorf("parseTime(%q) = %s, want %s", in, got, want)
-		}
-	}
+	})
 }
 
 // TestFetch: each service's job is read from its own host at

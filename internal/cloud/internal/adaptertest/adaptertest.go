@@ -1,13 +1,16 @@
 // Package adaptertest holds the table test that the job adapters' tests
-// (classicjob, cce jobs) share: answers in, expected Operations out,
-// compared with go-cmp, and the invariants their fuzz targets check. It
-// is imported by tests only.
+// (classicjob, rdsjob, cce jobs) share: answers in, expected Operations
+// out, compared with go-cmp, the invariants their fuzz targets check, and
+// the small helpers their expectations are written with. It is imported
+// by tests only.
 package adaptertest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -66,6 +69,34 @@ func CheckInvariants(t *testing.T, op *cloud.Operation) {
 			if len(ss.SubSteps) > 0 {
 				t.Fatalf("step %q: sub-step %q has sub-steps", s.Name, ss.Name)
 			}
+		}
+	}
+}
+
+// At reads an expected time written in RFC 3339, independently of the
+// parser under test, in UTC.
+func At(s string) *time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	t = t.UTC()
+	return &t
+}
+
+// Pct returns a pointer to an expected progress.
+func Pct(v int32) *int32 { return &v }
+
+// Res is an expected resource.
+func Res(typ, id string) cloud.Resource { return cloud.Resource{Type: typ, ID: id} }
+
+// Times checks an adapter's time parser: each input must give the time
+// printed as want (fmt's form, "<nil>" for none).
+func Times(t *testing.T, parse func(string) *time.Time, want map[string]string) {
+	t.Helper()
+	for in, w := range want {
+		if got := fmt.Sprint(parse(in)); got != w {
+			t.Errorf("parseTime(%q) = %s, want %s", in, got, w)
 		}
 	}
 }
