@@ -29,6 +29,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/cce"
 	"github.com/cloudop/cloudop/internal/cloud/classicjob"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
+	"github.com/cloudop/cloudop/internal/cloud/rdsjob"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/controller"
 )
@@ -211,6 +212,11 @@ func NewRouter(o Options) (*transport.Router, error) {
 	jobs := classicjob.New(httpClient)
 	for _, s := range classicjob.Services {
 		services[s] = jobs
+	}
+	// Likewise one adapter for the database services' jobs.
+	dbJobs := rdsjob.New(httpClient)
+	for _, s := range rdsjob.Services {
+		services[s] = dbJobs
 	}
 	return &transport.Router{Endpoints: endpoints, Services: services}, nil
 }
