@@ -7,5 +7,6 @@
 // adapter.
 //
 // It imports package cloud for the model, never the reverse; the service
-// adapters (bcs, cce, aos, dws, classicjob) import it for HTTPClient.
+// adapters (bcs, cce, aos, dws, classicjob, rdsjob) import it for
+// HTTPClient.
 package transport
