@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/internal/adaptertest"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
@@ -230,13 +228,7 @@ func TestFetch(t *testing.T) {
 		if f.service == cloud.ServiceECS {
 			target.OperationType = cloud.OperationTypeJob
 		}
-		op, err := a.Fetch(context.Background(), target)
-		if err != nil {
-			t.Fatalf("%s: %v", f.file, err)
-		}
-		if d := cmp.Diff(f.want, op); d != "" {
-			t.Errorf("%s: (-want +got)\n%s", f.file, d)
-		}
+		adaptertest.Fetched(t, f.file, a, target, f.want)
 		if path != "/v1/p1/jobs/"+f.file || project != "p1" || !strings.HasPrefix(auth, "SDK-HMAC-SHA256 Access=AK,") {
 			t.Errorf("%s: path %q project %q authorization %q", f.file, path, project, auth)
 		}
@@ -250,19 +242,13 @@ func TestFetch(t *testing.T) {
 	}
 
 	path = ""
-	for _, bad := range []cloud.Target{
+	adaptertest.Rejected(t, New(nil), srv.URL, []cloud.Target{
 		{Service: cloud.ServiceEVS, ProjectID: "p1", OperationID: ""},
 		{Service: cloud.ServiceEVS, ProjectID: "p1", OperationID: "../../v2/x"},
 		{Service: cloud.ServiceEVS, ProjectID: "p1", OperationID: "a b"},
 		{Service: cloud.ServiceEVS, ProjectID: "", OperationID: "j1"},
 		{Service: cloud.ServiceIMS, ProjectID: "p1", OperationID: "j1", OperationType: cloud.OperationTypeUpgradeWorkflow},
-	} {
-		bad.BaseURL = srv.URL
-		_, err := New(nil).Fetch(context.Background(), bad)
-		if cloud.KindOf(err) != cloud.KindPermanent {
-			t.Errorf("%+v: got %v", bad, err)
-		}
-	}
+	})
 	if _, err := New(nil).Fetch(context.Background(), cloud.Target{Service: cloud.ServiceBMS, ProjectID: "p1", OperationID: "j1",
 		OperationType: "Workflow", BaseURL: srv.URL}); err == nil || !strings.Contains(err.Error(), "spec.operationType") {
 		t.Errorf("got %v", err)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/internal/adaptertest"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
@@ -258,13 +256,7 @@ func TestFetch(t *testing.T) {
 		if i%2 == 0 {
 			tg.OperationType = cloud.OperationTypeJob
 		}
-		op, err := a.Fetch(context.Background(), tg)
-		if err != nil {
-			t.Fatalf("%s: %v", f.file, err)
-		}
-		if d := cmp.Diff(f.want, op); d != "" {
-			t.Errorf("%s: (-want +got)\n%s", f.file, d)
-		}
+		adaptertest.Fetched(t, f.file, a, tg, f.want)
 		wantLanguage := ""
 		if f.service == cloud.ServiceRDS || f.service == cloud.ServiceGaussDB {
 			wantLanguage = "en-us"
@@ -292,24 +284,14 @@ func TestFetch(t *testing.T) {
 	}
 
 	got = nil
-	for _, bad := range []cloud.Target{
+	adaptertest.Rejected(t, New(nil), srv.URL, []cloud.Target{
 		{Service: cloud.ServiceRDS, ProjectID: "p1", OperationID: ""},
 		{Service: cloud.ServiceGaussDB, ProjectID: "p1", OperationID: "a b"},
 		{Service: cloud.ServiceDDS, ProjectID: "p1", OperationID: "../x"},
 		{Service: cloud.ServiceGaussDBforNoSQL, ProjectID: "", OperationID: "j1"},
 		{Service: cloud.ServiceGaussDBforOpenGauss, ProjectID: "p1", OperationID: "j1", OperationType: cloud.OperationTypeUpgradeWorkflow},
 		{Service: cloud.ServiceECS, ProjectID: "p1", OperationID: "j1"},
-	} {
-		bad.BaseURL = srv.URL
-		_, err := New(nil).Fetch(context.Background(), bad)
-		if cloud.KindOf(err) != cloud.KindPermanent {
-			t.Errorf("%+v: got %v", bad, err)
-		}
-	}
-	if _, err := New(nil).Fetch(context.Background(), cloud.Target{Service: cloud.ServiceRDS, ProjectID: "p1", OperationID: "j1",
-		OperationType: "Workflow", BaseURL: srv.URL}); err == nil || !strings.Contains(err.Error(), "spec.operationType") {
-		t.Errorf("got %v", err)
-	}
+	})
 	if got != nil {
 		t.Errorf("a rejected target was sent: %s?%s", got.URL.Path, got.URL.RawQuery)
 	}

@@ -6,6 +6,7 @@
 package adaptertest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,5 +99,31 @@ func Times(t *testing.T, parse func(string) *time.Time, want map[string]string) 
 		if got := fmt.Sprint(parse(in)); got != w {
 			t.Errorf("parseTime(%q) = %s, want %s", in, got, w)
 		}
+	}
+}
+
+// Rejected checks that f refuses each target with a KindPermanent error,
+// sending them to baseURL if it sends anything (callers check that their
+// server saw no request).
+func Rejected(t *testing.T, f cloud.Fetcher, baseURL string, targets []cloud.Target) {
+	t.Helper()
+	for _, tg := range targets {
+		tg.BaseURL = baseURL
+		if _, err := f.Fetch(context.Background(), tg); cloud.KindOf(err) != cloud.KindPermanent {
+			t.Errorf("%+v: got %v", tg, err)
+		}
+	}
+}
+
+// Fetched fetches tg with f and checks that it gives want; name says
+// which case failed.
+func Fetched(t *testing.T, name string, f cloud.Fetcher, tg cloud.Target, want *cloud.Operation) {
+	t.Helper()
+	op, err := f.Fetch(context.Background(), tg)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if d := cmp.Diff(want, op); d != "" {
+		t.Errorf("%s: (-want +got)\n%s", name, d)
 	}
 }
