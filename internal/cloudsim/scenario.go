@@ -117,7 +117,7 @@ var jobKinds = map[Service]struct {
 	GaussDBforNoSQL:     {"CreateInstance", nil},
 }
 
-// jobType is a job's job_type (classic) or spec.type (CCE).
+// jobType is a job's job_type (classic), spec.type (CCE) or name (database).
 func (o OperationSpec) jobType() string {
 	return or(o.Params.JobType, jobKinds[o.Service].jobType)
 }
