@@ -249,11 +249,12 @@ func parseService(v string, optional bool) (Service, error) {
 	if v == "" && optional {
 		return "", nil
 	}
-	svc := Service(strings.ToUpper(v))
-	if !svc.valid() {
-		return "", fmt.Errorf("unknown service %q (want %s)", v, serviceNames)
+	for _, svc := range Services {
+		if strings.EqualFold(string(svc), v) {
+			return svc, nil
+		}
 	}
-	return svc, nil
+	return "", fmt.Errorf("unknown service %q (want %s)", v, serviceNames)
 }
 
 func opPath(w http.ResponseWriter, r *http.Request) (Service, string, bool) {

@@ -28,7 +28,7 @@ func benchEnv(tb testing.TB, svc Service, n int) (*Simulator, []*http.Request) {
 		tmpl.ClusterID = ""
 	case DWS:
 		tmpl.ID, tmpl.ClusterID, tmpl.StackID = "RESTORING", "cl-{{i}}", ""
-	default: // the classic jobs
+	default: // the classic and database jobs
 		tmpl.ClusterID, tmpl.StackID = "", ""
 	}
 	t, ok := tb.(*testing.T)
@@ -54,6 +54,8 @@ func benchEnv(tb testing.TB, svc Service, n int) (*Simulator, []*http.Request) {
 			r = aosReq("st-1", fmt.Sprintf("op-%d", i))
 		case DWS:
 			r = req{path: dwsPath(testProject, fmt.Sprintf("cl-%d", i), "RESTORING")}
+		case RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL:
+			r = dbJobReq(testProject, fmt.Sprintf("op-%d", i))
 		default:
 			r = req{path: jobPath(testProject, fmt.Sprintf("op-%d", i))}
 		}

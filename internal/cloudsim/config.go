@@ -30,10 +30,18 @@ const (
 	IMS Service = "IMS"
 	BMS Service = "BMS"
 	VPC Service = "VPC"
+	// RDS, GaussDB, DDS, GaussDBforOpenGauss and GaussDBforNoSQL are the
+	// database services (the RDS family): each operation is a job,
+	// GET /v3/{project_id}/jobs?id={job_id}.
+	RDS                 Service = "RDS"
+	GaussDB             Service = "GaussDB"
+	DDS                 Service = "DDS"
+	GaussDBforOpenGauss Service = "GaussDBforOpenGauss"
+	GaussDBforNoSQL     Service = "GaussDBforNoSQL"
 )
 
 // Services lists the simulated services in a stable order.
-var Services = []Service{BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC}
+var Services = []Service{BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC, RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL}
 
 // serviceNames is Services for messages: "BCS, CCE, ... or VPC".
 var serviceNames = func() string {
@@ -46,21 +54,68 @@ var serviceNames = func() string {
 
 func (s Service) valid() bool {
 	switch s {
-	case BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC:
+	case BCS, CCE, AOS, DWS:
 		return true
 	}
-	return false
+	return s.family() != nil
+}
+
+// jobFamily is a set of services whose jobs one path serves: in the real
+// cloud each on its own host, in cloudsim on one listener, so a request
+// finds its job by ID among the family's services (see Simulator.findJob).
+type jobFamily struct {
+	// key stands for the family in lookup keys and, for the family's
+	// shared vocabulary, in serviceWords.
+	key Service
+	// members are the family's services, in order.
+	members []Service
+	// hosts maps the first label of a service's real host
+	// ("rds" in rds.cn-north-4.myhuaweicloud.com) to the service.
+	hosts map[string]Service
+	// names is the members for messages: "ECS, EVS, IMS, BMS and VPC".
+	names string
+}
+
+// The two job families.
+var (
+	classicJobFamily = newJobFamily(classicJobs, map[Service]string{
+		ECS: "ecs", EVS: "evs", IMS: "ims", BMS: "bms", VPC: "vpc",
+	}, ECS, EVS, IMS, BMS, VPC)
+	dbJobFamily = newJobFamily(dbJobs, map[Service]string{
+		RDS: "rds", GaussDB: "gaussdb", DDS: "dds",
+		GaussDBforOpenGauss: "gaussdb-opengauss", GaussDBforNoSQL: "gaussdb-nosql",
+	}, RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL)
+)
+
+func newJobFamily(key Service, hosts map[Service]string, members ...Service) *jobFamily {
+	f := &jobFamily{key: key, members: members, hosts: map[string]Service{}}
+	names := make([]string, len(members))
+	for i, m := range members {
+		names[i] = string(m)
+		f.hosts[hosts[m]] = m
+	}
+	f.names = strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return f
+}
+
+// family is the job family the service belongs to, or nil.
+func (s Service) family() *jobFamily {
+	switch s {
+	case ECS, EVS, IMS, BMS, VPC:
+		return classicJobFamily
+	case RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL:
+		return dbJobFamily
+	}
+	return nil
 }
 
 // classicJob reports whether the service's operations are classic jobs,
 // which all five such services serve on the same path.
-func (s Service) classicJob() bool {
-	switch s {
-	case ECS, EVS, IMS, BMS, VPC:
-		return true
-	}
-	return false
-}
+func (s Service) classicJob() bool { return s.family() == classicJobFamily }
+
+// dbJob reports whether the service is a database service, whose
+// operations are jobs without steps, served by all five on one path.
+func (s Service) dbJob() bool { return s.family() == dbJobFamily }
 
 // OperationType selects, for a service with several kinds of operation,
 // which kind an operation is. The values match cloudop's
@@ -73,7 +128,8 @@ const (
 	// (ShowUpgradeWorkFlow); CCE's default.
 	TypeUpgradeWorkflow OperationType = "UpgradeWorkflow"
 	// TypeJob is a job: a CCE job (ShowJob), and the only kind of ECS,
-	// EVS, IMS, BMS and VPC (where it may be left empty).
+	// EVS, IMS, BMS, VPC and the database services (where it may be left
+	// empty).
 	TypeJob OperationType = "Job"
 )
 
@@ -207,11 +263,12 @@ type OperationSpec struct {
 	// Service runs the operation.
 	Service Service `json:"service"`
 	// Type is the kind of operation: for CCE, UpgradeWorkflow (default)
-	// or Job; for ECS, EVS, IMS, BMS and VPC always a job (empty or Job).
+	// or Job; for ECS, EVS, IMS, BMS, VPC and the database services always
+	// a job (empty or Job).
 	Type OperationType `json:"type,omitempty"`
 	// ID is the service's ID of the operation: BCS operation_id, CCE
 	// upgrade_workflow_id (or job_id), AOS action_id, DWS action_name, the
-	// job_id of a classic job.
+	// job_id of a classic job, the id of a database service's job.
 	ID string `json:"id"`
 	// ProjectID owns the operation.
 	ProjectID string `json:"projectID"`
@@ -227,7 +284,8 @@ type OperationSpec struct {
 	Scenario ScenarioKind `json:"scenario,omitempty"`
 	// Params tune the scenario.
 	Params Params `json:"params,omitzero"`
-	// Steps replace the service's default steps.
+	// Steps replace the service's default steps. A database service's
+	// job has none (it runs for the step duration).
 	Steps []StepSpec `json:"steps,omitempty"`
 	// StartedAgo backdates the start (simulated time), so an operation can
 	// begin half-way through.
@@ -246,17 +304,18 @@ func (o OperationSpec) Key() string {
 	return o.ID
 }
 
-// isJob reports whether the operation is a job (classic or CCE).
+// isJob reports whether the operation is a job (classic, database or
+// CCE).
 func (o OperationSpec) isJob() bool {
-	return o.Service.classicJob() || o.Service == CCE && o.Type == TypeJob
+	return o.Service.family() != nil || o.Service == CCE && o.Type == TypeJob
 }
 
 // uniqueIn names the namespace the operation's key must be unique in: its
-// service, except for the classic job services, which share one path, so
-// a job ID names one job among all five.
+// service, except for a job family, whose services share one path, so a
+// job ID names one job among all of them.
 func (o OperationSpec) uniqueIn() string {
-	if o.Service.classicJob() {
-		return "ECS, EVS, IMS, BMS and VPC"
+	if f := o.Service.family(); f != nil {
+		return f.names
 	}
 	return string(o.Service)
 }
@@ -266,6 +325,7 @@ type Params struct {
 	// Step is the 1-based step where the scenario's event (failure,
 	// cancellation, hang, unknown status) happens. Default: CCE upgrade
 	// workflows 3 (Cluster), otherwise 2, at most the number of steps.
+	// Not for database jobs, which have no steps.
 	Step int `json:"step,omitempty"`
 	// SubStep is the 1-based sub-step of Step where it happens; default:
 	// the last one for fail/resume, the first one otherwise.
@@ -283,22 +343,31 @@ type Params struct {
 	// ROLLBACK_FAIL; a plain failure elsewhere).
 	RollbackFails bool `json:"rollbackFails,omitempty"`
 	// Wait is how long the operation is queued (BCS waiting, CCE Init, AOS
-	// Pending, DWS WAITING) before its first step starts.
+	// Pending, DWS WAITING, GaussDB Pending) before its first step starts.
 	Wait Duration `json:"wait,omitzero"`
-	// StepDuration overrides Settings.StepDuration for this operation.
+	// StepDuration overrides Settings.StepDuration for this operation; a
+	// database job runs for one step duration.
 	StepDuration Duration `json:"stepDuration,omitzero"`
 	// Status is the word reported by unknown-status; default "paused"
-	// (CCE/AOS "Paused", DWS and the classic jobs "PAUSED").
+	// (CCE/AOS and the database jobs "Paused", DWS and the classic jobs
+	// "PAUSED").
 	Status string `json:"status,omitempty"`
-	// Message is the failure message (a classic job's fail_reason, a CCE
-	// job's status.reason).
+	// Message is the failure message (a classic or database job's
+	// fail_reason, a CCE job's status.reason).
 	Message string `json:"message,omitempty"`
 	// ErrorCode is a failed classic job's error_code (default per
 	// service, e.g. Ecs.0001).
 	ErrorCode string `json:"errorCode,omitempty"`
-	// JobType is a classic job's job_type or a CCE job's spec.type
-	// (default per service, e.g. ECS createServer, CCE CreateCluster).
+	// JobType is a classic job's job_type, a CCE job's spec.type or a
+	// database job's name (default per service, e.g. ECS createServer,
+	// CCE CreateCluster, RDS CreateMysqlInstance).
 	JobType string `json:"jobType,omitempty"`
+	// InstanceID is a database job's instance.id (default: a stable hash
+	// shaped like the service's instance IDs).
+	InstanceID string `json:"instanceID,omitempty"`
+	// InstanceName is a database job's instance.name (default: the
+	// service's name in lower case and an ID prefix).
+	InstanceName string `json:"instanceName,omitempty"`
 	// UnknownEstimate makes DWS report estimated_time -1 on running
 	// sub-items too.
 	UnknownEstimate bool `json:"unknownEstimate,omitempty"`
@@ -515,6 +584,9 @@ func (o OperationSpec) validate() error {
 	if err := o.validateJobScenario(); err != nil {
 		return err
 	}
+	if err := o.validateDBJob(); err != nil {
+		return err
+	}
 	p := o.Params
 	if p.Step < 0 || p.SubStep < 0 {
 		return errors.New("params.step and params.subStep are 1-based and cannot be negative")
@@ -566,8 +638,9 @@ func (o OperationSpec) validateType() error {
 	switch o.Type {
 	case "":
 	case TypeJob:
-		if o.Service != CCE && !o.Service.classicJob() {
-			return fmt.Errorf("type Job is only used by CCE, ECS, EVS, IMS, BMS and VPC, not %s", o.Service)
+		if o.Service != CCE && o.Service.family() == nil {
+			return fmt.Errorf("type Job is only used by CCE, the classic job services (%s) and the database services (%s), not %s",
+				classicJobFamily.names, dbJobFamily.names, o.Service)
 		}
 	case TypeUpgradeWorkflow:
 		if o.Service != CCE {
@@ -595,6 +668,21 @@ func (o OperationSpec) validateJobScenario() error {
 		return fmt.Errorf("scenario cancel is not available for %s: the job API has no cancelled status (use fail, never or unknown-status)", what)
 	case ScenarioResume:
 		return fmt.Errorf("scenario resume is not available for %s: only CCE upgrade workflows resume after a failure", what)
+	}
+	return nil
+}
+
+// validateDBJob rejects what a database job cannot have: steps, which its
+// API does not report, and the parameters that choose one.
+func (o OperationSpec) validateDBJob() error {
+	if !o.Service.dbJob() {
+		return nil
+	}
+	if len(o.Steps) > 0 {
+		return fmt.Errorf("steps: %s jobs have no steps (the job API reports none); a job runs for params.stepDuration (default settings.stepDuration)", o.Service)
+	}
+	if o.Params.Step != 0 || o.Params.SubStep != 0 {
+		return fmt.Errorf("params.step and params.subStep do not apply to %s jobs, which have no steps (params.after sets when the event happens)", o.Service)
 	}
 	return nil
 }
@@ -656,7 +744,7 @@ func (c Config) Validate() error {
 		}
 		k := o.uniqueIn() + "/" + o.Key()
 		if prev, dup := keys[k]; dup {
-			if o.Service.classicJob() {
+			if o.Service.family() != nil {
 				return fmt.Errorf("%s: duplicate job ID %q (also %s): %s jobs share one path, so their IDs must differ", where, o.Key(), prev, o.uniqueIn())
 			}
 			return fmt.Errorf("%s: duplicate %s operation %q (also %s)", where, o.Service, o.Key(), prev)

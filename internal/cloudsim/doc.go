@@ -1,8 +1,10 @@
 // Package cloudsim is a local simulator of the Huawei Cloud "query the
 // operation" APIs that cloudop polls (think LocalStack): BCS ListOpRecord,
 // CCE ShowUpgradeWorkFlow and ShowJob, AOS stack executions, DWS
-// ListClusterActions, and the classic ShowJob of ECS, EVS, IMS, BMS and
-// VPC, which share one path (a job is found by its ID).
+// ListClusterActions, the classic ShowJob of ECS, EVS, IMS, BMS and VPC,
+// which share one path (a job is found by its ID), and the job query of
+// the database services RDS, GaussDB, DDS, GaussDBforOpenGauss and
+// GaussDBforNoSQL, which share another.
 //
 // A Simulator is an http.Handler. It verifies SDK-HMAC-SHA256 signatures
 // with its own verifier, answers with the JSON shapes of the public API

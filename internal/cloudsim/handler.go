@@ -23,9 +23,12 @@ type route struct {
 	// id is the operation ID; for a BCS list, the operation_id filter.
 	id    string
 	query url.Values
-	// job marks the job paths: CCE's, and the classic jobs', whose svc
-	// is classicJobs until findJob resolves it.
+	// job marks the job paths: CCE's, the classic jobs' and the database
+	// jobs'.
 	job bool
+	// family is set on a job family's shared path; svc is empty until
+	// findJob resolves it.
+	family *jobFamily
 }
 
 func (rt *route) key() string {
@@ -67,7 +70,10 @@ func parseRoute(r *http.Request) *route {
 	case len(seg) == 6 && seg[0] == "api" && seg[1] == "v3" && seg[2] == "projects" && seg[4] == "jobs":
 		return &route{svc: CCE, project: seg[3], id: seg[5], job: true}
 	case len(seg) == 4 && seg[0] == "v1" && seg[2] == "jobs":
-		return &route{svc: classicJobs, project: seg[1], id: seg[3], job: true}
+		return &route{project: seg[1], id: seg[3], job: true, family: classicJobFamily}
+	case len(seg) == 3 && seg[0] == "v3" && seg[2] == "jobs":
+		q := r.URL.Query()
+		return &route{project: seg[1], id: q.Get("id"), query: q, job: true, family: dbJobFamily}
 	case len(seg) == 5 && seg[0] == "v2" && seg[1] == "stacks" && seg[3] == "actions":
 		// The project comes from X-Project-Id once authenticated.
 		return &route{svc: AOS, target: seg[2], id: seg[4]}
@@ -186,7 +192,8 @@ type errorCodes struct {
 // serviceCodes are the services' own codes for an unknown operation and an
 // internal error, and their error shapes. BCS's codes come from its API
 // reference, ECS's Ecs.0114 from real answers; the others are plausible
-// stand-ins (see docs/cloudsim.md).
+// stand-ins (see docs/cloudsim.md). The database services share the DBS.*
+// codes.
 var serviceCodes = map[Service]errorCodes{
 	BCS: {"BCS.4040404", "BCS.5000500", shapeFlat},
 	CCE: {"CCE.01404001", "CCE.01500001", shapeCCE},
@@ -197,7 +204,19 @@ var serviceCodes = map[Service]errorCodes{
 	IMS: {"IMG.0404", "IMG.0500", shapeNested},
 	BMS: {"BMS.0404", "BMS.0500", shapeNested},
 	VPC: {"VPC.0404", "VPC.0500", shapeCode},
+
+	RDS:                 dbCodes,
+	GaussDB:             dbCodes,
+	DDS:                 dbCodes,
+	GaussDBforOpenGauss: dbCodes,
+	GaussDBforNoSQL:     dbCodes,
 }
+
+var dbCodes = errorCodes{"DBS.0404", "DBS.0500", shapeFlat}
+
+// dbBadRequest is the database services' code for a bad parameter (their
+// references list it as DBS.200001 "Parameter error").
+const dbBadRequest = "DBS.200001"
 
 // serviceError answers with the service's own error body for 404 and 500.
 func serviceError(w http.ResponseWriter, svc Service, status int, what string) {
@@ -223,10 +242,10 @@ func notFoundMessage(rt *route) string {
 	return fmt.Sprintf("Action %s of cluster %s does not exist", rt.id, rt.target)
 }
 
-// hostService is the classic job service a real-looking Host names
-// ("ecs.cn-north-4.myhuaweicloud.com" is ECS), or "" (an IP address,
-// localhost, any other name).
-func hostService(host string) Service {
+// hostService is the service of family f a real-looking Host names
+// ("ecs.cn-north-4.myhuaweicloud.com" is ECS, "gaussdb-nosql.…" is
+// GaussDBforNoSQL), or "" (an IP address, localhost, any other name).
+func (f *jobFamily) hostService(host string) Service {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -234,25 +253,24 @@ func hostService(host string) Service {
 	if !ok || !strings.Contains(rest, ".") {
 		return ""
 	}
-	if svc := Service(strings.ToUpper(label)); svc.classicJob() {
-		return svc
-	}
-	return ""
+	return f.hosts[strings.ToLower(label)]
 }
 
-// findJob resolves a classic job request, which one path serves for five
-// services: it finds the job by its ID and sets the route's service to
-// the job's. When the Host names a classic service (a real-looking host)
-// it must be the job's; a request for no job is answered and counted as
-// the Host's service, or ECS.
+// findJob resolves a request on a job family's path, which one path
+// serves for all the family's services: it finds the job by its ID and
+// sets the route's service to the job's. When the Host names one of the
+// family's services (a real-looking host) it must be the job's; a
+// request for no job is answered and counted as the Host's service, or
+// the family's first (ECS, RDS).
 func (s *Simulator) findJob(rt *route, host string) *operation {
-	hs := hostService(host)
-	op := s.lookup(lookupKey{classicJobs, rt.project, "", rt.id})
+	f := rt.family
+	hs := f.hostService(host)
+	op := s.lookup(lookupKey{f.key, rt.project, "", rt.id})
 	if op != nil && (hs == "" || hs == op.spec.Service) {
 		rt.svc = op.spec.Service
 		return op
 	}
-	rt.svc = Service(or(string(hs), string(ECS)))
+	rt.svc = Service(or(string(hs), string(f.members[0])))
 	return nil
 }
 
@@ -268,7 +286,7 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := parseRoute(r)
 	var op *operation
-	if rt != nil && rt.svc == classicJobs {
+	if rt != nil && rt.family != nil {
 		// Resolved first, so that even a request that fails
 		// authentication counts under the job's service.
 		op = s.findJob(rt, r.Host)
@@ -310,7 +328,7 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if rt.id != "" && !rt.svc.classicJob() {
+	if rt.id != "" && rt.family == nil {
 		op = s.lookup(rt.lookupKey())
 	}
 	delay, hit := time.Duration(0), (*Fault)(nil)
@@ -415,6 +433,8 @@ func (s *Simulator) body(r *http.Request, rt *route, op *operation, acct *accoun
 		return rc.aos()
 	case rt.svc.classicJob():
 		return rc.classicJob()
+	case rt.svc.dbJob():
+		return rc.dbJobAnswer()
 	}
 	return rc.dws()
 }
@@ -423,6 +443,11 @@ func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, rt *route, op
 	body := s.body(r, rt, op, acct, now)
 	if rt.svc == BCS && s.bcsNotFound && rt.id != "" && op == nil {
 		body = nil
+	}
+	if rt.family == dbJobFamily && rt.id == "" {
+		// cloudsim serves the query by job ID only.
+		writeError(w, http.StatusBadRequest, dbBadRequest, "Parameter error: the query parameter id is required")
+		return
 	}
 	if body == nil {
 		serviceError(w, rt.svc, http.StatusNotFound, notFoundMessage(rt))

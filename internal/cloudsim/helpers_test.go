@@ -56,6 +56,21 @@ func newEnv(t *testing.T, cfg Config, opts ...Option) *env {
 	return &env{t: t, sim: sim, clock: clock, srv: srv}
 }
 
+// parseSim parses a scenario file and starts a simulator (real clock,
+// no server) from it.
+func parseSim(t *testing.T, yaml string) *Simulator {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim
+}
+
 // req describes a service request; the zero value is a GET signed with
 // the test account at the fake clock's time.
 type req struct {
@@ -162,6 +177,13 @@ func dwsPath(project, cluster, action string) string {
 func jobPath(project, id string) string { return "/v1/" + project + "/jobs/" + id }
 
 func cceJobPath(project, id string) string { return "/api/v3/projects/" + project + "/jobs/" + id }
+
+// dbJobReq queries a database job: the same path for RDS, GaussDB, DDS,
+// GaussDBforOpenGauss and GaussDBforNoSQL, the job ID in the id query
+// parameter.
+func dbJobReq(project, id string) req {
+	return req{path: "/v3/" + project + "/jobs", query: map[string]string{"id": id}}
+}
 
 // aosReq is an AOS request: the project travels in X-Project-Id.
 func aosReq(stack, id string) req {

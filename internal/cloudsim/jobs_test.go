@@ -348,6 +348,48 @@ func TestCCEJobShape(t *testing.T) {
 	}
 }
 
+// routeCase is one request on a job family's shared path: the answer it
+// must get, and the service (and job key, "" for none) it must count for.
+type routeCase struct {
+	name   string
+	r      req
+	status int
+	code   string // the error code; "" for 200
+	svc    Service
+	key    string
+}
+
+// checkRoutes sends each case's request and checks its status, error code
+// (any shape) and where it was counted.
+func (e *env) checkRoutes(cases []routeCase) {
+	e.t.Helper()
+	for _, tt := range cases {
+		before, beforeSvc := e.sim.RequestCount(tt.svc, tt.key), e.sim.Counts().Services[tt.svc].Total
+		status, body, _ := e.do(tt.r)
+		if status != tt.status {
+			e.t.Errorf("%s: %d %s, want %d", tt.name, status, body, tt.status)
+			continue
+		}
+		if tt.code != "" {
+			if _, code, msg := errorOf(e.t, body); code != tt.code || msg == "" {
+				e.t.Errorf("%s: %s, want %s", tt.name, body, tt.code)
+			}
+		}
+		if got := e.sim.Counts().Services[tt.svc].Total; got != beforeSvc+1 {
+			e.t.Errorf("%s: counted %d requests for %s, want %d", tt.name, got, tt.svc, beforeSvc+1)
+		}
+		if got := e.sim.RequestCount(tt.svc, tt.key); tt.key != "" && got != before+1 {
+			e.t.Errorf("%s: counted %d requests for %s %s, want %d", tt.name, got, tt.svc, tt.key, before+1)
+		}
+	}
+}
+
+// onHost sends r with the given Host header (signed as it was).
+func onHost(r req, host string) req {
+	r.tamper = func(hr *http.Request) { hr.Host = host }
+	return r
+}
+
 // TestClassicJobRouting: one path serves the five services, by job ID; a
 // real-looking Host must name the job's service.
 func TestClassicJobRouting(t *testing.T) {
@@ -356,67 +398,34 @@ func TestClassicJobRouting(t *testing.T) {
 		{Service: VPC, ID: "job-2", ProjectID: testProject, Faults: []Fault{{Kind: FaultError500, Count: 1}}},
 		{Service: EVS, ID: "job-3", ProjectID: "otherproject"},
 	}})
-	host := func(h string) func(*http.Request) {
-		return func(r *http.Request) { r.Host = h }
-	}
-	tests := []struct {
-		name   string
-		r      req
-		status int
-		code   string // "" for 200
-		svc    Service
-		key    string
-	}{
+	e.checkRoutes([]routeCase{
 		{"by ID", req{path: jobPath(testProject, "job-1")}, 200, "", ECS, "job-1"},
 		{"a fault on the job", req{path: jobPath(testProject, "job-2")}, 500, "VPC.0500", VPC, "job-2"},
 		{"fault spent", req{path: jobPath(testProject, "job-2")}, 200, "", VPC, "job-2"},
-		{"the job's own host", req{path: jobPath(testProject, "job-1"), tamper: host("ecs.cn-north-4.myhuaweicloud.com:443")}, 200, "", ECS, "job-1"},
-		{"another service's host", req{path: jobPath(testProject, "job-1"), tamper: host("evs.cn-north-4.myhuaweicloud.com")}, 404, "EVS.0404", EVS, "job-1"},
+		{"the job's own host", onHost(req{path: jobPath(testProject, "job-1")}, "ecs.cn-north-4.myhuaweicloud.com:443"), 200, "", ECS, "job-1"},
+		{"another service's host", onHost(req{path: jobPath(testProject, "job-1")}, "evs.cn-north-4.myhuaweicloud.com"), 404, "EVS.0404", EVS, "job-1"},
 		{"unknown job", req{path: jobPath(testProject, "job-9")}, 404, "Ecs.0114", ECS, "job-9"},
-		{"unknown job on the VPC host", req{path: jobPath(testProject, "job-9"), tamper: host("vpc.eu-de.otc.t-systems.com")}, 404, "VPC.0404", VPC, "job-9"},
+		{"unknown job on the VPC host", onHost(req{path: jobPath(testProject, "job-9")}, "vpc.eu-de.otc.t-systems.com"), 404, "VPC.0404", VPC, "job-9"},
 		{"another project's job", req{path: jobPath(testProject, "job-3")}, 404, "Ecs.0114", ECS, "job-3"},
 		{"a project not the account's", req{path: jobPath("otherproject", "job-3")}, 403, "APIGW.0302", EVS, "job-3"},
 		{"bad signature", req{path: jobPath(testProject, "job-1"), sk: "wrong", ak: testAK}, 401, "APIGW.0301", ECS, "job-1"},
-	}
-	for _, tt := range tests {
-		before := e.sim.RequestCount(tt.svc, tt.key)
-		status, body, _ := e.do(tt.r)
-		if status != tt.status {
-			t.Errorf("%s: %d %s, want %d", tt.name, status, body, tt.status)
-			continue
-		}
-		if tt.code != "" {
-			if _, code, msg := errorOf(t, body); code != tt.code || msg == "" {
-				t.Errorf("%s: %s, want %s", tt.name, body, tt.code)
-			}
-		}
-		if got := e.sim.RequestCount(tt.svc, tt.key); got != before+1 {
-			t.Errorf("%s: counted %d requests for %s %s, want %d", tt.name, got, tt.svc, tt.key, before+1)
-		}
-	}
+	})
 }
 
 func TestParseConfigJobs(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`
+	sim := parseSim(t, `
 operations:
   - {service: CCE, type: Job, id: j1, projectID: p}                  # no cluster needed
   - {service: CCE, type: UpgradeWorkflow, id: w1, projectID: p, clusterID: c}
   - {service: ECS, id: j1, projectID: p, scenario: fail, params: {errorCode: Ecs.0001, jobType: createServer}}
   - {service: VPC, type: Job, id: j2, projectID: p, scenario: unknown-status}
   - {service: BMS, id: j3, projectID: p, steps: [{name: baremetalSingleCreate}]}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	if st, err := sim.Operation(CCE, "j1"); err != nil || st.Type != TypeJob || st.ServiceStatus != "Running" {
 		t.Errorf("CCE job: %+v, %v", st, err)
 	}
 	// A job ID is unique among the classic services, at run time too.
-	err = sim.AddOperation(OperationSpec{Service: EVS, ID: "j1", ProjectID: "p"})
+	err := sim.AddOperation(OperationSpec{Service: EVS, ID: "j1", ProjectID: "p"})
 	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), `ECS operation "j1"`) {
 		t.Errorf("EVS job with an ECS job's ID: %v", err)
 	}

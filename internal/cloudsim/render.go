@@ -20,18 +20,30 @@ const (
 	// jobTimeLayout is the classic jobs' ISO 8601, e.g.
 	// 2019-04-25T20:04:47.591Z.
 	jobTimeLayout = "2006-01-02T15:04:05.000Z"
+	// dbTimeLayout is the database jobs' "yyyy-mm-ddThh:mm:ssZ", whose
+	// offset has no colon: 2018-08-06T10:41:14+0800.
+	dbTimeLayout = "2006-01-02T15:04:05-0700"
 )
+
+// dbZone is the zone of the database jobs' times: UTC+8, as the API
+// references describe them ("Beijing time shows +0800").
+var dbZone = time.FixedZone("UTC+8", 8*60*60)
 
 // cceJobs stands for the CCE job API's vocabulary in serviceWords (its
 // phases differ from the upgrade workflow's).
 const cceJobs Service = "CCE/Job"
 
 // dialect is the vocabulary the operation's API speaks: its service's,
-// the classic jobs' or the CCE jobs'.
+// the classic jobs', the database jobs' (GaussDB's own, which adds
+// Pending) or the CCE jobs'.
 func (o OperationSpec) dialect() Service {
 	switch {
 	case o.Service.classicJob():
 		return classicJobs
+	case o.Service == GaussDB:
+		return GaussDB
+	case o.Service.dbJob():
+		return dbJobs
 	case o.isJob():
 		return cceJobs
 	}
@@ -68,6 +80,12 @@ var serviceWords = map[Service]map[State]string{
 		StateSucceeded: "SUCCESS", StateFailed: "FAIL", StateRollbackFailed: "FAIL", StateCancelled: "FAIL"},
 	cceJobs: {StateWaiting: "Initializing", StateRunning: "Running", StateRollingBack: "Running",
 		StateSucceeded: "Success", StateFailed: "Failed", StateRollbackFailed: "Failed", StateCancelled: "Failed"},
+	// The database jobs know only Running, Completed and Failed: a queued
+	// job is already Running (at 0%), except GaussDB's, Pending.
+	dbJobs: {StateWaiting: "Running", StateRunning: "Running", StateRollingBack: "Running",
+		StateSucceeded: "Completed", StateFailed: "Failed", StateRollbackFailed: "Failed", StateCancelled: "Failed"},
+	GaussDB: {StateWaiting: "Pending", StateRunning: "Running", StateRollingBack: "Running",
+		StateSucceeded: "Completed", StateFailed: "Failed", StateRollbackFailed: "Failed", StateCancelled: "Failed"},
 }
 
 // cceTaskWord maps a step state to a CCE task status, whose enum has no
@@ -553,6 +571,133 @@ func (rc *renderCtx) classicJob() classicJob {
 		job.Entities.SubJobs = subs
 	}
 	return job
+}
+
+// ---- Database jobs: RDS, GaussDB, DDS, GaussDBforOpenGauss and
+// GaussDBforNoSQL ----
+
+// dbJob is a database service's job. The five name their fields
+// differently (see dbLayouts); the omitempty fields are the ones a
+// service leaves out, or that are absent until they apply: ended while
+// running, fail_reason unless failed.
+type dbJob struct {
+	ID         string      `json:"id"`
+	Name       string      `json:"name"`
+	Status     string      `json:"status"`
+	Created    string      `json:"created,omitempty"`
+	StartTime  string      `json:"start_time,omitempty"`
+	Ended      string      `json:"ended,omitempty"`
+	EndTime    string      `json:"end_time,omitempty"`
+	Process    *string     `json:"process,omitempty"`
+	Progress   *string     `json:"progress,omitempty"`
+	Instance   dbInstance  `json:"instance"`
+	Entities   *dbEntities `json:"entities,omitempty"`
+	FailReason string      `json:"fail_reason,omitempty"`
+}
+
+type dbInstance struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// dbEntities is what RDS reports about the instance a job works on (the
+// fields its SDK model has).
+type dbEntities struct {
+	Instance    dbEntityInstance `json:"instance"`
+	ResourceIDs []string         `json:"resource_ids"`
+}
+
+type dbEntityInstance struct {
+	Endpoint  string      `json:"endpoint"`
+	Type      string      `json:"type"`
+	Datastore dbDatastore `json:"datastore"`
+}
+
+type dbDatastore struct {
+	Type    string `json:"type"`
+	Version string `json:"version"`
+}
+
+// dbJobAnswer wraps the job: {"job": …}, or for GaussDBforNoSQL, whose
+// query is a list filtered by id, {"jobs": […], "total_count": 1}.
+type dbJobAnswer struct {
+	Job        *dbJob  `json:"job,omitempty"`
+	Jobs       []dbJob `json:"jobs,omitempty"`
+	TotalCount *int    `json:"total_count,omitempty"`
+}
+
+// dbLayout is how one database service lays out its job.
+type dbLayout struct {
+	// idSuffix ends the service's instance IDs (its engine code).
+	idSuffix string
+	// process names the progress "process" (RDS, GaussDB), not
+	// "progress".
+	process bool
+	// list answers {"jobs":[…],"total_count":N} with start_time and
+	// end_time (GaussDBforNoSQL), not {"job":…} with created and ended.
+	list bool
+	// entities adds RDS's entities.
+	entities bool
+	// trailingSpace writes odd percentages as "61% ", as RDS has been
+	// seen to.
+	trailingSpace bool
+}
+
+var dbLayouts = map[Service]dbLayout{
+	RDS:                 {idSuffix: "in01", process: true, entities: true, trailingSpace: true},
+	GaussDB:             {idSuffix: "in07", process: true},
+	DDS:                 {idSuffix: "in02"},
+	GaussDBforOpenGauss: {idSuffix: "in14"},
+	GaussDBforNoSQL:     {idSuffix: "in06", list: true},
+}
+
+func dbTime(t time.Time) string { return t.In(dbZone).Format(dbTimeLayout) }
+
+// dbJobAnswer renders a database job: one implicit step, progress the
+// share of its duration done, "" unless the job runs.
+func (rc *renderCtx) dbJobAnswer() dbJobAnswer {
+	op, sn, sp := rc.op, &rc.sn, rc.op.spec
+	lay := dbLayouts[sp.Service]
+	instance := dbInstance{
+		ID:   or(sp.Params.InstanceID, hashHex("db-instance/"+op.key, 32)+lay.idSuffix),
+		Name: or(sp.Params.InstanceName, strings.ToLower(string(sp.Service))+"-"+hashHex("db-name/"+op.key, 6)),
+	}
+	job := dbJob{ID: sp.ID, Name: sp.jobType(), Status: serviceWord(op, sn), Instance: instance}
+	// A progress while the job reports Running (a queued job too, at 0%,
+	// except GaussDB's, which is Pending); "" otherwise.
+	progress := ""
+	if job.Status == "Running" && sn.state != StateUnknown {
+		pct := int(math.Floor(sn.progress * 100))
+		progress = strconv.Itoa(pct) + "%"
+		if lay.trailingSpace && pct%2 == 1 {
+			progress += " "
+		}
+	}
+	if sn.state == StateFailed || sn.state == StateRollbackFailed {
+		job.FailReason = sn.message
+	}
+	created, ended := dbTime(rc.at(0)), ""
+	if sn.ended >= 0 {
+		ended = dbTime(rc.at(sn.ended))
+	}
+	if lay.list {
+		job.StartTime, job.EndTime, job.Progress = created, ended, &progress
+		n := 1
+		return dbJobAnswer{Jobs: []dbJob{job}, TotalCount: &n}
+	}
+	job.Created, job.Ended = created, ended
+	if lay.process {
+		job.Process = &progress
+	} else {
+		job.Progress = &progress
+	}
+	if lay.entities {
+		job.Entities = &dbEntities{
+			Instance:    dbEntityInstance{Endpoint: "192.168.0.10:3306", Type: "Single", Datastore: dbDatastore{Type: "MySQL", Version: "8.0"}},
+			ResourceIDs: []string{instance.ID + ".vm", instance.ID + ".volume"},
+		}
+	}
+	return dbJobAnswer{Job: &job}
 }
 
 // ---- AOS stack execution ----

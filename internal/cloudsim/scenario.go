@@ -96,7 +96,9 @@ type subSnap struct {
 
 // jobKinds are each job service's default job type and its sub-jobs'
 // types (one sub-job a step), from the API references' examples and the
-// SDK's comments where they name them; VPC's sub-job type is a stand-in.
+// SDK's comments where they name them; VPC's sub-job type and GaussDB's
+// job name are stand-ins. A database job has no sub-jobs: its one
+// implicit step is the job itself.
 var jobKinds = map[Service]struct {
 	jobType string
 	subJobs []string
@@ -107,18 +109,28 @@ var jobKinds = map[Service]struct {
 	BMS: {"baremetalBatchCreate", []string{"baremetalSingleCreate", "baremetalSingleCreate"}},
 	VPC: {"createBatchPublicip", []string{"createPublicip", "createPublicip"}},
 	CCE: {"CreateCluster", []string{"PlatformBootstrap", "CreatePSMCert"}},
+
+	RDS:                 {"CreateMysqlInstance", nil},
+	GaussDB:             {"CreateGaussDBInstance", nil},
+	DDS:                 {"CreateMongoDB", nil},
+	GaussDBforOpenGauss: {"CreateGaussDBV5Instance", nil},
+	GaussDBforNoSQL:     {"CreateInstance", nil},
 }
 
-// jobType is a job's job_type (classic) or spec.type (CCE).
+// jobType is a job's job_type (classic), spec.type (CCE) or name (database).
 func (o OperationSpec) jobType() string {
 	return or(o.Params.JobType, jobKinds[o.Service].jobType)
 }
 
 // defaultJobSteps are a job's default sub-jobs. A CCE job's depend on its
 // type: a node pool creates nodes; a type without known sub-jobs runs as
-// one sub-job of its own type.
+// one sub-job of its own type. A database job is one implicit step, the
+// job itself.
 func defaultJobSteps(spec OperationSpec) []StepSpec {
 	names := jobKinds[spec.Service].subJobs
+	if spec.Service.dbJob() {
+		names = []string{spec.jobType()}
+	}
 	if spec.Service == CCE && spec.jobType() != jobKinds[CCE].jobType {
 		names = []string{spec.jobType()}
 		if spec.jobType() == "CreateNodePool" {
@@ -242,10 +254,10 @@ func compilePlan(spec OperationSpec, defaultStep time.Duration) plan {
 		pl.resumeAfter = time.Minute
 	}
 	if pl.word == "" {
-		switch spec.Service {
-		case CCE, AOS:
+		switch {
+		case spec.Service == CCE, spec.Service == AOS, spec.Service.dbJob():
 			pl.word = "Paused"
-		case DWS, ECS, EVS, IMS, BMS, VPC:
+		case spec.Service == DWS, spec.Service.classicJob():
 			pl.word = "PAUSED"
 		default:
 			pl.word = "paused"

@@ -464,6 +464,12 @@ func TestGolden(t *testing.T) {
 			Params: Params{Message: "Insufficient EIP quota: quota exceeded"}},
 		{Service: CCE, Type: TypeJob, ID: "73ce052c-8b1b-11e8-8f9d-0255ac10193f", ProjectID: testProject,
 			ClusterID: "6951bb4d-9628-11e8-8f9d-0255ac10193f", Params: Params{StepDuration: D(20 * time.Second), ClusterName: "cluster-test"}},
+		{Service: RDS, ID: "dff1d289-4d03-4942-8b9f-463ea07c000d", ProjectID: testProject, Params: Params{StepDuration: D(time.Minute)}},
+		{Service: GaussDB, ID: "31b8ae23-c687-4d80-b7b4-42a66c9bb886", ProjectID: testProject, Params: Params{Wait: D(time.Minute)}},
+		{Service: DDS, ID: "c010abd0-48cf-4fa8-8cbc-090f093eaa2f", ProjectID: testProject, Params: Params{StepDuration: D(40 * time.Second)}},
+		{Service: GaussDBforOpenGauss, ID: "a9767ede-fe0f-4888-9003-e843a4c90514", ProjectID: testProject},
+		{Service: GaussDBforNoSQL, ID: "ee5e5b83-8a37-4a5e-8f2f-7e0c2d7c9b4e", ProjectID: testProject, Scenario: ScenarioFail,
+			Params: Params{Message: "Insufficient quota: quota exceeded", InstanceName: "nosql-prod"}},
 	}})
 	e.clock.SetTime(t0.Add(25*time.Second + 923248*time.Microsecond))
 	cases := []struct {
@@ -480,6 +486,11 @@ func TestGolden(t *testing.T) {
 		{"bms_job_running", req{path: jobPath(testProject, "2c9eb2c56a8e2a0f016a8f1ba3c90b6e")}},
 		{"vpc_job_failed", req{path: jobPath(testProject, "ff808082843684110184e155fdb36461")}},
 		{"cce_job_running", req{path: cceJobPath(testProject, "73ce052c-8b1b-11e8-8f9d-0255ac10193f")}},
+		{"rds_job_running", dbJobReq(testProject, "dff1d289-4d03-4942-8b9f-463ea07c000d")},
+		{"gaussdb_job_pending", dbJobReq(testProject, "31b8ae23-c687-4d80-b7b4-42a66c9bb886")},
+		{"dds_job_running", dbJobReq(testProject, "c010abd0-48cf-4fa8-8cbc-090f093eaa2f")},
+		{"gaussdbforopengauss_job_completed", dbJobReq(testProject, "a9767ede-fe0f-4888-9003-e843a4c90514")},
+		{"gaussdbfornosql_job_failed", dbJobReq(testProject, "ee5e5b83-8a37-4a5e-8f2f-7e0c2d7c9b4e")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -265,12 +265,13 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 // spec's key where it must be unique (see OperationSpec.uniqueIn). The
 // caller holds s.mu.
 func (s *Simulator) existsLocked(spec OperationSpec) (Service, bool) {
-	if !spec.Service.classicJob() {
+	f := spec.Service.family()
+	if f == nil {
 		_, ok := s.byKey[refKey{spec.Service, spec.Key()}]
 		return spec.Service, ok
 	}
-	for _, svc := range Services {
-		if _, ok := s.byKey[refKey{svc, spec.Key()}]; ok && svc.classicJob() {
+	for _, svc := range f.members {
+		if _, ok := s.byKey[refKey{svc, spec.Key()}]; ok {
 			return svc, true
 		}
 	}
@@ -289,15 +290,19 @@ func cloneSteps(in []StepSpec) []StepSpec {
 	return out
 }
 
-// classicJobs stands for the five classic job services in lookup keys:
-// one path serves them all, so a request finds a job by its ID alone.
-const classicJobs Service = "jobs"
+// classicJobs and dbJobs stand for a job family (the five classic job
+// services, the five database services) in lookup keys: one path serves
+// a whole family, so a request finds a job by its ID alone.
+const (
+	classicJobs Service = "jobs"
+	dbJobs      Service = "dbjobs"
+)
 
 func (op *operation) lookupKey() lookupKey {
 	sp := op.spec
-	switch {
-	case sp.Service.classicJob():
-		return lookupKey{classicJobs, sp.ProjectID, "", sp.ID}
+	switch f := sp.Service.family(); {
+	case f != nil:
+		return lookupKey{f.key, sp.ProjectID, "", sp.ID}
 	case sp.isJob():
 		// A CCE job's path names no cluster.
 		return lookupKey{sp.Service, sp.ProjectID, "", sp.ID}

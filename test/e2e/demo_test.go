@@ -60,6 +60,8 @@ func TestDemoScenario(t *testing.T) {
 		"ecs-create-servers":     {opsv1.PhaseSucceeded, 2, cloudsim.ECS, "2c9eb2c5544cbf6101544f0602af2b4f"},
 		"vpc-create-eips-fails":  {opsv1.PhaseFailed, 2, cloudsim.VPC, "ff808082843684110184e155fdb36461"},
 		"cce-create-cluster-job": {opsv1.PhaseSucceeded, 2, cloudsim.CCE, "73ce052c-8b1b-11e8-8f9d-0255ac10193f"},
+		// A database job has no sub-jobs: no steps, only a progress.
+		"rds-create-instance-job": {opsv1.PhaseSucceeded, 0, cloudsim.RDS, "dff1d289-4d03-4942-8b9f-463ea07c000d"},
 	}
 	if len(items) != len(want) {
 		t.Fatalf("%d CloudOperations, want %d", len(items), len(want))
