@@ -11,8 +11,9 @@ import (
 )
 
 // TestJobFamilies tracks one job of every job service to Succeeded and one
-// to Failed: the classic jobs (ECS, EVS, IMS, BMS, VPC) and CCE jobs, over
-// real HTTP with signatures checked by cloudsim.
+// to Failed: the classic jobs (ECS, EVS, IMS, BMS, VPC), CCE jobs and the
+// database jobs (RDS, GaussDB, DDS, openGauss, NoSQL), over real HTTP with
+// signatures checked by cloudsim.
 func TestJobFamilies(t *testing.T) {
 	ns := newNamespace(t)
 	step := cloudsim.Duration{Duration: 2 * time.Second}
@@ -21,6 +22,7 @@ func TestJobFamilies(t *testing.T) {
 		service  cloudsim.Service
 		typ      cloudsim.OperationType
 		resource string // the type of resource the job reports
+		noSteps  bool   // the database jobs have no sub-jobs
 	}{
 		{service: cloudsim.ECS, resource: "server"},
 		{service: cloudsim.EVS, resource: "volume"},
@@ -28,12 +30,18 @@ func TestJobFamilies(t *testing.T) {
 		{service: cloudsim.BMS, resource: "server"},
 		{service: cloudsim.VPC, resource: "publicip"},
 		{service: cloudsim.CCE, typ: cloudsim.TypeJob, resource: "cluster"},
+		{service: cloudsim.RDS, resource: "instance", noSteps: true},
+		{service: cloudsim.GaussDB, resource: "instance", noSteps: true},
+		{service: cloudsim.DDS, resource: "instance", noSteps: true},
+		{service: cloudsim.GaussDBforOpenGauss, resource: "instance", noSteps: true},
+		{service: cloudsim.GaussDBforNoSQL, resource: "instance", noSteps: true},
 	}
 	type tracked struct {
 		obj      *opsv1.CloudOperation
 		fails    bool
 		reason   string
 		resource string
+		steps    []cloudsim.StepSpec
 	}
 	var all []tracked
 	for i, tc := range cases {
@@ -42,6 +50,9 @@ func TestJobFamilies(t *testing.T) {
 				Service: tc.service, Type: tc.typ, ID: fmt.Sprintf("e2e%02d%t%029d", i, fails, i),
 				Steps:  subJobs,
 				Params: cloudsim.Params{StepDuration: step},
+			}
+			if tc.noSteps {
+				spec.Steps = nil
 			}
 			name := strings.ToLower(string(tc.service)) + "-succeeds"
 			reason := ""
@@ -55,7 +66,7 @@ func TestJobFamilies(t *testing.T) {
 			if err := env.Client.Create(t.Context(), obj); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			all = append(all, tracked{obj: obj, fails: fails, reason: reason, resource: tc.resource})
+			all = append(all, tracked{obj: obj, fails: fails, reason: reason, resource: tc.resource, steps: spec.Steps})
 		}
 	}
 
@@ -78,10 +89,10 @@ func TestJobFamilies(t *testing.T) {
 			for _, s := range got.Status.Steps {
 				names = append(names, s.Name)
 			}
-			if len(names) != len(subJobs) {
-				t.Fatalf("steps %q, want one per sub-job (%d)", names, len(subJobs))
+			if len(names) != len(tr.steps) {
+				t.Fatalf("steps %q, want one per sub-job (%d)", names, len(tr.steps))
 			}
-			for i, s := range subJobs {
+			for i, s := range tr.steps {
 				if !strings.Contains(names[i], s.Name) {
 					t.Errorf("step %d is %q, want sub-job %q there (steps %q)", i, names[i], s.Name, names)
 				}
