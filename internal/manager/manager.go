@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -80,6 +79,17 @@ type Options struct {
 	// BCSListWindow is how long one BCS ListOpRecord answer serves other
 	// operations of the same blockchain; zero takes the default.
 	BCSListWindow time.Duration
+	// WatchLabelSelector limits the instance to the CloudOperations it
+	// selects (a label selector, e.g. "sharding.cloudop.dev/key=shard1");
+	// "" watches every CloudOperation. See ShardLabel.
+	WatchLabelSelector string
+	// LeaderElectionID names the leader election lease; "" derives it from
+	// WatchLabelSelector (LeaderElectionID), so each shard has its own.
+	LeaderElectionID string
+	// CloudBudgetShards is how many instances share the cloud accounts'
+	// request budget: RateLimit's rates and bursts are divided by it
+	// (splitBudget). 0 or 1 leaves them whole.
+	CloudBudgetShards int
 }
 
 // EventController is the reportingController of cloudop's events.
@@ -115,6 +125,22 @@ func Run(ctx context.Context, restConfig *rest.Config, o Options) error {
 
 // New builds a manager with the cloudop controller registered.
 func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
+	selector, err := parseWatchSelector(o.WatchLabelSelector)
+	if err != nil {
+		return nil, err
+	}
+	leaseID := o.LeaderElectionID
+	if leaseID == "" {
+		if leaseID, err = LeaderElectionID(o.WatchLabelSelector); err != nil {
+			return nil, err
+		}
+	}
+	if o.CloudBudgetShards < 0 {
+		return nil, fmt.Errorf("cloud budget shards %d: must not be negative", o.CloudBudgetShards)
+	}
+	o.RateLimit = splitBudget(o.RateLimit, o.CloudBudgetShards)
+	ctrl.Log.WithName("setup").Info("scope", "watchLabelSelector", o.WatchLabelSelector, "leaderElectionID", leaseID,
+		"cloudBudgetShards", max(o.CloudBudgetShards, 1))
 	router, err := NewRouter(o)
 	if err != nil {
 		return nil, err
@@ -128,7 +154,7 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		Metrics:                 metricsserver.Options{BindAddress: defaultString(o.MetricsAddr, "0")},
 		HealthProbeBindAddress:  defaultString(o.ProbeAddr, "0"),
 		LeaderElection:          o.LeaderElect,
-		LeaderElectionID:        "cloudop-manager.ops.cloudop.dev",
+		LeaderElectionID:        leaseID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		LeaseDuration:           nonZero(o.LeaseDuration),
 		RenewDeadline:           nonZero(o.RenewDeadline),
@@ -138,9 +164,7 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		// over within one retry period instead of a whole lease duration.
 		// Safe because the process exits as soon as the manager stops.
 		LeaderElectionReleaseOnCancel: true,
-		// Managed fields are never read; dropping them saves a large share
-		// of the cache's memory.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache: cacheOptions(selector),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

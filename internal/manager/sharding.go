@@ -1,0 +1,100 @@
+package manager
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
+)
+
+// ShardLabel is the label that assigns a CloudOperation to a shard, like
+// Flux's sharding.fluxcd.io/key: a shard instance runs with
+// --watch-label-selector=sharding.cloudop.dev/key=<shard> and sees only the
+// objects carrying that value; the default instance of a sharded install
+// runs with --watch-label-selector='!sharding.cloudop.dev/key' and takes
+// the objects without the label. Changing the label moves the object to
+// another shard (docs/scaling.md).
+const ShardLabel = "sharding.cloudop.dev/key"
+
+// DefaultLeaderElectionID is the lease of an instance that watches every
+// CloudOperation (no --watch-label-selector), as before sharding existed.
+const DefaultLeaderElectionID = "cloudop-manager.ops.cloudop.dev"
+
+// parseWatchSelector parses --watch-label-selector; "" selects everything
+// (nil).
+func parseWatchSelector(s string) (labels.Selector, error) {
+	if s == "" {
+		return nil, nil
+	}
+	sel, err := labels.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("watch label selector %q: %w", s, err)
+	}
+	return sel, nil
+}
+
+// LeaderElectionID returns the lease name of the instances watching the
+// CloudOperations that selector selects: DefaultLeaderElectionID without a
+// selector, otherwise "cloudop-manager-<digest>.ops.cloudop.dev", the
+// digest being that of the parsed (normalized) selector. Every replica of
+// one shard derives the same name and no two shards share one, so each
+// shard elects its own leader without per-shard configuration.
+func LeaderElectionID(selector string) (string, error) {
+	sel, err := parseWatchSelector(selector)
+	if err != nil || sel == nil || sel.Empty() {
+		return DefaultLeaderElectionID, err
+	}
+	sum := sha256.Sum256([]byte(sel.String()))
+	return "cloudop-manager-" + hex.EncodeToString(sum[:4]) + ".ops.cloudop.dev", nil
+}
+
+// cacheOptions returns the manager's cache options: managed fields
+// stripped, and CloudOperations limited to sel when it is not nil, so an
+// instance never lists, watches or stores another shard's objects. An
+// object relabelled out of sel disappears from the cache (a delete), one
+// relabelled into it appears (an add).
+func cacheOptions(sel labels.Selector) cache.Options {
+	// Managed fields are never read; dropping them saves a large share of
+	// the cache's memory.
+	o := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if sel != nil && !sel.Empty() {
+		o.ByObject = map[client.Object]cache.ByObject{&opsv1.CloudOperation{}: {Label: sel}}
+	}
+	return o
+}
+
+// splitBudget divides the cloud request budget (per-account and global
+// rates, bursts and the throttled floor, after defaults) by the number of
+// instances that share it. Huawei's gateway throttles per account, not per
+// client, and each instance keeps its own token buckets: N shards running
+// with the account's full budget would spend N times it. Rates are divided
+// exactly; bursts are rounded down, but never below 1, so the shards
+// together never burst past the account's burst (unless it is below N).
+// Unlimited rates (rate.Inf) stay unlimited. shards <= 1 changes nothing.
+func splitBudget(c transport.RateLimitConfig, shards int) transport.RateLimitConfig {
+	if shards <= 1 {
+		return c
+	}
+	n := float64(shards)
+	c.QPS = positiveOr(c.QPS, transport.DefaultQPS) / n
+	c.GlobalQPS = positiveOr(c.GlobalQPS, transport.DefaultGlobalQPS) / n
+	c.MinQPS = positiveOr(c.MinQPS, transport.DefaultMinQPS) / n
+	c.Burst = max(positiveOr(c.Burst, transport.DefaultBurst)/shards, 1)
+	c.GlobalBurst = max(positiveOr(c.GlobalBurst, transport.DefaultGlobalBurst)/shards, 1)
+	return c
+}
+
+// positiveOr returns v, or def when v is not positive (the rate limiter's
+// "zero takes the default").
+func positiveOr[T int | float64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,141 @@
+package manager
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloud/transport"
+)
+
+// TestSplitBudget: N shards sharing an account each get 1/N of its rates
+// and the floor of 1/N of its bursts (at least 1), defaults included, so
+// their sum never exceeds what one instance would spend.
+func TestSplitBudget(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     transport.RateLimitConfig
+		shards int
+		want   transport.RateLimitConfig
+	}{
+		{name: "no flag: unchanged, zero fields still default later", shards: 1},
+		{name: "zero shards: unchanged", in: transport.RateLimitConfig{QPS: 7, Burst: 9}, shards: 0, want: transport.RateLimitConfig{QPS: 7, Burst: 9}},
+		{
+			name:   "defaults split in three",
+			shards: 3,
+			want: transport.RateLimitConfig{
+				QPS: transport.DefaultQPS / 3, Burst: transport.DefaultBurst / 3, // 3.33/s, 5
+				GlobalQPS: transport.DefaultGlobalQPS / 3, GlobalBurst: transport.DefaultGlobalBurst / 3, // 33.3/s, 66
+				MinQPS: transport.DefaultMinQPS / 3,
+			},
+		},
+		{
+			name:   "explicit flags split in two",
+			in:     transport.RateLimitConfig{QPS: 20, Burst: 30, GlobalQPS: 50, GlobalBurst: 101, MinQPS: 1, MaxWait: 7},
+			shards: 2,
+			want:   transport.RateLimitConfig{QPS: 10, Burst: 15, GlobalQPS: 25, GlobalBurst: 50, MinQPS: 0.5, MaxWait: 7},
+		},
+		{
+			name:   "bursts never below one",
+			in:     transport.RateLimitConfig{QPS: 1, Burst: 2, GlobalQPS: 1, GlobalBurst: 1, MinQPS: 0.5},
+			shards: 4,
+			want:   transport.RateLimitConfig{QPS: 0.25, Burst: 1, GlobalQPS: 0.25, GlobalBurst: 1, MinQPS: 0.125},
+		},
+		{
+			name:   "unlimited stays unlimited",
+			in:     transport.RateLimitConfig{QPS: math.Inf(1), Burst: 10, GlobalQPS: math.Inf(1), GlobalBurst: 10, MinQPS: 1},
+			shards: 5,
+			want:   transport.RateLimitConfig{QPS: math.Inf(1), Burst: 2, GlobalQPS: math.Inf(1), GlobalBurst: 2, MinQPS: 0.2},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := splitBudget(tc.in, tc.shards)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("splitBudget(%+v, %d) = %+v, want %+v", tc.in, tc.shards, got, tc.want)
+			}
+			// Together the shards stay within the account's budget (a burst
+			// below the shard count is raised to 1 each).
+			account := positiveOr(tc.in.Burst, transport.DefaultBurst)
+			if tc.shards > 1 && account >= tc.shards && got.Burst*tc.shards > account {
+				t.Errorf("%d shards burst %d together, more than the account's %d", tc.shards, got.Burst*tc.shards, account)
+			}
+		})
+	}
+}
+
+// TestLeaderElectionID: no selector keeps today's lease; each selector has
+// its own valid lease name, the same however the selector is spelled.
+func TestLeaderElectionID(t *testing.T) {
+	id := func(sel string) string {
+		t.Helper()
+		got, err := LeaderElectionID(sel)
+		if err != nil {
+			t.Fatalf("LeaderElectionID(%q): %v", sel, err)
+		}
+		if errs := validation.IsDNS1123Subdomain(got); len(errs) > 0 {
+			t.Errorf("LeaderElectionID(%q) = %q, not a valid lease name: %v", sel, got, errs)
+		}
+		return got
+	}
+	if got := id(""); got != DefaultLeaderElectionID {
+		t.Errorf("no selector: lease %q, want today's %q", got, DefaultLeaderElectionID)
+	}
+	seen := map[string]string{}
+	for _, sel := range []string{"!" + ShardLabel, ShardLabel + "=shard1", ShardLabel + "=shard2", ShardLabel + " in (shard1,shard2)", "team=a"} {
+		got := id(sel)
+		if prev, dup := seen[got]; dup || got == DefaultLeaderElectionID {
+			t.Errorf("selectors %q and %q share lease %q", sel, prev, got)
+		}
+		seen[got] = sel
+		if !strings.HasPrefix(got, "cloudop-manager-") || !strings.HasSuffix(got, ".ops.cloudop.dev") {
+			t.Errorf("lease %q for %q: want cloudop-manager-<digest>.ops.cloudop.dev", got, sel)
+		}
+	}
+	if a, b := id(ShardLabel+"=shard1,team=a"), id(" team = a , "+ShardLabel+" = shard1"); a != b {
+		t.Errorf("one selector spelled two ways gets two leases: %q and %q", a, b)
+	}
+	if _, err := LeaderElectionID("a=(b"); err == nil {
+		t.Error("an invalid selector was accepted")
+	}
+}
+
+// TestCacheOptions: without a selector the cache holds every
+// CloudOperation (single-instance installs are unchanged); with one, only
+// CloudOperations are filtered.
+func TestCacheOptions(t *testing.T) {
+	if o := cacheOptions(nil); o.ByObject != nil || o.DefaultTransform == nil {
+		t.Errorf("no selector: %+v, want no per-object filter and the managed-fields transform", o)
+	}
+	if o := cacheOptions(labels.Everything()); o.ByObject != nil {
+		t.Errorf("empty selector: per-object filter %v", o.ByObject)
+	}
+	sel := labels.SelectorFromSet(labels.Set{ShardLabel: "shard1"})
+	o := cacheOptions(sel)
+	if len(o.ByObject) != 1 || o.DefaultTransform == nil {
+		t.Fatalf("selector: %+v, want one per-object filter and the transform", o)
+	}
+	for obj, by := range o.ByObject {
+		if _, ok := obj.(*opsv1.CloudOperation); !ok || by.Label.String() != sel.String() {
+			t.Errorf("filter on %T by %v, want CloudOperations by %v", obj, by.Label, sel)
+		}
+	}
+}
+
+// TestNewRejectsBadShardFlags: a selector that does not parse or a
+// negative budget split stops the manager before it starts.
+func TestNewRejectsBadShardFlags(t *testing.T) {
+	cfg := &rest.Config{Host: "https://127.0.0.1:1"}
+	if _, err := New(cfg, Options{WatchLabelSelector: "a=(b"}); err == nil || !strings.Contains(err.Error(), "watch label selector") {
+		t.Errorf("invalid selector: %v", err)
+	}
+	if _, err := New(cfg, Options{CloudBudgetShards: -1}); err == nil {
+		t.Error("negative --cloud-budget-shards accepted")
+	}
+}
