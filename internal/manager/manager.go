@@ -164,7 +164,7 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		// over within one retry period instead of a whole lease duration.
 		// Safe because the process exits as soon as the manager stops.
 		LeaderElectionReleaseOnCancel: true,
-		Cache: cacheOptions(selector),
+		Cache:                         cacheOptions(selector),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
