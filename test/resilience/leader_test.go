@@ -35,7 +35,7 @@ const (
 // SIGTERM: it exits cleanly and hands the lease over well within a lease
 // duration.
 func TestLeaderElection(t *testing.T) {
-	deleteLease(t)
+	deleteLease(t, leaseName)
 	var ops []operation
 	for i, svc := range services {
 		o := newOperation(fmt.Sprintf("op-%d-%s", i, strings.ToLower(string(svc))), svc, cloudsim.ScenarioSuccess, 0)
@@ -54,7 +54,7 @@ func TestLeaderElection(t *testing.T) {
 		"--leader-election-retry-period", retryPeriod.String())
 
 	a := startManager(t, "a", nil, args...)
-	holderA := waitLeaseHolder(t, func(h string) bool { return h != "" })
+	holderA := waitLeaseHolder(t, leaseName, func(h string) bool { return h != "" })
 	s.start(t)
 	waitAllRunning(t, s)
 
@@ -75,7 +75,7 @@ func TestLeaderElection(t *testing.T) {
 			t.Logf("%s: %d requests in %v with two managers running (one poller: at most %d)", o.Name, n, window.Round(time.Millisecond), maxPolls)
 		}
 	}
-	if h := leaseHolder(t); h != holderA {
+	if h := leaseHolder(t, leaseName); h != holderA {
 		t.Fatalf("the lease moved from %q to %q while the leader ran", holderA, h)
 	}
 	if b.logContains("Successfully acquired lease") {
@@ -85,7 +85,7 @@ func TestLeaderElection(t *testing.T) {
 	// Kill the leader: the standby takes over.
 	killed := time.Now()
 	a.Kill()
-	holderB := waitLeaseHolder(t, func(h string) bool { return h != holderA && h != "" })
+	holderB := waitLeaseHolder(t, leaseName, func(h string) bool { return h != holderA && h != "" })
 	acquired := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -123,7 +123,7 @@ func TestLeaderElection(t *testing.T) {
 		t.Errorf("the leader did not shut down cleanly on SIGTERM: %v", err)
 	}
 	stoppedAfter := time.Since(terminated)
-	holderC := waitLeaseHolder(t, func(h string) bool { return h != holderB && h != "" })
+	holderC := waitLeaseHolder(t, leaseName, func(h string) bool { return h != holderB && h != "" })
 	handover := time.Since(terminated)
 	t.Logf("leader terminated; it exited after %v and the lease moved to %q after %v (a lease duration is %v)",
 		stoppedAfter.Round(time.Millisecond), holderC, handover.Round(time.Millisecond), leaseDuration)
@@ -151,25 +151,26 @@ func requestCounts(s *scenario) map[string]int {
 	return out
 }
 
-// deleteLease removes the manager's lease, so a test starts without a
+// deleteLease removes a leader election lease, so a test starts without a
 // leader left over from an earlier one.
-func deleteLease(t *testing.T) {
+func deleteLease(t *testing.T, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: leaseNamespace, Name: leaseName}}
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: leaseNamespace, Name: name}}
 	if err := k8s.Delete(ctx, lease); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
 }
 
-// leaseHolder returns the lease's holder ("" when there is none).
-func leaseHolder(t *testing.T) string {
+// leaseHolder returns the holder of the lease name ("" when there is
+// none).
+func leaseHolder(t *testing.T, name string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	lease := &coordinationv1.Lease{}
-	err := k8s.Get(ctx, client.ObjectKey{Namespace: leaseNamespace, Name: leaseName}, lease)
+	err := k8s.Get(ctx, client.ObjectKey{Namespace: leaseNamespace, Name: name}, lease)
 	if apierrors.IsNotFound(err) || (err == nil && lease.Spec.HolderIdentity == nil) {
 		return ""
 	}
@@ -179,17 +180,17 @@ func leaseHolder(t *testing.T) string {
 	return *lease.Spec.HolderIdentity
 }
 
-// waitLeaseHolder waits until the lease's holder satisfies ok.
-func waitLeaseHolder(t *testing.T, ok func(string) bool) string {
+// waitLeaseHolder waits until the holder of the lease name satisfies ok.
+func waitLeaseHolder(t *testing.T, name string, ok func(string) bool) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		h := leaseHolder(t)
+		h := leaseHolder(t, name)
 		if ok(h) {
 			return h
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("lease holder still %q after 30s", h)
+			t.Fatalf("lease %s: holder still %q after 30s", name, h)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -50,8 +50,9 @@ const (
 	managerUser = "cloudop-manager"
 	// leaseNamespace is where config/rbac lets the manager keep its lease.
 	leaseNamespace = "cloudop-system"
-	// leaseName is the manager's leader election lease.
-	leaseName = "cloudop-manager.ops.cloudop.dev"
+	// leaseName is the leader election lease of a manager without
+	// --watch-label-selector.
+	leaseName = manager.DefaultLeaderElectionID
 	// pollInterval is spec.pollInterval of every CloudOperation (the CRD
 	// minimum).
 	pollInterval = 5 * time.Second

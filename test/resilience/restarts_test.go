@@ -390,7 +390,7 @@ func TestAPIServerRestart(t *testing.T) {
 }
 
 func restartAPIServerMidRun(t *testing.T, prefix string, leaseArgs []string, mayExit bool) {
-	deleteLease(t)
+	deleteLease(t, leaseName)
 	s := newScenario(t, prefix, mixedOperations("op", 4, 1))
 	args := append(endpointFlags(s.url), "--leader-elect", "--leader-election-namespace", leaseNamespace)
 	sv := supervise(t, prefix, restartDelay, nil, append(args, leaseArgs...)...)

@@ -1,0 +1,360 @@
+package resilience
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/manager"
+	"github.com/cloudop/cloudop/internal/testenv"
+)
+
+// instance is one manager of TestSharding: its shard ("" for the default
+// instance), the selector it runs with, and the server it reaches cloudsim
+// through.
+type instance struct {
+	shard, selector, metricsAddr string
+	srv                          *instanceServer
+	proc                         *managerProcess
+}
+
+// TestSharding runs a default instance and two shard instances, each with
+// leader election on its own lease, against one control plane and one
+// simulator. Each instance reaches cloudsim through a server of its own,
+// so every cloud request is attributed to the instance that sent it. It
+// checks that every operation is polled by its shard's instance only
+// (the servers, cloudsim's counts and each instance's metrics agree), then
+// relabels a running operation from shard1 to shard2: shard2 takes it over
+// from the status it finds, shard1 stops polling it, and every transition
+// is announced exactly once.
+func TestSharding(t *testing.T) {
+	steps := func(o operation, n int) operation {
+		for j := range n {
+			o.Spec.Steps = append(o.Spec.Steps, cloudsim.StepSpec{Name: fmt.Sprintf("step-%02d", j+1), Duration: cloudsim.D(3 * time.Second)})
+		}
+		return o
+	}
+	// By shard; the mover and sh-one-dws run long enough (36 s) to be
+	// Running well after the relabel. No name contains another, so a
+	// request URI names one operation (instanceServer.count).
+	byShard := map[string][]operation{
+		"":       {steps(newOperation("sh-default-bcs", cloudsim.BCS, cloudsim.ScenarioSuccess, 0), 8), steps(newOperation("sh-default-aos", cloudsim.AOS, cloudsim.ScenarioSuccess, 0), 8)},
+		"shard1": {steps(newOperation("sh-one-dws", cloudsim.DWS, cloudsim.ScenarioSuccess, 0), 12), steps(newOperation("sh-mover-cce", cloudsim.CCE, cloudsim.ScenarioSuccess, 0), 12)},
+		"shard2": {steps(newOperation("sh-two-bcs", cloudsim.BCS, cloudsim.ScenarioSuccess, 0), 8), steps(newOperation("sh-two-aos", cloudsim.AOS, cloudsim.ScenarioSuccess, 0), 8)},
+	}
+	const mover, from, to = "sh-mover-cce", "shard1", "shard2"
+	shardOf := map[string]string{}
+	var ops []operation
+	for _, shard := range []string{"", "shard1", "shard2"} {
+		for _, o := range byShard[shard] {
+			shardOf[o.Name] = shard
+			ops = append(ops, o)
+		}
+	}
+	s := newScenario(t, "shard", ops)
+
+	instances := map[string]*instance{
+		"":       {selector: "!" + manager.ShardLabel},
+		"shard1": {shard: "shard1", selector: manager.ShardLabel + "=shard1"},
+		"shard2": {shard: "shard2", selector: manager.ShardLabel + "=shard2"},
+	}
+	leases := map[string]string{}
+	for shard, in := range instances {
+		lease, err := manager.LeaderElectionID(in.selector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other, dup := leases[lease]; dup || lease == leaseName {
+			t.Fatalf("shards %q and %q share lease %s", shard, other, lease)
+		}
+		leases[lease] = shard
+		deleteLease(t, lease)
+		if in.metricsAddr, err = testenv.FreeLoopbackAddr(); err != nil {
+			t.Fatal(err)
+		}
+		in.srv = newInstanceServer(t, s.sim)
+		args := append(endpointFlags(in.srv.URL),
+			"--watch-label-selector", in.selector, "--cloud-budget-shards", "3",
+			"--metrics-bind-address", in.metricsAddr,
+			"--leader-elect", "--leader-election-namespace", leaseNamespace,
+			"--leader-election-lease-duration", leaseDuration.String(),
+			"--leader-election-renew-deadline", renewDeadline.String(),
+			"--leader-election-retry-period", retryPeriod.String())
+		in.proc = startManager(t, "shard-"+defaultName(shard), nil, args...)
+	}
+	holders := map[string]string{}
+	for lease, shard := range leases {
+		h := waitLeaseHolder(t, lease, func(h string) bool { return h != "" })
+		if other, dup := holders[h]; dup {
+			t.Fatalf("%s leads shards %q and %q", h, other, shard)
+		}
+		holders[h] = shard
+		t.Logf("shard %q: lease %s held by %s", defaultName(shard), lease, h)
+	}
+
+	// Create the operations, labelled with their shard.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, o := range s.ops {
+		if err := s.sim.AddOperation(o.Spec); err != nil {
+			t.Fatal(err)
+		}
+		obj := o.object(s.ns)
+		if shard := shardOf[o.Name]; shard != "" {
+			obj.Labels = map[string]string{manager.ShardLabel: shard}
+		}
+		if err := k8s.Create(ctx, obj); err != nil {
+			t.Fatalf("creating %s: %v", o.Name, err)
+		}
+	}
+	waitAllRunning(t, s)
+
+	// shard1 polls the mover; then it is relabelled to shard2.
+	waitPolls(t, instances[from].srv, mover, time.Time{}, 2)
+	relabelled := time.Now()
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, manager.ShardLabel, to)
+	moverObj := &opsv1.CloudOperation{}
+	moverObj.Namespace, moverObj.Name = s.ns, mover
+	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer pcancel()
+	if err := k8s.Patch(pctx, moverObj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		t.Fatalf("relabelling %s: %v", mover, err)
+	}
+	// shard2 takes it over; once it has polled twice (a poll interval
+	// apart), shard1 must have stopped.
+	firstNew := waitPolls(t, instances[to].srv, mover, relabelled, 1)
+	waitPolls(t, instances[to].srv, mover, relabelled, 2)
+	oldAtHandover := instances[from].srv.count(mover, time.Time{})
+	t.Logf("%s relabelled %s → %s; %s polled it %v later; %s sent %d requests for it after the relabel",
+		mover, from, to, to, firstNew.Sub(relabelled).Round(time.Millisecond), from, instances[from].srv.count(mover, relabelled))
+
+	s.waitTerminal(t, 90*time.Second)
+	if n := instances[from].srv.count(mover, time.Time{}); n != oldAtHandover {
+		t.Errorf("%s kept polling %s after handing it over: %d requests at the handover, %d at the end", from, mover, oldAtHandover, n)
+	}
+	if n := instances[from].srv.count("sh-one-dws", relabelled); n == 0 {
+		t.Errorf("%s did not poll its other operation after the relabel: the check above proves nothing", from)
+	}
+
+	// Every request for an operation came from its shard's instance (the
+	// mover: shard1's, then shard2's), and cloudsim counted the same.
+	simCounts := requestCounts(s)
+	for _, o := range s.ops {
+		total := 0
+		for shard, in := range instances {
+			n := in.srv.count(o.Name, time.Time{})
+			total += n
+			owner := shard == shardOf[o.Name] || (o.Name == mover && shard == to)
+			switch {
+			case owner && n == 0:
+				t.Errorf("%s (shard %q) never polled by its instance", o.Name, defaultName(shardOf[o.Name]))
+			case !owner && n > 0:
+				t.Errorf("%s (shard %q) polled %d times by the %q instance", o.Name, defaultName(shardOf[o.Name]), n, defaultName(shard))
+			}
+		}
+		if total != simCounts[o.Name] {
+			t.Errorf("%s: the instances' servers saw %d requests, cloudsim counted %d", o.Name, total, simCounts[o.Name])
+		}
+	}
+
+	// Each instance's metrics agree: its polls are the requests its server
+	// saw, and its cache holds its shard's objects only (the default
+	// instance also holds the unlabelled objects of earlier tests).
+	own := map[string]int{"": 2, "shard1": 1, "shard2": 3}
+	for shard, in := range instances {
+		polls, cached, err := scrapeShardMetrics(in.metricsAddr)
+		if err != nil {
+			t.Errorf("instance %q: %v", defaultName(shard), err)
+			continue
+		}
+		sent := in.srv.count("", time.Time{})
+		t.Logf("instance %q: %d polls (cloudop_observations_total), %d requests on its server, %d CloudOperations in its cache", defaultName(shard), polls, sent, cached)
+		if polls != sent {
+			t.Errorf("instance %q: %d polls in its metrics, %d requests on its server", defaultName(shard), polls, sent)
+		}
+		if cached < own[shard] || (shard != "" && cached != own[shard]) {
+			t.Errorf("instance %q: %d CloudOperations in its cache, want %d", defaultName(shard), cached, own[shard])
+		}
+	}
+
+	sum := s.verify(t)
+	t.Logf("%s", sum)
+	checkHandover(t, s, mover)
+}
+
+// checkHandover checks that the relabelled operation's status never went
+// back (the new shard continued from what it found) and that no event of
+// it repeats another (same reason and note).
+func checkHandover(t *testing.T, s *scenario, name string) {
+	t.Helper()
+	done := -1
+	for _, sn := range s.h.snapshots(name) {
+		n := 0
+		for _, st := range sn.Object.Status.Steps {
+			if st.Phase == opsv1.PhaseSucceeded {
+				n++
+			}
+		}
+		if n < done {
+			t.Errorf("%s: %d steps succeeded, then %d (%s)", name, done, n, sn)
+		}
+		done = n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var list eventsv1.EventList
+	if err := k8s.List(ctx, &list, client.InNamespace(s.ns)); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range list.Items {
+		if e.Regarding.Name != name {
+			continue
+		}
+		n := 1
+		if e.Series != nil {
+			n = int(e.Series.Count)
+		}
+		seen[e.Reason+": "+e.Note] += n
+	}
+	for what, n := range seen {
+		if n > 1 {
+			t.Errorf("%s: event %q recorded %d times", name, what, n)
+		}
+	}
+	t.Logf("%s: %d distinct events, none repeated", name, len(seen))
+}
+
+// waitPolls waits until srv has received n requests for the operation
+// name since since, and returns when the n-th arrived.
+func waitPolls(t *testing.T, srv *instanceServer, name string, since time.Time, n int) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		if at, ok := srv.nth(name, since, n); ok {
+			return at
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d requests after %s within 45s, want %d", name, srv.count(name, since), since.Format("15:04:05.000"), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// defaultName names the default shard in messages.
+func defaultName(shard string) string {
+	if shard == "" {
+		return "default"
+	}
+	return shard
+}
+
+// instanceServer serves a simulator to one manager instance on a port of
+// its own and logs every request URI it received, with its time.
+type instanceServer struct {
+	// URL is the server's base URL.
+	URL string
+
+	mu   sync.Mutex
+	reqs []loggedRequest
+}
+
+// loggedRequest is one request an instanceServer received.
+type loggedRequest struct {
+	At  time.Time
+	URI string
+}
+
+func newInstanceServer(t *testing.T, sim *cloudsim.Simulator) *instanceServer {
+	t.Helper()
+	s := &instanceServer{}
+	h := sim.Handler()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.reqs = append(s.reqs, loggedRequest{At: time.Now(), URI: r.URL.RequestURI()})
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// count is how many requests naming the operation (every request, for
+// "") arrived after since. Every identifier of a test operation (job,
+// cluster, stack, blockchain) contains its name.
+func (s *instanceServer) count(name string, since time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.reqs {
+		if r.At.After(since) && strings.Contains(r.URI, name) {
+			n++
+		}
+	}
+	return n
+}
+
+// nth returns when the n-th request naming the operation after since
+// arrived.
+func (s *instanceServer) nth(name string, since time.Time, n int) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.reqs {
+		if r.At.After(since) && strings.Contains(r.URI, name) {
+			if n--; n == 0 {
+				return r.At, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+// Series of a manager's metrics TestSharding reads.
+var (
+	observationsTotal = regexp.MustCompile(`(?m)^cloudop_observations_total\{[^}]*\} (\S+)$`)
+	operationsGauge   = regexp.MustCompile(`(?m)^cloudop_operations\{[^}]*\} (\S+)$`)
+)
+
+// scrapeShardMetrics returns a manager's polls (cloudop_observations_total
+// over every service and result) and the CloudOperations in its cache
+// (cloudop_operations over every phase).
+func scrapeShardMetrics(addr string) (polls, cached int, err error) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	sum := func(re *regexp.Regexp) int {
+		total := 0
+		for _, m := range re.FindAllStringSubmatch(string(body), -1) {
+			if v, err := strconv.ParseFloat(m[1], 64); err == nil {
+				total += int(v)
+			}
+		}
+		return total
+	}
+	return sum(observationsTotal), sum(operationsGauge), nil
+}
