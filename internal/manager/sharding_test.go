@@ -1,17 +1,26 @@
 package manager
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"math"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
+	"github.com/cloudop/cloudop/internal/testenv"
 )
 
 // TestSplitBudget: N shards sharing an account each get 1/N of its rates
@@ -137,5 +146,70 @@ func TestNewRejectsBadShardFlags(t *testing.T) {
 	}
 	if _, err := New(cfg, Options{CloudBudgetShards: -1}); err == nil {
 		t.Error("negative --cloud-budget-shards accepted")
+	}
+}
+
+// TestShardingOverlay builds config/sharding with kubectl kustomize and
+// checks its Deployments: one default instance (the unlabelled objects)
+// and shards with distinct selectors, hence distinct leases, each
+// splitting the cloud budget by the number of Deployments.
+func TestShardingOverlay(t *testing.T) {
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		t.Skipf("no kubectl: %v", err)
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "sharding")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/sharding: %v", err)
+	}
+	type deployment struct {
+		name, selector, shards string
+	}
+	var deps []deployment
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		var d appsv1.Deployment
+		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if d.Kind != "Deployment" {
+			continue
+		}
+		dep := deployment{name: d.Name, selector: "<none>"}
+		for _, arg := range d.Spec.Template.Spec.Containers[0].Args {
+			if v, ok := strings.CutPrefix(arg, "--watch-label-selector="); ok {
+				dep.selector = v
+			}
+			if v, ok := strings.CutPrefix(arg, "--cloud-budget-shards="); ok {
+				dep.shards = v
+			}
+		}
+		deps = append(deps, dep)
+	}
+	if len(deps) != 3 {
+		t.Fatalf("%d Deployments, want the default and two shards: %+v", len(deps), deps)
+	}
+	leases := map[string]string{}
+	for _, d := range deps {
+		if d.shards != strconv.Itoa(len(deps)) {
+			t.Errorf("%s: --cloud-budget-shards=%s, want %d (one per Deployment)", d.name, d.shards, len(deps))
+		}
+		lease, err := LeaderElectionID(d.selector)
+		if err != nil || d.selector == "<none>" {
+			t.Errorf("%s: selector %s: %v", d.name, d.selector, err)
+		}
+		if other, dup := leases[lease]; dup {
+			t.Errorf("%s and %s share lease %s", d.name, other, lease)
+		}
+		leases[lease] = d.name
+	}
+	if deps[0].name != "cloudop-manager" || deps[0].selector != "!"+ShardLabel {
+		t.Errorf("default instance %+v, want cloudop-manager with !%s", deps[0], ShardLabel)
 	}
 }
