@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -232,13 +233,29 @@ func (r *CloudOperationReconciler) SetupWithManager(mgr ctrl.Manager, workers in
 		opts.RateLimiter = retryRateLimiter(maxRetryDelay)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&opsv1.CloudOperation{}, builder.WithPredicates(predicate.Or(
+		For(&opsv1.CloudOperation{}, builder.WithPredicates(r.forgetRemoved(), predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 		))).
 		WithOptions(opts).
 		Named("cloudoperation").
 		Complete(r)
+}
+
+// forgetRemoved lets every event through and, when the cache loses an
+// object (deleted, or relabelled out of this instance's shard), forgets at
+// once what the reconciler remembers of it. The reconcile that follows
+// would forget it too (NotFound), but an object relabelled away and back
+// before that reconcile runs is found again, with a status another shard
+// wrote: remembering our older write would take that newer status for a
+// lagging copy and refuse to announce from it.
+func (r *CloudOperationReconciler) forgetRemoved() predicate.Funcs {
+	return predicate.Funcs{DeleteFunc: func(e event.DeleteEvent) bool {
+		key := client.ObjectKeyFromObject(e.Object)
+		r.failures.forget(key)
+		r.written.forget(key)
+		return true
+	}}
 }
 
 // retryRateLimiter paces retries of failed reconciles, which return an error

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -394,4 +395,28 @@ type staleReader struct {
 func (s staleReader) Get(_ context.Context, _ client.ObjectKey, out client.Object, _ ...client.GetOption) error {
 	s.obj.DeepCopyInto(out.(*opsv1.CloudOperation))
 	return nil
+}
+
+// TestObjectBackFromAnotherShard: an object relabelled to another shard,
+// which writes a newer status, and back again before this instance's
+// reconcile saw it gone. The cache's delete makes the reconciler forget
+// its own last write, so the newer status is not taken for a lagging copy
+// and the next transition is announced and written.
+func TestObjectBackFromAnotherShard(t *testing.T) {
+	g := NewWithT(t)
+	ns, obj, observer := newTrackedOperation(t, "wf-shard", runningOp(), nil)
+	r := newTestReconciler(observer, testNow)
+	reconcileOnce(t, r, obj)
+
+	moved := runningOp()
+	moved.Progress = int32p(60)
+	moved.Steps[1].Phase = cloud.PhaseSucceeded
+	observer.set("wf-shard", moved, nil)
+	reconcileOnce(t, newTestReconciler(observer, testNow), obj) // the other shard
+	g.Expect(r.forgetRemoved().Delete(event.DeleteEvent{Object: obj})).To(BeTrue())
+
+	observer.set("wf-shard", succeededOp(), nil)
+	reconcileOnce(t, r, obj)
+	g.Expect(fetch(t, obj).Status.Phase).To(Equal(opsv1.PhaseSucceeded))
+	g.Expect(namespaceEvents(t, ns)).To(ContainElement(ContainSubstring("PhaseChanged phase Running → Succeeded")))
 }
