@@ -173,8 +173,11 @@ func TestSharding(t *testing.T) {
 	}
 
 	// Each instance's metrics agree: its polls are the requests its server
-	// saw, and its cache holds its shard's objects only (the default
-	// instance also holds the unlabelled objects of earlier tests).
+	// saw, and its cache holds its shard's objects only. The default
+	// instance also holds the unlabelled objects of the package's earlier
+	// tests, and polls those still running at endpoints of their own
+	// (spec.endpoint) or with credentials it cannot read: at least as many
+	// polls as requests, then.
 	own := map[string]int{"": 2, "shard1": 1, "shard2": 3}
 	for shard, in := range instances {
 		polls, cached, err := scrapeShardMetrics(in.metricsAddr)
@@ -184,7 +187,7 @@ func TestSharding(t *testing.T) {
 		}
 		sent := in.srv.count("", time.Time{})
 		t.Logf("instance %q: %d polls (cloudop_observations_total), %d requests on its server, %d CloudOperations in its cache", defaultName(shard), polls, sent, cached)
-		if polls != sent {
+		if polls != sent && (shard != "" || polls < sent) {
 			t.Errorf("instance %q: %d polls in its metrics, %d requests on its server", defaultName(shard), polls, sent)
 		}
 		if cached < own[shard] || (shard != "" && cached != own[shard]) {
