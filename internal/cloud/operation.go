@@ -40,6 +40,8 @@ const (
 	ServiceDDS                 Service = "DDS"
 	ServiceGaussDBforOpenGauss Service = "GaussDBforOpenGauss"
 	ServiceGaussDBforNoSQL     Service = "GaussDBforNoSQL"
+	// ServiceRFS is Resource Formation Service: a stack deployment.
+	ServiceRFS Service = "RFS"
 )
 
 // Services lists every supported service.
@@ -47,6 +49,7 @@ var Services = []Service{
 	ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS,
 	ServiceECS, ServiceEVS, ServiceIMS, ServiceBMS, ServiceVPC,
 	ServiceRDS, ServiceGaussDB, ServiceDDS, ServiceGaussDBforOpenGauss, ServiceGaussDBforNoSQL,
+	ServiceRFS,
 }
 
 // OperationType is the kind of operation of a service that has several.
@@ -174,7 +177,9 @@ type Target struct {
 	OperationID   string
 	ClusterID     string
 	StackID       string
-	BlockchainID  string
+	// StackName is the RFS stack a deployment belongs to.
+	StackName    string
+	BlockchainID string
 	// BaseURL is the resolved scheme://host[:port] to call.
 	BaseURL     string
 	Credentials Credentials
