@@ -148,3 +148,12 @@ func TestDecodeJSONObject(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinDistinct(t *testing.T) {
+	if got := JoinDistinct("; ", " a ", "", "b", "a", "  ", "b ", "c"); got != "a; b; c" {
+		t.Errorf("got %q", got)
+	}
+	if got := JoinDistinct("; "); got != "" {
+		t.Errorf("got %q", got)
+	}
+}
