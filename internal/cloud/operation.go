@@ -7,8 +7,8 @@
 // Package transport (which imports this one) sends the signed,
 // rate-limited requests. Each service lives in its own package (bcs, cce,
 // aos, dws; classicjob serves the job API that ECS, EVS, IMS, BMS and VPC
-// share, rdsjob the job query of the database services) and turns its
-// API's answer into an Operation.
+// share, rdsjob the job query of the database services, rfs the RFS stack
+// deployments) and turns its API's answer into an Operation.
 package cloud
 
 import (
