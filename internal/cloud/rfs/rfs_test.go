@@ -361,26 +361,25 @@ func TestFetch(t *testing.T) {
 	}
 
 	got = nil
-	bad := func(change func(*cloud.Target)) cloud.Target {
+	var rejected []cloud.Target
+	for _, change := range []func(*cloud.Target){
+		func(t *cloud.Target) { t.OperationID = "" },
+		func(t *cloud.Target) { t.OperationID = "d 1" },
+		func(t *cloud.Target) { t.OperationID = "../d1" },
+		func(t *cloud.Target) { t.StackID = "s/1" },
+		func(t *cloud.Target) { t.ProjectID = "" },
+		func(t *cloud.Target) { t.OperationType = cloud.OperationTypeJob },
+	} {
 		tg := target
 		change(&tg)
-		return tg
+		rejected = append(rejected, tg)
 	}
-	adaptertest.Rejected(t, New(nil), srv.URL, []cloud.Target{
-		bad(func(t *cloud.Target) { t.StackName = "" }),
-		bad(func(t *cloud.Target) { t.StackName = "a/b" }),
-		bad(func(t *cloud.Target) { t.StackName = "a b" }),
-		bad(func(t *cloud.Target) { t.StackName = "a?b" }),
-		bad(func(t *cloud.Target) { t.StackName = "a#b" }),
-		bad(func(t *cloud.Target) { t.StackName = "a%2Fb" }),
-		bad(func(t *cloud.Target) { t.StackName = ".." }),
-		bad(func(t *cloud.Target) { t.OperationID = "" }),
-		bad(func(t *cloud.Target) { t.OperationID = "d 1" }),
-		bad(func(t *cloud.Target) { t.OperationID = "../d1" }),
-		bad(func(t *cloud.Target) { t.StackID = "s/1" }),
-		bad(func(t *cloud.Target) { t.ProjectID = "" }),
-		bad(func(t *cloud.Target) { t.OperationType = cloud.OperationTypeJob }),
-	})
+	for _, name := range []string{"", "a/b", "a b", "a?b", "a#b", "a%2Fb", ".."} {
+		tg := target
+		tg.StackName = name
+		rejected = append(rejected, tg)
+	}
+	adaptertest.Rejected(t, New(nil), srv.URL, rejected)
 	if len(got) != 0 {
 		t.Errorf("a rejected target was sent: %+v", got)
 	}
