@@ -43,6 +43,14 @@ func (t StatusTable) Lookup(word string) (Phase, bool) {
 	return PhaseUnknown, false
 }
 
+// NewOperation starts an Operation from the service's own status word for
+// it: the word, sanitized, as ServiceStatus and its phase by the table.
+func (t StatusTable) NewOperation(word string) *Operation {
+	op := &Operation{ServiceStatus: SanitizeText(word)}
+	op.Phase = t.MapOperationStatus(op, word)
+	return op
+}
+
 // MapOperationStatus maps the operation's own status word. An empty or
 // unknown word gives PhaseUnknown and is recorded in op.UnknownStatuses
 // (an empty word as "(missing)") so the controller can warn about it.

@@ -157,3 +157,22 @@ func TestJoinDistinct(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestNewOperation(t *testing.T) {
+	tab := StatusTable{"Running": PhaseRunning}
+	tests := []struct {
+		word, wantStatus string
+		want             Phase
+		unknown          []string
+	}{
+		{word: " Running\n", wantStatus: "Running", want: PhaseRunning},
+		{word: "Exploded\x00", wantStatus: "Exploded", want: PhaseUnknown, unknown: []string{"Exploded"}},
+		{word: "", want: PhaseUnknown, unknown: []string{"(missing)"}},
+	}
+	for _, tt := range tests {
+		op := tab.NewOperation(tt.word)
+		if op.ServiceStatus != tt.wantStatus || op.Phase != tt.want || strings.Join(op.UnknownStatuses, ",") != strings.Join(tt.unknown, ",") {
+			t.Errorf("NewOperation(%q) = %q %v %q, want %q %v %q", tt.word, op.ServiceStatus, op.Phase, op.UnknownStatuses, tt.wantStatus, tt.want, tt.unknown)
+		}
+	}
+}

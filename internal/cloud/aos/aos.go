@@ -92,8 +92,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	}
 	st := e.Status
 	word := string(st.ObjectStatus.Phase)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
-	op.Phase = Phases.MapOperationStatus(op, word)
+	op := Phases.NewOperation(word)
 
 	type keyed struct {
 		step cloud.Step

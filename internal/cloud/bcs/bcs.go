@@ -215,8 +215,7 @@ func stripSpace(s string) string {
 }
 
 func convert(r record) *cloud.Operation {
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(string(r.OperationStatus))}
-	op.Phase = Statuses.MapOperationStatus(op, string(r.OperationStatus))
+	op := Statuses.NewOperation(string(r.OperationStatus))
 
 	var steps []cloud.Step
 	order := make([]int64, 0, len(r.OperationProcess))

@@ -134,8 +134,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		return nil, err
 	}
 	word := string(w.Status.Phase)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
-	op.Phase = WorkflowPhases.MapOperationStatus(op, word)
+	op := WorkflowPhases.NewOperation(word)
 	if p, ok := WorkflowPhases.Lookup(word); ok && p == cloud.PhaseFailed {
 		op.Resumable = true
 	}

@@ -63,8 +63,7 @@ func ParseJob(body []byte) (*cloud.Operation, error) {
 		return nil, err
 	}
 	word := string(j.Status.Phase)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
-	op.Phase = JobPhases.MapOperationStatus(op, word)
+	op := JobPhases.NewOperation(word)
 	addJobResources(op, &j)
 
 	var steps []cloud.Step

@@ -145,8 +145,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		return nil, err
 	}
 	word := string(j.Status)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
-	op.Phase = Statuses.MapOperationStatus(op, word)
+	op := Statuses.NewOperation(word)
 	e := &j.Entities
 	addResources(op, e)
 

@@ -111,8 +111,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		return nil, err
 	}
 	word := string(a.Status)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
-	op.Phase = Statuses.MapOperationStatus(op, word)
+	op := Statuses.NewOperation(word)
 
 	// The "current" sub-item is the first failed one, else the first
 	// running one: its progress and message speak for the action.

@@ -206,8 +206,7 @@ func Parse(s cloud.Service, jobID string, body []byte) (*cloud.Operation, error)
 	}
 
 	word := string(j.Status)
-	op := &cloud.Operation{ServiceStatus: cloud.SanitizeText(word)}
-	op.Phase = svc.statuses.MapOperationStatus(op, word)
+	op := svc.statuses.NewOperation(word)
 	op.AddResource("instance", string(j.Instance.ID))
 	for _, id := range j.Entities.ResourceIDs {
 		op.AddResource("resource", id)
