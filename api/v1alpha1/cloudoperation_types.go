@@ -5,7 +5,7 @@ import (
 )
 
 // Service names the cloud service whose operation is tracked.
-// +kubebuilder:validation:Enum=BCS;CCE;AOS;DWS;ECS;EVS;IMS;BMS;VPC;RDS;GaussDB;DDS;GaussDBforOpenGauss;GaussDBforNoSQL
+// +kubebuilder:validation:Enum=BCS;CCE;AOS;DWS;ECS;EVS;IMS;BMS;VPC;RDS;GaussDB;DDS;GaussDBforOpenGauss;GaussDBforNoSQL;RFS
 type Service string
 
 // Supported services.
@@ -53,6 +53,10 @@ const (
 	// ServiceGaussDBforNoSQL is GaussDB NoSQL (Cassandra, Mongo, Influx,
 	// Redis interfaces); a job, as for RDS.
 	ServiceGaussDBforNoSQL Service = "GaussDBforNoSQL"
+	// ServiceRFS is Resource Formation Service, AOS's successor; the
+	// operation is one deployment of a stack (DeployStack's deployment_id),
+	// read from the stack's metadata and its events for that deployment.
+	ServiceRFS Service = "RFS"
 )
 
 // OperationType says which kind of operation of a service is tracked, for
@@ -115,7 +119,10 @@ type SecretReference struct {
 // +kubebuilder:validation:XValidation:rule="has(self.operationType) == has(oldSelf.operationType) && (!has(self.operationType) || self.operationType == oldSelf.operationType)",message="operationType is immutable",fieldPath=".operationType"
 // +kubebuilder:validation:XValidation:rule="self.service != 'DWS' || has(self.clusterID)",message="clusterID is required when service is DWS",fieldPath=".clusterID",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="self.service != 'AOS' || has(self.stackID)",message="stackID is required when service is AOS",fieldPath=".stackID",reason=FieldValueRequired
-// +kubebuilder:validation:XValidation:rule="self.service == 'AOS' || !has(self.stackID)",message="stackID is only used when service is AOS",fieldPath=".stackID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.service == 'AOS' || self.service == 'RFS' || !has(self.stackID)",message="stackID is only used when service is AOS or RFS",fieldPath=".stackID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.service != 'RFS' || has(self.stackName)",message="stackName is required when service is RFS",fieldPath=".stackName",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.service == 'RFS' || !has(self.stackName)",message="stackName is only used when service is RFS",fieldPath=".stackName",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.stackName) == has(oldSelf.stackName) && (!has(self.stackName) || self.stackName == oldSelf.stackName)",message="stackName is immutable",fieldPath=".stackName"
 // +kubebuilder:validation:XValidation:rule="self.service == 'BCS' || !has(self.blockchainID)",message="blockchainID is only used when service is BCS",fieldPath=".blockchainID",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="self.service == 'CCE' || self.service == 'DWS' || !has(self.clusterID)",message="clusterID is only used when service is CCE or DWS",fieldPath=".clusterID",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="self.service != 'DWS' || self.operationID.matches('^[A-Z][A-Z_]*$')",message="operationID of a DWS operation is an action name such as RESTORING or SNAPSHOTTING_FAILED",fieldPath=".operationID",reason=FieldValueInvalid
@@ -154,7 +161,7 @@ type CloudOperationSpec struct {
 	// OperationID is the service's own ID of the operation: BCS
 	// operation_id, CCE upgrade_workflow_id (or job_id), AOS action_id,
 	// DWS action_name, the job_id of an ECS, EVS, IMS, BMS or VPC job or of
-	// a database service's job.
+	// a database service's job, RFS deployment_id.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
@@ -170,7 +177,17 @@ type CloudOperationSpec struct {
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.-]*$`
 	ClusterID string `json:"clusterID,omitempty"`
 
-	// StackID is the AOS stack the execution belongs to.
+	// StackName is the RFS stack the deployment belongs to (RFS addresses
+	// stacks by name).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z一-龥][A-Za-z0-9_一-龥-]*$`
+	StackName string `json:"stackName,omitempty"`
+
+	// StackID is the AOS stack the execution belongs to; for RFS, optionally
+	// the stack's ID, so a stack deleted and created again under the same
+	// name is not mistaken for the one deployed.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -196,6 +197,21 @@ func JoinNonEmpty(sep string, parts ...string) string {
 	for _, p := range parts {
 		if strings.TrimSpace(p) != "" {
 			kept = append(kept, strings.TrimSpace(p))
+		}
+	}
+	return strings.Join(kept, sep)
+}
+
+// JoinDistinct joins the non-empty parts with sep, each text (trimmed)
+// once: services repeat an error in several fields (IMS's job error in
+// addition_error_*, an RFS failure in the stack's status_message and in
+// its events).
+func JoinDistinct(sep string, parts ...string) string {
+	kept := make([]string, 0, len(parts))
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p != "" && !slices.Contains(kept, p) {
+			kept = append(kept, p)
 		}
 	}
 	return strings.Join(kept, sep)

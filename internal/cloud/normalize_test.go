@@ -149,6 +149,15 @@ func TestDecodeJSONObject(t *testing.T) {
 	}
 }
 
+func TestJoinDistinct(t *testing.T) {
+	if got := JoinDistinct("; ", " a ", "", "b", "a", "  ", "b ", "c"); got != "a; b; c" {
+		t.Errorf("got %q", got)
+	}
+	if got := JoinDistinct("; "); got != "" {
+		t.Errorf("got %q", got)
+	}
+}
+
 func TestNewOperation(t *testing.T) {
 	tab := StatusTable{"Running": PhaseRunning}
 	tests := []struct {

@@ -7,8 +7,8 @@
 // Package transport (which imports this one) sends the signed,
 // rate-limited requests. Each service lives in its own package (bcs, cce,
 // aos, dws; classicjob serves the job API that ECS, EVS, IMS, BMS and VPC
-// share, rdsjob the job query of the database services) and turns its
-// API's answer into an Operation.
+// share, rdsjob the job query of the database services, rfs the RFS stack
+// deployments) and turns its API's answer into an Operation.
 package cloud
 
 import (
@@ -40,6 +40,8 @@ const (
 	ServiceDDS                 Service = "DDS"
 	ServiceGaussDBforOpenGauss Service = "GaussDBforOpenGauss"
 	ServiceGaussDBforNoSQL     Service = "GaussDBforNoSQL"
+	// ServiceRFS is Resource Formation Service: a stack deployment.
+	ServiceRFS Service = "RFS"
 )
 
 // Services lists every supported service.
@@ -47,6 +49,7 @@ var Services = []Service{
 	ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS,
 	ServiceECS, ServiceEVS, ServiceIMS, ServiceBMS, ServiceVPC,
 	ServiceRDS, ServiceGaussDB, ServiceDDS, ServiceGaussDBforOpenGauss, ServiceGaussDBforNoSQL,
+	ServiceRFS,
 }
 
 // OperationType is the kind of operation of a service that has several.
@@ -174,7 +177,9 @@ type Target struct {
 	OperationID   string
 	ClusterID     string
 	StackID       string
-	BlockchainID  string
+	// StackName is the RFS stack a deployment belongs to.
+	StackName    string
+	BlockchainID string
 	// BaseURL is the resolved scheme://host[:port] to call.
 	BaseURL     string
 	Credentials Credentials

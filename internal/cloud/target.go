@@ -35,6 +35,35 @@ func (t Target) RequireJob() (string, error) {
 	return project, nil
 }
 
+// RequireDeployment checks an RFS target, whose only kind of operation is
+// a stack deployment: spec.operationType empty, a project ID (see
+// RequireProjectID), spec.stackName and spec.operationID (the
+// deployment_id) fit for a path segment, and spec.stackID, when set, too.
+// Stack names may hold Chinese letters, which the path-segment rule
+// accepts. It returns the project ID; any error is KindPermanent.
+func (t Target) RequireDeployment() (string, error) {
+	if t.OperationType != "" {
+		return "", Permanentf("spec.operationType %q is not supported for %s (a stack deployment has none)",
+			Excerpt(string(t.OperationType), MaxQuotedRunes), t.Service)
+	}
+	project, err := t.RequireProjectID()
+	if err != nil {
+		return "", err
+	}
+	if err := RequireSegment("spec.stackName", t.StackName); err != nil {
+		return "", err
+	}
+	if err := RequireSegment("spec.operationID", t.OperationID); err != nil {
+		return "", err
+	}
+	if t.StackID != "" {
+		if err := RequireSegment("spec.stackID", t.StackID); err != nil {
+			return "", err
+		}
+	}
+	return project, nil
+}
+
 // ValidPathSegment reports whether an ID can be placed in a URL path as
 // one segment without changing the path's meaning: non-empty, at most 256
 // bytes, no "/", "\", "?", "#", "%", whitespace or control characters,

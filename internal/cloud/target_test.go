@@ -43,3 +43,37 @@ func TestRequireJob(t *testing.T) {
 		}
 	}
 }
+
+// TestRequireDeployment: an RFS target needs no operation type, a
+// project, a stack name (Chinese letters allowed) and a deployment ID;
+// a stack ID is checked when given.
+func TestRequireDeployment(t *testing.T) {
+	for _, ok := range []Target{
+		{Service: ServiceRFS, ProjectID: "p1", StackName: "demo-stack_01", OperationID: "d1"},
+		{Service: ServiceRFS, ProjectID: "p1", StackName: "演示栈-01", OperationID: "d1", StackID: "s1"},
+	} {
+		if p, err := ok.RequireDeployment(); err != nil || p != "p1" {
+			t.Errorf("%+v: %q, %v", ok, p, err)
+		}
+	}
+	for _, c := range []struct {
+		field string
+		bad   Target
+	}{
+		{"spec.operationType", Target{ProjectID: "p1", StackName: "s", OperationID: "d1", OperationType: OperationTypeJob}},
+		{"spec.projectID", Target{StackName: "s", OperationID: "d1"}},
+		{"spec.stackName", Target{ProjectID: "p1", OperationID: "d1"}},
+		{"spec.stackName", Target{ProjectID: "p1", StackName: "a/b", OperationID: "d1"}},
+		{"spec.stackName", Target{ProjectID: "p1", StackName: "演示 栈", OperationID: "d1"}},
+		{"spec.stackName", Target{ProjectID: "p1", StackName: "a?b", OperationID: "d1"}},
+		{"spec.stackName", Target{ProjectID: "p1", StackName: "a#b", OperationID: "d1"}},
+		{"spec.stackName", Target{ProjectID: "p1", StackName: "a%2Fb", OperationID: "d1"}},
+		{"spec.operationID", Target{ProjectID: "p1", StackName: "s"}},
+		{"spec.operationID", Target{ProjectID: "p1", StackName: "s", OperationID: "d 1"}},
+		{"spec.stackID", Target{ProjectID: "p1", StackName: "s", OperationID: "d1", StackID: "../x"}},
+	} {
+		if _, err := c.bad.RequireDeployment(); KindOf(err) != KindPermanent || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s %+v: got %v", c.field, c.bad, err)
+		}
+	}
+}

@@ -182,7 +182,7 @@ func TestAdminAddOperationsRefused(t *testing.T) {
 		{"key exists", cce("wf-1"), 409, `CCE operation "wf-1" already exists`},
 		{"one of a batch exists", "[" + cce("wf-2") + "," + cce("wf-1") + "]", 409, `CCE operation "wf-1" already exists`},
 		{"duplicate within the batch", "[" + cce("wf-3") + "," + cce("wf-3") + "]", 400, `operation 1: duplicate CCE operation "wf-3"`},
-		{"unknown service", `{"service":"XYZ","id":"x","projectID":"p"}`, 400, `operation 0 (XYZ "x"): service "XYZ" unknown (want BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC, RDS, GaussDB, DDS, GaussDBforOpenGauss or GaussDBforNoSQL)`},
+		{"unknown service", `{"service":"XYZ","id":"x","projectID":"p"}`, 400, `operation 0 (XYZ "x"): service "XYZ" unknown (want BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC, RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL or RFS)`},
 		{"classic job cancelled", `{"service":"EVS","id":"j","projectID":"p","scenario":"cancel"}`, 400,
 			`operation 0 (EVS "j"): scenario cancel is not available for EVS jobs: the job API has no cancelled status (use fail, never or unknown-status)`},
 		{"unknown field", `{"service":"CCE","id":"x","projectID":"p","clusterID":"c","bogus":1}`, 400, `decode operation: json: unknown field "bogus"`},

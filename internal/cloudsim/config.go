@@ -38,10 +38,15 @@ const (
 	DDS                 Service = "DDS"
 	GaussDBforOpenGauss Service = "GaussDBforOpenGauss"
 	GaussDBforNoSQL     Service = "GaussDBforNoSQL"
+	// RFS (Resource Formation Service, AOS's successor) deploys stacks:
+	// an operation is one deployment, read from the stack's metadata
+	// (GET /v1/{project_id}/stacks/{stack_name}/metadata) and its events
+	// (…/events?deployment_id={id}).
+	RFS Service = "RFS"
 )
 
 // Services lists the simulated services in a stable order.
-var Services = []Service{BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC, RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL}
+var Services = []Service{BCS, CCE, AOS, DWS, ECS, EVS, IMS, BMS, VPC, RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL, RFS}
 
 // serviceNames is Services for messages: "BCS, CCE, ... or VPC".
 var serviceNames = func() string {
@@ -54,7 +59,7 @@ var serviceNames = func() string {
 
 func (s Service) valid() bool {
 	switch s {
-	case BCS, CCE, AOS, DWS:
+	case BCS, CCE, AOS, DWS, RFS:
 		return true
 	}
 	return s.family() != nil
@@ -268,15 +273,20 @@ type OperationSpec struct {
 	Type OperationType `json:"type,omitempty"`
 	// ID is the service's ID of the operation: BCS operation_id, CCE
 	// upgrade_workflow_id (or job_id), AOS action_id, DWS action_name, the
-	// job_id of a classic job, the id of a database service's job.
+	// job_id of a classic job, the id of a database service's job, RFS
+	// deployment_id.
 	ID string `json:"id"`
 	// ProjectID owns the operation.
 	ProjectID string `json:"projectID"`
 	// ClusterID is required for a CCE upgrade workflow and DWS; a CCE job
 	// reports it as spec.clusterUID.
 	ClusterID string `json:"clusterID,omitempty"`
-	// StackID is required for AOS.
+	// StackID is required for AOS; for RFS it is optional, the stack's
+	// stack_id (default: a stable UUID derived from project and name).
 	StackID string `json:"stackID,omitempty"`
+	// StackName is required for RFS: the stack the deployment belongs to,
+	// its path segment. One RFS operation a stack (per project).
+	StackName string `json:"stackName,omitempty"`
 	// BlockchainID is the BCS blockchain (optional, used by the
 	// blockchain_id filter).
 	BlockchainID string `json:"blockchainID,omitempty"`
@@ -285,7 +295,10 @@ type OperationSpec struct {
 	// Params tune the scenario.
 	Params Params `json:"params,omitzero"`
 	// Steps replace the service's default steps. A database service's
-	// job has none (it runs for the step duration).
+	// job has none (it runs for the step duration). An RFS deployment's
+	// steps are the stack's resources, named by their address
+	// "type.name" (e.g. huaweicloud_vpc.vpc, or huaweicloud_vpc.vpc[0]
+	// with a resource key).
 	Steps []StepSpec `json:"steps,omitempty"`
 	// StartedAgo backdates the start (simulated time), so an operation can
 	// begin half-way through.
@@ -337,10 +350,13 @@ type Params struct {
 	// before the failed step runs again; default 60s.
 	ResumeAfter Duration `json:"resumeAfter,omitzero"`
 	// Rollback is how long a cancel scenario reports rolling back (DWS
-	// ROLLBACK_RUNNING) before it is cancelled; default 0.
+	// ROLLBACK_RUNNING) before it is cancelled; default 0. For a failing
+	// RFS deployment it turns on the stack's automatic rollback: the stack
+	// is ROLLBACK_IN_PROGRESS for this long, then ROLLBACK_COMPLETE.
 	Rollback Duration `json:"rollback,omitzero"`
 	// RollbackFails makes a cancel scenario end in a failed rollback (DWS
-	// ROLLBACK_FAIL; a plain failure elsewhere).
+	// ROLLBACK_FAIL; a plain failure elsewhere), and an RFS rollback end
+	// in ROLLBACK_FAILED.
 	RollbackFails bool `json:"rollbackFails,omitempty"`
 	// Wait is how long the operation is queued (BCS waiting, CCE Init, AOS
 	// Pending, DWS WAITING, GaussDB Pending) before its first step starts.
@@ -349,11 +365,12 @@ type Params struct {
 	// database job runs for one step duration.
 	StepDuration Duration `json:"stepDuration,omitzero"`
 	// Status is the word reported by unknown-status; default "paused"
-	// (CCE/AOS and the database jobs "Paused", DWS and the classic jobs
-	// "PAUSED").
+	// (CCE/AOS and the database jobs "Paused", DWS, RFS and the classic
+	// jobs "PAUSED").
 	Status string `json:"status,omitempty"`
 	// Message is the failure message (a classic or database job's
-	// fail_reason, a CCE job's status.reason).
+	// fail_reason, a CCE job's status.reason, an RFS stack's
+	// status_message and its failed resource's event_message).
 	Message string `json:"message,omitempty"`
 	// ErrorCode is a failed classic job's error_code (default per
 	// service, e.g. Ecs.0001).
@@ -409,7 +426,8 @@ type StepSpec struct {
 // Template creates Count operations from one spec, replacing "{{i}}" in
 // its string IDs with the index (Start, Start+1, ...). When none of id,
 // projectID, clusterID and stackID contains "{{i}}", the ID gets "-{{i}}"
-// appended so that the copies stay distinct.
+// appended so that the copies stay distinct; so does an RFS stackName
+// without "{{i}}" (one deployment a stack).
 type Template struct {
 	// Count is the number of operations to create.
 	Count int `json:"count"`
@@ -430,6 +448,10 @@ func (t Template) Expand() ([]OperationSpec, error) {
 		// Nothing would tell the copies apart.
 		id += "-{{i}}"
 	}
+	stack := o.StackName
+	if stack != "" && !strings.Contains(o.StackName+o.ProjectID, "{{i}}") {
+		stack += "-{{i}}"
+	}
 	out := make([]OperationSpec, 0, t.Count)
 	for i := t.Start; i < t.Start+t.Count; i++ {
 		n := strconv.Itoa(i)
@@ -438,6 +460,7 @@ func (t Template) Expand() ([]OperationSpec, error) {
 		o.ProjectID = strings.ReplaceAll(o.ProjectID, "{{i}}", n)
 		o.ClusterID = strings.ReplaceAll(o.ClusterID, "{{i}}", n)
 		o.StackID = strings.ReplaceAll(o.StackID, "{{i}}", n)
+		o.StackName = strings.ReplaceAll(stack, "{{i}}", n)
 		o.BlockchainID = strings.ReplaceAll(o.BlockchainID, "{{i}}", n)
 		out = append(out, o)
 	}
@@ -566,11 +589,17 @@ func (o OperationSpec) validate() error {
 	if err := validID("stackID", o.StackID, o.Service == AOS); err != nil {
 		return fmt.Errorf("%w for service %s", err, o.Service)
 	}
+	if err := validStackName(o.StackName, o.Service == RFS); err != nil {
+		return fmt.Errorf("%w for service %s", err, o.Service)
+	}
+	if o.StackName != "" && o.Service != RFS {
+		return fmt.Errorf("stackName is only used by RFS, not %s (AOS takes params.stackName)", o.Service)
+	}
 	if err := validID("blockchainID", o.BlockchainID, false); err != nil {
 		return err
 	}
-	if o.StackID != "" && o.Service != AOS {
-		return fmt.Errorf("stackID is only used by AOS, not %s", o.Service)
+	if o.StackID != "" && o.Service != AOS && o.Service != RFS {
+		return fmt.Errorf("stackID is only used by AOS and RFS, not %s", o.Service)
 	}
 	if o.BlockchainID != "" && o.Service != BCS {
 		return fmt.Errorf("blockchainID is only used by BCS, not %s", o.Service)
@@ -585,6 +614,9 @@ func (o OperationSpec) validate() error {
 		return err
 	}
 	if err := o.validateDBJob(); err != nil {
+		return err
+	}
+	if err := o.validateRFS(); err != nil {
 		return err
 	}
 	p := o.Params
@@ -672,6 +704,72 @@ func (o OperationSpec) validateJobScenario() error {
 	return nil
 }
 
+// validateRFS checks what only an RFS deployment has: its scenarios
+// (RFS cannot cancel a deployment, and continuing a failed one,
+// ContinueDeployStack, starts a new deployment with a new deployment_id),
+// the rollback of a failed one, and resources named by address.
+func (o OperationSpec) validateRFS() error {
+	if o.Service != RFS {
+		return nil
+	}
+	switch o.Scenario {
+	case ScenarioCancel:
+		return errors.New("scenario cancel is not available for RFS: a deployment cannot be cancelled and the stack has no cancelled status (use fail, never or unknown-status)")
+	case ScenarioResume:
+		return errors.New("scenario resume is not available for RFS: continuing a failed deployment (ContinueDeployStack) starts a new deployment with its own deployment_id; model it as a second operation")
+	}
+	if o.Params.Rollback.Duration > 0 && o.Scenario != ScenarioFail {
+		return errors.New("params.rollback applies to an RFS deployment only with scenario fail (the stack's automatic rollback after a failure)")
+	}
+	if o.Params.RollbackFails && o.Params.Rollback.Duration <= 0 {
+		return errors.New("params.rollbackFails needs params.rollback for RFS (the rollback that fails)")
+	}
+	for i, s := range o.Steps {
+		if len(s.SubSteps) > 0 {
+			return fmt.Errorf("steps[%d]: an RFS step is one resource of the stack and has no subSteps", i)
+		}
+		if _, err := parseResourceAddress(s.Name); err != nil {
+			return fmt.Errorf("steps[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// validStackName checks an RFS stack name as the API does: 1 to 128
+// characters, letters (Latin or Chinese), digits, _ and -, starting with
+// a letter.
+func validStackName(s string, required bool) error {
+	if s == "" {
+		if required {
+			return errors.New("stackName is required")
+		}
+		return nil
+	}
+	if n := len([]rune(s)); n > 128 {
+		return fmt.Errorf("stackName %q is longer than 128 characters", s)
+	}
+	for i, c := range s {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x4e00 && c <= 0x9fa5
+		if i == 0 && !letter {
+			return fmt.Errorf("stackName %q must start with a letter", s)
+		}
+		if !letter && !(c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("stackName %q has character %q (allowed: letters, digits, _ -)", s, c)
+		}
+	}
+	return nil
+}
+
+// stackKey is where an RFS operation's stack must be unique: one
+// deployment a stack and project, since the stack's metadata reports one
+// status. "" for the other services.
+func (o OperationSpec) stackKey() string {
+	if o.Service != RFS {
+		return ""
+	}
+	return "RFS stack/" + o.ProjectID + "/" + o.StackName
+}
+
 // validateDBJob rejects what a database job cannot have: steps, which its
 // API does not report, and the parameters that choose one.
 func (o OperationSpec) validateDBJob() error {
@@ -750,6 +848,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: duplicate %s operation %q (also %s)", where, o.Service, o.Key(), prev)
 		}
 		keys[k] = where
+		if sk := o.stackKey(); sk != "" {
+			if prev, dup := keys[sk]; dup {
+				return fmt.Errorf("%s: stack %q of project %s already has a deployment (%s): cloudsim simulates one deployment a stack", where, o.StackName, o.ProjectID, prev)
+			}
+			keys[sk] = where
+		}
 		return nil
 	}
 	for i, o := range c.Operations {

@@ -96,6 +96,24 @@ func TestParseConfigErrors(t *testing.T) {
 		{"service names are case-sensitive in files", "operations: [{service: rds, id: j, projectID: p}]", `service "rds" unknown`},
 		{"AOS without stack", "operations: [{service: AOS, id: a, projectID: p}]", "operations[0]: stackID is required for service AOS"},
 		{"stack on CCE", "operations: [{service: CCE, id: w, projectID: p, clusterID: c, stackID: s}]", "stackID is only used by AOS"},
+		{"RFS without stack name", "operations: [{service: RFS, id: d, projectID: p}]", "operations[0]: stackName is required for service RFS"},
+		{"stack name on AOS", "operations: [{service: AOS, id: a, projectID: p, stackID: s, stackName: n}]", "stackName is only used by RFS, not AOS (AOS takes params.stackName)"},
+		{"bad stack name", "operations: [{service: RFS, id: d, projectID: p, stackName: 1st}]", `stackName "1st" must start with a letter`},
+		{"dot in stack name", "operations: [{service: RFS, id: d, projectID: p, stackName: a.b}]", `stackName "a.b" has character '.'`},
+		{"cancel an RFS deployment", "operations: [{service: RFS, id: d, projectID: p, stackName: s, scenario: cancel}]",
+			"scenario cancel is not available for RFS: a deployment cannot be cancelled"},
+		{"resume an RFS deployment", "operations: [{service: RFS, id: d, projectID: p, stackName: s, scenario: resume}]",
+			"scenario resume is not available for RFS: continuing a failed deployment (ContinueDeployStack) starts a new deployment"},
+		{"RFS rollback without failure", "operations: [{service: RFS, id: d, projectID: p, stackName: s, params: {rollback: 10s}}]",
+			"params.rollback applies to an RFS deployment only with scenario fail"},
+		{"RFS rollbackFails without rollback", "operations: [{service: RFS, id: d, projectID: p, stackName: s, scenario: fail, params: {rollbackFails: true}}]",
+			"params.rollbackFails needs params.rollback for RFS"},
+		{"RFS resource without address", "operations: [{service: RFS, id: d, projectID: p, stackName: s, steps: [{name: vpc}]}]",
+			`steps[0]: resource "vpc" is not an address type.name`},
+		{"RFS resource with sub-steps", "operations: [{service: RFS, id: d, projectID: p, stackName: s, steps: [{name: a.b, subSteps: [{name: c.d}]}]}]",
+			"steps[0]: an RFS step is one resource of the stack and has no subSteps"},
+		{"two deployments of one stack", "operations: [{service: RFS, id: d1, projectID: p, stackName: s}, {service: RFS, id: d2, projectID: p, stackName: s}]",
+			`operations[1]: stack "s" of project p already has a deployment (operations[0])`},
 		{"slash in id", "operations: [{service: BCS, id: a/b, projectID: p}]", `id "a/b" has character '/'`},
 		{"unknown scenario", "operations: [{service: BCS, id: a, projectID: p, scenario: explode}]", `scenario "explode" unknown`},
 		{"unknown param", "operations: [{service: BCS, id: a, projectID: p, params: {stpe: 2}}]", `unknown field "stpe"`},
@@ -148,6 +166,14 @@ func TestTemplateExpand(t *testing.T) {
 	ops, _ = Template{Count: 2, Operation: OperationSpec{Service: DWS, ID: "RESTORING", ProjectID: "p{{i}}", ClusterID: "c{{i}}"}}.Expand()
 	if ops[1].ID != "RESTORING" || ops[1].ClusterID != "c1" || ops[1].ProjectID != "p1" || ops[1].Key() != "c1/RESTORING" {
 		t.Errorf("%+v", ops)
+	}
+	// One deployment a stack: the stack name gets the index too.
+	ops, _ = Template{Count: 2, Operation: OperationSpec{Service: RFS, ID: "dep", ProjectID: "p", StackName: "web"}}.Expand()
+	if ops[1].ID != "dep-1" || ops[1].StackName != "web-1" {
+		t.Errorf("%+v", ops)
+	}
+	if err := (Config{Templates: []Template{{Count: 3, Operation: OperationSpec{Service: RFS, ID: "d{{i}}", ProjectID: "p", StackName: "web"}}}}).Validate(); err != nil {
+		t.Errorf("RFS template: %v", err)
 	}
 }
 

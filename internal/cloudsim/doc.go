@@ -4,7 +4,8 @@
 // ListClusterActions, the classic ShowJob of ECS, EVS, IMS, BMS and VPC,
 // which share one path (a job is found by its ID), and the job query of
 // the database services RDS, GaussDB, DDS, GaussDBforOpenGauss and
-// GaussDBforNoSQL, which share another.
+// GaussDBforNoSQL, which share another, and RFS stack deployments
+// (GetStackMetadata and ListStackEvents, paged by marker).
 //
 // A Simulator is an http.Handler. It verifies SDK-HMAC-SHA256 signatures
 // with its own verifier, answers with the JSON shapes of the public API

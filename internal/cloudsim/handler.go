@@ -17,10 +17,12 @@ import (
 type route struct {
 	svc     Service
 	project string
-	// target is the cluster (CCE, DWS), stack (AOS) or blockchain_id
-	// filter (BCS).
+	// target is the cluster (CCE, DWS), stack (AOS; the stack's name for
+	// RFS) or blockchain_id filter (BCS).
 	target string
-	// id is the operation ID; for a BCS list, the operation_id filter.
+	// id is the operation ID; for a BCS list, the operation_id filter;
+	// for RFS events, the deployment_id filter, or the stack's deployment
+	// once found (see findStack).
 	id    string
 	query url.Values
 	// job marks the job paths: CCE's, the classic jobs' and the database
@@ -29,6 +31,8 @@ type route struct {
 	// family is set on a job family's shared path; svc is empty until
 	// findJob resolves it.
 	family *jobFamily
+	// rfs is the RFS API addressed: rfsMetadata or rfsEvents.
+	rfs string
 }
 
 func (rt *route) key() string {
@@ -42,8 +46,11 @@ func (rt *route) key() string {
 // operation.lookupKey); BCS records are found by project and ID alone.
 func (rt *route) lookupKey() lookupKey {
 	k := lookupKey{rt.svc, rt.project, rt.target, rt.id}
-	if rt.svc == BCS {
+	switch rt.svc {
+	case BCS:
 		k.target = ""
+	case RFS:
+		k.id = ""
 	}
 	return k
 }
@@ -77,6 +84,11 @@ func parseRoute(r *http.Request) *route {
 	case len(seg) == 5 && seg[0] == "v2" && seg[1] == "stacks" && seg[3] == "actions":
 		// The project comes from X-Project-Id once authenticated.
 		return &route{svc: AOS, target: seg[2], id: seg[4]}
+	case len(seg) == 5 && seg[0] == "v1" && seg[2] == "stacks" && seg[4] == rfsMetadata:
+		return &route{svc: RFS, project: seg[1], target: seg[3], query: r.URL.Query(), rfs: rfsMetadata}
+	case len(seg) == 5 && seg[0] == "v1" && seg[2] == "stacks" && seg[4] == rfsEvents:
+		q := r.URL.Query()
+		return &route{svc: RFS, project: seg[1], target: seg[3], id: q.Get("deployment_id"), query: q, rfs: rfsEvents}
 	case len(seg) == 6 && seg[0] == "v1" && seg[2] == "clusters" && seg[4] == "actions":
 		return &route{svc: DWS, project: seg[1], target: seg[3], id: seg[5]}
 	}
@@ -210,6 +222,8 @@ var serviceCodes = map[Service]errorCodes{
 	DDS:                 dbCodes,
 	GaussDBforOpenGauss: dbCodes,
 	GaussDBforNoSQL:     dbCodes,
+
+	RFS: {"AOS.0404", "AOS.0500", shapeFlat},
 }
 
 var dbCodes = errorCodes{"DBS.0404", "DBS.0500", shapeFlat}
@@ -238,6 +252,8 @@ func notFoundMessage(rt *route) string {
 		return fmt.Sprintf("Upgrade workflow %s of cluster %s not found", rt.id, rt.target)
 	case rt.svc == AOS:
 		return fmt.Sprintf("Execution %s of stack %s not found", rt.id, rt.target)
+	case rt.svc == RFS:
+		return fmt.Sprintf("Stack %s does not exist", rt.target)
 	}
 	return fmt.Sprintf("Action %s of cluster %s does not exist", rt.id, rt.target)
 }
@@ -286,10 +302,15 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := parseRoute(r)
 	var op *operation
-	if rt != nil && rt.family != nil {
+	switch {
+	case rt != nil && rt.family != nil:
 		// Resolved first, so that even a request that fails
 		// authentication counts under the job's service.
 		op = s.findJob(rt, r.Host)
+	case rt != nil && rt.svc == RFS:
+		// Resolved first, so that a metadata request counts under the
+		// stack's deployment.
+		op = s.findStack(rt)
 	}
 	rec := &recorder{ResponseWriter: w, count: func(status int) { s.counts.record(rt, status) }}
 	defer func() {
@@ -328,7 +349,7 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if rt.id != "" && rt.family == nil {
+	if rt.id != "" && rt.family == nil && rt.svc != RFS {
 		op = s.lookup(rt.lookupKey())
 	}
 	delay, hit := time.Duration(0), (*Fault)(nil)
@@ -435,11 +456,20 @@ func (s *Simulator) body(r *http.Request, rt *route, op *operation, acct *accoun
 		return rc.classicJob()
 	case rt.svc.dbJob():
 		return rc.dbJobAnswer()
+	case rt.svc == RFS:
+		if status, body := rc.rfsAnswer(rt); status == http.StatusOK {
+			return body
+		}
+		return nil
 	}
 	return rc.dws()
 }
 
 func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, rt *route, op *operation, acct *account, now time.Time) {
+	if rt.svc == RFS {
+		s.answerRFS(w, r, rt, op, acct, now)
+		return
+	}
 	body := s.body(r, rt, op, acct, now)
 	if rt.svc == BCS && s.bcsNotFound && rt.id != "" && op == nil {
 		body = nil

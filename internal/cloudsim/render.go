@@ -84,6 +84,11 @@ var serviceWords = map[Service]map[State]string{
 	// job is already Running (at 0%), except GaussDB's, Pending.
 	dbJobs: {StateWaiting: "Running", StateRunning: "Running", StateRollingBack: "Running",
 		StateSucceeded: "Completed", StateFailed: "Failed", StateRollbackFailed: "Failed", StateCancelled: "Failed"},
+	// The RFS stack's status: a queued deployment is already in
+	// progress; a failure that rolls back is ROLLBACK_COMPLETE at the end
+	// (see rfsStatus).
+	RFS: {StateWaiting: "DEPLOYMENT_IN_PROGRESS", StateRunning: "DEPLOYMENT_IN_PROGRESS", StateRollingBack: "ROLLBACK_IN_PROGRESS",
+		StateSucceeded: "DEPLOYMENT_COMPLETE", StateFailed: "DEPLOYMENT_FAILED", StateRollbackFailed: "ROLLBACK_FAILED", StateCancelled: "DEPLOYMENT_FAILED"},
 	GaussDB: {StateWaiting: "Pending", StateRunning: "Running", StateRollingBack: "Running",
 		StateSucceeded: "Completed", StateFailed: "Failed", StateRollbackFailed: "Failed", StateCancelled: "Failed"},
 }
@@ -105,6 +110,9 @@ func cceTaskWord(st State, unknown string) string {
 }
 
 func serviceWord(op *operation, sn *snapshot) string {
+	if op.spec.Service == RFS {
+		return rfsStatus(op, sn)
+	}
 	return wordFor(op.spec.dialect(), sn.state, op.plan.word)
 }
 

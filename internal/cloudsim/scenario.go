@@ -36,11 +36,14 @@ type plan struct {
 	resumeAfter   time.Duration
 	rollback      time.Duration
 	rollbackFails bool
-	wait          time.Duration
-	word          string
-	message       string
-	total         time.Duration
-	nsubs         int
+	// failRollback is how long a failed RFS deployment rolls back (the
+	// stack's automatic rollback); 0 means none.
+	failRollback time.Duration
+	wait         time.Duration
+	word         string
+	message      string
+	total        time.Duration
+	nsubs        int
 }
 
 type planStep struct {
@@ -76,6 +79,8 @@ type snapshot struct {
 	// or stalled; -1 when none.
 	current int
 	message string
+	// at is the offset the snapshot was taken at.
+	at time.Duration
 }
 
 type stepSnap struct {
@@ -163,6 +168,9 @@ func defaultSteps(spec OperationSpec) []StepSpec {
 		// Alphabetical in execution order, so that clients ordering
 		// pending elements by name still see the right order.
 		return []StepSpec{{Name: "hello-app"}, {Name: "hello-component"}, {Name: "hello-package"}}
+	case RFS:
+		// A stack's resources, by address, in dependency order.
+		return []StepSpec{{Name: "huaweicloud_vpc.vpc"}, {Name: "huaweicloud_vpc_subnet.subnet"}, {Name: "huaweicloud_compute_instance.ecs"}}
 	case DWS:
 		switch {
 		case strings.HasPrefix(id, "SNAPSHOTTING"):
@@ -181,6 +189,15 @@ func defaultSteps(spec OperationSpec) []StepSpec {
 		return []StepSpec{{Name: "Execute", NameZH: "执行", SubSteps: []StepSpec{sub("Run action", "执行任务")}}}
 	}
 	return []StepSpec{{Name: "Run"}}
+}
+
+// rfsRollback is how long a failed RFS deployment rolls back: params.rollback
+// for scenario fail (validation allows it nowhere else), 0 otherwise.
+func rfsRollback(spec OperationSpec) time.Duration {
+	if spec.Service != RFS || spec.Scenario != ScenarioFail {
+		return 0
+	}
+	return spec.Params.Rollback.Duration
 }
 
 // compilePlan resolves defaults. spec must have been validated.
@@ -203,6 +220,7 @@ func compilePlan(spec OperationSpec, defaultStep time.Duration) plan {
 		rollback:      p.Rollback.Duration,
 		rollbackFails: p.RollbackFails,
 		wait:          p.Wait.Duration,
+		failRollback:  rfsRollback(spec),
 		word:          p.Status,
 		message:       p.Message,
 	}
@@ -257,7 +275,7 @@ func compilePlan(spec OperationSpec, defaultStep time.Duration) plan {
 		switch {
 		case spec.Service == CCE, spec.Service == AOS, spec.Service.dbJob():
 			pl.word = "Paused"
-		case spec.Service == DWS, spec.Service.classicJob():
+		case spec.Service == DWS, spec.Service == RFS, spec.Service.classicJob():
 			pl.word = "PAUSED"
 		default:
 			pl.word = "paused"
@@ -282,6 +300,7 @@ func (pl *plan) eval(e time.Duration) snapshot {
 		started: -1,
 		ended:   -1,
 		current: -1,
+		at:      e,
 	}
 	for i := range pl.steps {
 		subs := make([]subSnap, len(pl.steps[i].subs))
@@ -346,7 +365,19 @@ func (pl *plan) eval(e time.Duration) snapshot {
 					sn.changed = ev
 					sn.remaining = -1
 					if pl.kind == ScenarioFail {
-						sn.ended = ev
+						if pl.failRollback > 0 {
+							// The failed resource stays failed; the
+							// operation rolls back, then ends.
+							if e < ev+pl.failRollback {
+								sn.state = StateRollingBack
+								return sn
+							}
+							sn.changed = ev + pl.failRollback
+							if pl.rollbackFails {
+								sn.state = StateRollbackFailed
+							}
+						}
+						sn.ended = sn.changed
 						return sn
 					}
 					if e < ev+pl.resumeAfter {

@@ -229,6 +229,12 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 			return fmt.Errorf("operation %d: duplicate %s operation %q", i, spec.uniqueIn(), rk.key)
 		}
 		seen[u] = true
+		if sk := spec.stackKey(); sk != "" {
+			if seen[sk] {
+				return fmt.Errorf("operation %d: RFS stack %q of project %s has two deployments (one a stack)", i, spec.StackName, spec.ProjectID)
+			}
+			seen[sk] = true
+		}
 		spec.Steps = cloneSteps(spec.Steps)
 		spec.Faults = append([]Fault(nil), spec.Faults...)
 		op := &operation{
@@ -246,6 +252,9 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 	defer s.mu.Unlock()
 	for _, op := range ops {
 		if svc, dup := s.existsLocked(op.spec); dup {
+			if svc == RFS {
+				return fmt.Errorf("RFS operation %q or a deployment of its stack %q %w", op.key, op.spec.StackName, ErrExists)
+			}
 			return fmt.Errorf("%s operation %q %w", svc, op.key, ErrExists)
 		}
 	}
@@ -262,12 +271,16 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 }
 
 // existsLocked reports the service of an operation that already has
-// spec's key where it must be unique (see OperationSpec.uniqueIn). The
-// caller holds s.mu.
+// spec's key where it must be unique (see OperationSpec.uniqueIn), or,
+// for RFS, spec's stack. The caller holds s.mu.
 func (s *Simulator) existsLocked(spec OperationSpec) (Service, bool) {
 	f := spec.Service.family()
 	if f == nil {
 		_, ok := s.byKey[refKey{spec.Service, spec.Key()}]
+		if spec.Service == RFS && !ok {
+			// One deployment a stack: the stack must be free too.
+			_, ok = s.ops[(&operation{spec: spec}).lookupKey()]
+		}
 		return spec.Service, ok
 	}
 	for _, svc := range f.members {
@@ -312,6 +325,9 @@ func (op *operation) lookupKey() lookupKey {
 		return lookupKey{sp.Service, sp.ProjectID, sp.ClusterID, sp.ID}
 	case AOS:
 		return lookupKey{sp.Service, sp.ProjectID, sp.StackID, sp.ID}
+	case RFS:
+		// RFS paths name the stack; the deployment is a query filter.
+		return lookupKey{sp.Service, sp.ProjectID, sp.StackName, ""}
 	}
 	// BCS records are addressed by project and operation_id only; the
 	// blockchain is a filter.
@@ -382,8 +398,11 @@ type OperationStatus struct {
 	ProjectID string `json:"projectID"`
 	// ClusterID is the CCE/DWS (or BCS) cluster.
 	ClusterID string `json:"clusterID,omitempty"`
-	// StackID is the AOS stack.
+	// StackID is the AOS stack (the RFS stack's ID when the spec gave
+	// one).
 	StackID string `json:"stackID,omitempty"`
+	// StackName is the RFS stack.
+	StackName string `json:"stackName,omitempty"`
 	// BlockchainID is the BCS blockchain.
 	BlockchainID string `json:"blockchainID,omitempty"`
 	// Scenario is the scenario kind (success when the spec left it empty).
@@ -417,6 +436,7 @@ func (s *Simulator) status(op *operation, now time.Time) OperationStatus {
 		ProjectID:     op.spec.ProjectID,
 		ClusterID:     op.spec.ClusterID,
 		StackID:       op.spec.StackID,
+		StackName:     op.spec.StackName,
 		BlockchainID:  op.spec.BlockchainID,
 		Scenario:      op.plan.kind,
 		State:         sn.state,

@@ -63,6 +63,7 @@ func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOpera
 		OperationID:   obj.Spec.OperationID,
 		ClusterID:     obj.Spec.ClusterID,
 		StackID:       obj.Spec.StackID,
+		StackName:     obj.Spec.StackName,
 		BlockchainID:  obj.Spec.BlockchainID,
 		Credentials:   creds,
 	}, nil

@@ -37,6 +37,9 @@ func validSpec(service string) map[string]any {
 		spec["stackID"] = "cb2cdea0-cc70-11e6-8448-0242ac001004"
 	case "BCS":
 		spec["blockchainID"] = "23604f57-eac9-3777-e9f5-ae87457f2338"
+	case "RFS":
+		spec["stackName"] = "demo-stack_01"
+		spec["operationID"] = "7c4ddcb8-8f4e-4e2a-9d0a-3b5a9f3a2c11"
 	case "CCEJob":
 		spec["service"] = "CCE"
 		spec["operationType"] = "Job"
@@ -62,7 +65,7 @@ func cloudOperation(ns, name string, spec map[string]any) *unstructured.Unstruct
 func TestValidSamplesAreAccepted(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS", "CCEJob", "ECS", "EVS", "IMS", "BMS", "VPC", "RDS", "GaussDB", "DDS", "GaussDBforOpenGauss", "GaussDBforNoSQL"} {
+	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS", "CCEJob", "ECS", "EVS", "IMS", "BMS", "VPC", "RDS", "GaussDB", "DDS", "GaussDBforOpenGauss", "GaussDBforNoSQL", "RFS"} {
 		g.Expect(k8s.Create(context.Background(), cloudOperation(ns, strings.ToLower(svc), validSpec(svc)))).To(Succeed(), "%s: valid spec rejected", svc)
 	}
 }
@@ -150,6 +153,11 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		{"Job for DWS", set("DWS", "operationType", "Job"), "spec.operationType"},
 		{"ECS with clusterID", set("ECS", "clusterID", "c1"), "spec.clusterID"},
 		{"RDS with clusterID", set("RDS", "clusterID", "c1"), "spec.clusterID"},
+		{"RFS without stackName", drop("RFS", "stackName"), "spec.stackName"},
+		{"stackName for AOS", set("AOS", "stackName", "s1"), "spec.stackName"},
+		{"stackName with a slash", set("RFS", "stackName", "a/b"), "spec.stackName"},
+		{"stackName starting with a digit", set("RFS", "stackName", "1stack"), "spec.stackName"},
+		{"Job for RFS", set("RFS", "operationType", "Job"), "spec.operationType"},
 		{"UpgradeWorkflow for RDS", set("RDS", "operationType", "UpgradeWorkflow"), "spec.operationType"},
 		{"service in lower case", set("RDS", "service", "rds"), "spec.service"},
 		{"VPC with stackID", set("VPC", "stackID", "s1"), "spec.stackID"},
@@ -184,6 +192,7 @@ func TestIdentityFieldsAreImmutable(t *testing.T) {
 		{"AOS", "stackID", "other-stack"},
 		{"BCS", "blockchainID", "other-chain"},
 		{"CCEJob", "operationType", "UpgradeWorkflow"},
+		{"RFS", "stackName", "other-stack"},
 	}
 	ns := newNamespace(t)
 	for _, tc := range cases {

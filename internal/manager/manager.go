@@ -29,6 +29,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/classicjob"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
 	"github.com/cloudop/cloudop/internal/cloud/rdsjob"
+	"github.com/cloudop/cloudop/internal/cloud/rfs"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/controller"
 )
@@ -230,6 +231,7 @@ func NewRouter(o Options) (*transport.Router, error) {
 		cloud.ServiceCCE: cce.New(httpClient),
 		cloud.ServiceAOS: aos.New(httpClient),
 		cloud.ServiceDWS: dws.New(httpClient),
+		cloud.ServiceRFS: rfs.New(httpClient),
 	}
 	// One adapter reads the jobs of every classic service; the Router
 	// gives each request its own service's host.

@@ -57,3 +57,30 @@ func TestNewRouterServices(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRouterRFS: an RFS deployment is read from the RFS host (here the
+// override) as the stack's metadata, then the deployment's events.
+func TestNewRouterRFS(t *testing.T) {
+	var uris []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uris = append(uris, r.URL.RequestURI())
+		if strings.HasSuffix(r.URL.Path, "/metadata") {
+			w.Write([]byte(`{"status":"DEPLOYMENT_IN_PROGRESS"}`))
+			return
+		}
+		w.Write([]byte(`{"stack_events":[{"resource_type":"t","resource_name":"a","event_type":"CREATION_IN_PROGRESS"}]}`))
+	}))
+	defer srv.Close()
+	r, err := NewRouter(Options{RequestTimeout: 5 * time.Second, ServiceEndpoints: []string{"rfs=" + srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := r.Observe(context.Background(), cloud.Target{Service: cloud.ServiceRFS, Region: "cn-north-4", ProjectID: "p1",
+		StackName: "s1", OperationID: "d1", Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"}}, "")
+	if err != nil || op.Phase != cloud.PhaseRunning {
+		t.Errorf("%v, %v", op, err)
+	}
+	if want := []string{"/v1/p1/stacks/s1/metadata", "/v1/p1/stacks/s1/events?deployment_id=d1"}; strings.Join(uris, " ") != strings.Join(want, " ") {
+		t.Errorf("sent %v, want %v", uris, want)
+	}
+}

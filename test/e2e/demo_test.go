@@ -62,6 +62,8 @@ func TestDemoScenario(t *testing.T) {
 		"cce-create-cluster-job": {opsv1.PhaseSucceeded, 2, cloudsim.CCE, "73ce052c-8b1b-11e8-8f9d-0255ac10193f"},
 		// A database job has no sub-jobs: no steps, only a progress.
 		"rds-create-instance-job": {opsv1.PhaseSucceeded, 0, cloudsim.RDS, "dff1d289-4d03-4942-8b9f-463ea07c000d"},
+		// An RFS deployment: one step per resource of the stack.
+		"rfs-deploy-stack": {opsv1.PhaseSucceeded, 3, cloudsim.RFS, "6a5b7c0e-1d2f-4e3a-9b8c-7d6e5f4a3b2c"},
 	}
 	if len(items) != len(want) {
 		t.Fatalf("%d CloudOperations, want %d", len(items), len(want))

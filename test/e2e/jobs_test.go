@@ -11,9 +11,9 @@ import (
 )
 
 // TestJobFamilies tracks one job of every job service to Succeeded and one
-// to Failed: the classic jobs (ECS, EVS, IMS, BMS, VPC), CCE jobs and the
-// database jobs (RDS, GaussDB, DDS, openGauss, NoSQL), over real HTTP with
-// signatures checked by cloudsim.
+// to Failed: the classic jobs (ECS, EVS, IMS, BMS, VPC), CCE jobs, the
+// database jobs (RDS, GaussDB, DDS, openGauss, NoSQL) and RFS stack
+// deployments, over real HTTP with signatures checked by cloudsim.
 func TestJobFamilies(t *testing.T) {
 	ns := newNamespace(t)
 	step := cloudsim.Duration{Duration: 2 * time.Second}
@@ -23,6 +23,7 @@ func TestJobFamilies(t *testing.T) {
 		typ      cloudsim.OperationType
 		resource string // the type of resource the job reports
 		noSteps  bool   // the database jobs have no sub-jobs
+		steps    []cloudsim.StepSpec
 	}{
 		{service: cloudsim.ECS, resource: "server"},
 		{service: cloudsim.EVS, resource: "volume"},
@@ -35,6 +36,9 @@ func TestJobFamilies(t *testing.T) {
 		{service: cloudsim.DDS, resource: "instance", noSteps: true},
 		{service: cloudsim.GaussDBforOpenGauss, resource: "instance", noSteps: true},
 		{service: cloudsim.GaussDBforNoSQL, resource: "instance", noSteps: true},
+		{service: cloudsim.RFS, resource: "huaweicloud_vpc", steps: []cloudsim.StepSpec{
+			{Name: "huaweicloud_vpc.first"}, {Name: "huaweicloud_vpc_subnet.second"}, {Name: "huaweicloud_compute_instance.third"},
+		}},
 	}
 	type tracked struct {
 		obj      *opsv1.CloudOperation
@@ -53,6 +57,13 @@ func TestJobFamilies(t *testing.T) {
 			}
 			if tc.noSteps {
 				spec.Steps = nil
+			}
+			if tc.steps != nil {
+				spec.Steps = tc.steps
+			}
+			if tc.service == cloudsim.RFS {
+				spec.StackName = fmt.Sprintf("e2e-stack-%t", fails)
+				spec.ID = fmt.Sprintf("6a5b7c0e-1d2f-4e3a-9b8c-%012d", map[bool]int{false: 1, true: 2}[fails])
 			}
 			name := strings.ToLower(string(tc.service)) + "-succeeds"
 			reason := ""
@@ -89,10 +100,16 @@ func TestJobFamilies(t *testing.T) {
 			for _, s := range got.Status.Steps {
 				names = append(names, s.Name)
 			}
-			if len(names) != len(tr.steps) {
-				t.Fatalf("steps %q, want one per sub-job (%d)", names, len(tr.steps))
+			wantSteps := tr.steps
+			if tr.fails && tr.obj.Spec.Service == opsv1.ServiceRFS {
+				// A deployment shows the resources it reached: the failed
+				// one (the default second) is the last.
+				wantSteps = tr.steps[:2]
 			}
-			for i, s := range tr.steps {
+			if len(names) != len(wantSteps) {
+				t.Fatalf("steps %q, want one per sub-job (%d)", names, len(wantSteps))
+			}
+			for i, s := range wantSteps {
 				if !strings.Contains(names[i], s.Name) {
 					t.Errorf("step %d is %q, want sub-job %q there (steps %q)", i, names[i], s.Name, names)
 				}

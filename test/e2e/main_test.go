@@ -110,7 +110,7 @@ func simOperation(t *testing.T, ns, name string, spec cloudsim.OperationSpec) *o
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: opsv1.CloudOperationSpec{
 			Service: opsv1.Service(spec.Service), OperationType: opsv1.OperationType(spec.Type), Region: "cn-north-4", OperationID: spec.ID,
-			ClusterID: spec.ClusterID, StackID: spec.StackID, BlockchainID: spec.BlockchainID,
+			ClusterID: spec.ClusterID, StackID: spec.StackID, StackName: spec.StackName, BlockchainID: spec.BlockchainID,
 			CredentialsSecretRef: opsv1.SecretReference{Name: "creds"},
 			PollInterval:         &metav1.Duration{Duration: 5 * time.Second},
 		},

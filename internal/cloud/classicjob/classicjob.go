@@ -186,7 +186,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	if op.Phase.IsTerminal() {
 		op.CompletionTime = parseTime(string(j.EndTime))
 	}
-	op.Message = cloud.SanitizeText(joinDistinct("; ",
+	op.Message = cloud.SanitizeText(cloud.JoinDistinct("; ",
 		codeText(j.ErrorCode, j.FailReason),
 		codeText(e.ErrorCode, e.Error),
 		codeText(e.AdditionErrorCode, e.AdditionErrorMsg),
@@ -210,7 +210,7 @@ func convertStep(op *cloud.Operation, j job, i int, nested bool) cloud.Step {
 		Name:          stepName(j, i),
 		Phase:         Statuses.MapStepStatus(op, string(j.Status)),
 		ServiceStatus: cloud.SanitizeText(string(j.Status)),
-		Message: cloud.SanitizeText(joinDistinct("; ",
+		Message: cloud.SanitizeText(cloud.JoinDistinct("; ",
 			codeText(j.ErrorCode, j.FailReason),
 			string(e.ErrorcodeMessage),
 			codeText(e.ErrorCode, e.Error))),
@@ -256,27 +256,6 @@ func addResources(op *cloud.Operation, e *entities) {
 // codeText is "code: text", or whichever of them is set.
 func codeText(code, text flex.String) string {
 	return cloud.JoinNonEmpty(": ", string(code), string(text))
-}
-
-// joinDistinct joins the non-empty parts with sep, each text once (IMS may
-// repeat the job's error in addition_error_*, ECS a sub-job's in
-// errorcode_message).
-func joinDistinct(sep string, parts ...string) string {
-	kept := make([]string, 0, len(parts))
-	for _, p := range parts {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		dup := false
-		for _, k := range kept {
-			dup = dup || k == p
-		}
-		if !dup {
-			kept = append(kept, p)
-		}
-	}
-	return strings.Join(kept, sep)
 }
 
 // imsLegacyTime matches IMS's old form "04-Jun-2015 18:11:06:586", whose

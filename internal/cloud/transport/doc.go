@@ -7,6 +7,6 @@
 // adapter.
 //
 // It imports package cloud for the model, never the reverse; the service
-// adapters (bcs, cce, aos, dws, classicjob, rdsjob) import it for
+// adapters (bcs, cce, aos, dws, classicjob, rdsjob, rfs) import it for
 // HTTPClient.
 package transport

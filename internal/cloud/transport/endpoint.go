@@ -147,6 +147,13 @@ var (
 	}
 )
 
+// serviceRegionBaseURLs are whole base URLs the SDK's tables give instead
+// of the {label}.{region}.{domain} rule: RFS in eu-west-101 answers on
+// aos.myhuaweicloud.eu, without the region.
+var serviceRegionBaseURLs = map[cloud.Service]map[string]string{
+	cloud.ServiceRFS: {"eu-west-101": "https://aos.myhuaweicloud.eu"},
+}
+
 // hostLabel is the first label of service's host in region: the SDK's
 // label where it differs from the service's name, else the name in lower
 // case.
@@ -168,7 +175,9 @@ func hostLabel(service cloud.Service, region string) string {
 // than eu-west-0, and myhuaweicloud.cn for the DWS regions the SDK lists
 // there. BCS uses .com (the SDK lists .cn only as a second choice). The AOS
 // host (aos.{region}...) is unverified; override it if it does not answer.
-// EIP jobs are served by the VPC host (vpc.{region}...). For ECS, EVS, IMS
+// EIP jobs are served by the VPC host (vpc.{region}...). RFS answers on
+// rfs.{region}..., but in eu-west-101, its only eu-* region in the SDK, on
+// https://aos.myhuaweicloud.eu (see serviceRegionBaseURLs). For ECS, EVS, IMS
 // and VPC in eu-west-101 the SDK's tables say .com where CCE, DWS and most
 // other services say .eu; clients in the field call the .eu hosts, so the
 // .eu rule is kept for them too (unverified). RDS, DDS and GaussDB for
@@ -181,6 +190,9 @@ func DefaultEndpoint(service cloud.Service, region string) (string, error) {
 	}
 	if len(region) > 63 || !regionPattern.MatchString(region) {
 		return "", cloud.Permanentf("spec.region %q is not a valid region name", cloud.Excerpt(region, cloud.MaxQuotedRunes))
+	}
+	if u, ok := serviceRegionBaseURLs[service][region]; ok {
+		return u, nil
 	}
 	svc := hostLabel(service, region)
 	if svc == "" || !regionPattern.MatchString(svc) {

@@ -54,6 +54,15 @@ func TestDefaultEndpoint(t *testing.T) {
 		{cloud.ServiceGaussDBforNoSQL, "cn-north-4", "https://gaussdb-nosql.cn-north-4.myhuaweicloud.com", false},
 		{cloud.ServiceGaussDBforNoSQL, "eu-west-101", "https://gaussdb-nosql.eu-west-101.myhuaweicloud.eu", false},
 		{cloud.ServiceGaussDBforNoSQL, "tr-west-1", "https://gaussdb-nosql.tr-west-1.myhuaweicloud.com", false},
+		// RFS: rfs.{region}, but aos.myhuaweicloud.eu (no region) in
+		// eu-west-101, as the SDK's aos region table says.
+		{cloud.ServiceRFS, "cn-north-4", "https://rfs.cn-north-4.myhuaweicloud.com", false},
+		{cloud.ServiceRFS, "ap-southeast-1", "https://rfs.ap-southeast-1.myhuaweicloud.com", false},
+		{cloud.ServiceRFS, "tr-west-1", "https://rfs.tr-west-1.myhuaweicloud.com", false},
+		{cloud.ServiceRFS, "eu-west-101", "https://aos.myhuaweicloud.eu", false},
+		{cloud.ServiceRFS, "eu-west-0", "https://rfs.eu-west-0.myhuaweicloud.com", false},
+		{cloud.ServiceRFS, "", "", true},
+		{cloud.ServiceRFS, "EU-WEST-101", "", true},
 		{cloud.ServiceCCE, "", "", true},
 		{cloud.ServiceCCE, "evil.com/x", "", true},
 		{cloud.ServiceCCE, "CN-NORTH-4", "", true},
