@@ -20,18 +20,22 @@ help: ## Show this help.
 
 ##@ Development
 
+# api/ is its own module (github.com/cloudop/cloudop/api, replaced by ./api in
+# go.mod), so controller-gen, run from the root module, names it by import path:
+# "./api/..." would not resolve outside the main module.
 .PHONY: manifests
 manifests: ## Generate the CRD and RBAC manifests from markers.
-	$(CONTROLLER_GEN) rbac:roleName=cloudop-manager crd paths="./api/...;./internal/controller/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=cloudop-manager crd paths="github.com/cloudop/cloudop/api/...;./internal/controller/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
 generate: ## Generate deepcopy code.
-	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths="./api/..."
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths="github.com/cloudop/cloudop/api/..."
 
 .PHONY: verify
 verify: generate manifests ## Regenerate and fail if the tree changed; gofmt and vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
+	cd api && go vet ./...
 	@git diff --exit-code -- api config || { echo "generated files are stale: run make generate manifests"; exit 1; }
 	@test -z "$$(git status --porcelain -- api config)" || { git status --porcelain -- api config; echo "untracked generated files"; exit 1; }
 
@@ -47,6 +51,7 @@ $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
 
 .PHONY: test
 test: tools ## Run all tests against a real control plane (envtest) and cloudsim, then each fuzz target briefly.
+	cd api && go test $(GO_TEST_FLAGS) ./...
 	go test $(GO_TEST_FLAGS) ./...
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
