@@ -42,6 +42,7 @@ func TestHelpers(t *testing.T) {
 		name                     string
 		obj                      CloudOperation
 		terminal, ready, stalled bool
+		failed                   bool
 		suspended                bool
 		interval                 string
 	}{
@@ -54,9 +55,13 @@ func TestHelpers(t *testing.T) {
 		{name: "ready for an older generation", terminal: true, interval: "30s",
 			obj: CloudOperation{ObjectMeta: metav1.ObjectMeta{Generation: 3},
 				Status: CloudOperationStatus{Phase: PhaseSucceeded, Conditions: []metav1.Condition{cond(ConditionReady, metav1.ConditionTrue, 2)}}}},
-		{name: "failed and stalled", terminal: true, stalled: true, interval: "30s",
+		{name: "failed and stalled", terminal: true, failed: true, stalled: true, interval: "30s",
 			obj: CloudOperation{Status: CloudOperationStatus{Phase: PhaseFailed, Conditions: []metav1.Condition{cond(ConditionStalled, metav1.ConditionTrue, 0)}}}},
-		{name: "cancelled", terminal: true, interval: "30s", obj: CloudOperation{Status: CloudOperationStatus{Phase: PhaseCancelled}}},
+		{name: "cancelled", terminal: true, failed: true, interval: "30s", obj: CloudOperation{Status: CloudOperationStatus{Phase: PhaseCancelled}}},
+		{name: "failed, not yet stalled", terminal: true, failed: true, interval: "30s", obj: CloudOperation{Status: CloudOperationStatus{Phase: PhaseFailed}}},
+		{name: "pending", interval: "30s", obj: CloudOperation{Status: CloudOperationStatus{Phase: PhasePending}}},
+		{name: "invalid configuration: stalled while pending", stalled: true, interval: "30s",
+			obj: CloudOperation{Status: CloudOperationStatus{Phase: PhasePending, Conditions: []metav1.Condition{cond(ConditionStalled, metav1.ConditionTrue, 0)}}}},
 		{name: "unknown is not terminal", interval: "30s", obj: CloudOperation{Status: CloudOperationStatus{Phase: PhaseUnknown}}},
 		{name: "suspended", suspended: true, interval: "30s",
 			obj: CloudOperation{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnotationSuspend: "true"}}}},
@@ -64,12 +69,35 @@ func TestHelpers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.obj
-			if o.IsTerminal() != tc.terminal || o.IsReady() != tc.ready || o.IsStalled() != tc.stalled || o.IsSuspended() != tc.suspended {
-				t.Errorf("terminal %v ready %v stalled %v suspended %v", o.IsTerminal(), o.IsReady(), o.IsStalled(), o.IsSuspended())
+			if o.IsTerminal() != tc.terminal || o.IsReady() != tc.ready || o.IsStalled() != tc.stalled || o.IsSuspended() != tc.suspended || o.IsFailed() != tc.failed {
+				t.Errorf("terminal %v ready %v stalled %v suspended %v failed %v", o.IsTerminal(), o.IsReady(), o.IsStalled(), o.IsSuspended(), o.IsFailed())
 			}
 			if got := o.GetPollInterval().String(); got != tc.interval {
 				t.Errorf("interval %s, want %s", got, tc.interval)
 			}
 		})
+	}
+}
+
+func TestPhaseHelpers(t *testing.T) {
+	cases := []struct {
+		phase            Phase
+		terminal, failed bool
+	}{
+		{"", false, false},
+		{PhasePending, false, false},
+		{PhaseRunning, false, false},
+		{PhaseUnknown, false, false},
+		{PhaseSucceeded, true, false},
+		{PhaseFailed, true, true},
+		{PhaseCancelled, true, true},
+	}
+	for _, tc := range cases {
+		if got := tc.phase.IsTerminal(); got != tc.terminal {
+			t.Errorf("%q.IsTerminal() = %v, want %v", tc.phase, got, tc.terminal)
+		}
+		if got := tc.phase.IsFailed(); got != tc.failed {
+			t.Errorf("%q.IsFailed() = %v, want %v", tc.phase, got, tc.failed)
+		}
 	}
 }

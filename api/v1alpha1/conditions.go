@@ -84,8 +84,20 @@ func (p Phase) IsTerminal() bool {
 	return p == PhaseSucceeded || p == PhaseFailed || p == PhaseCancelled
 }
 
+// IsFailed reports whether the phase is a final phase other than success:
+// Failed or Cancelled.
+func (p Phase) IsFailed() bool {
+	return p == PhaseFailed || p == PhaseCancelled
+}
+
 // IsTerminal reports whether the operation has reached a final phase.
 func (o *CloudOperation) IsTerminal() bool { return o.Status.Phase.IsTerminal() }
+
+// IsFailed reports whether the operation ended without success (phase Failed
+// or Cancelled). A consumer deciding "done, failed, still running" reads
+// IsReady, then IsFailed or IsStalled, and otherwise keeps waiting. A failed
+// CCE upgrade the service can resume (reason FailedResumable) is Failed too.
+func (o *CloudOperation) IsFailed() bool { return o.Status.Phase.IsFailed() }
 
 // IsSuspended reports whether polling is suspended by annotation.
 func (o *CloudOperation) IsSuspended() bool {
