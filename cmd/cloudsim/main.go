@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/version"
 )
 
 func main() {
@@ -33,7 +34,12 @@ func run() error {
 	tlsKey := flag.String("tls-key", "", "TLS key file")
 	seed := flag.Uint64("seed", 0, "seed for probabilistic faults (0: random)")
 	logLevel := flag.String("log-level", "info", "debug logs one line per request; info, warn or error")
+	showVersion := flag.Bool("version", false, "print the version and commit, then exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.String("cloudsim"))
+		return nil
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

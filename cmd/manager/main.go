@@ -4,6 +4,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/controller"
 	"github.com/cloudop/cloudop/internal/manager"
+	"github.com/cloudop/cloudop/internal/version"
 )
 
 // repeated collects a repeatable string flag.
@@ -58,9 +60,14 @@ func main() {
 	flag.DurationVar(&o.BCSListWindow, "bcs-list-window", bcs.DefaultListWindow, "How long one BCS list answer serves the other operations of its blockchain.")
 	flag.Var(&serviceEndpoints, "service-endpoint", "SERVICE=URL: base URL for a service instead of its regional host, e.g. CCE=http://127.0.0.1:9443 (repeatable).")
 	flag.Var(&allowedEndpoints, "allowed-endpoint", "Base URL pattern spec.endpoint may use, e.g. https://*.example.com (repeatable). Default: HTTPS under the official Huawei Cloud domains.")
+	showVersion := flag.Bool("version", false, "Print the version and commit, then exit.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.String("manager"))
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
 	o.KubeQPS = float32(kubeQPS)
