@@ -83,6 +83,18 @@ build: ## Build the manager and cloudsim into bin/.
 	go build -o bin/cloudsim ./cmd/cloudsim
 	go build -o bin/demo ./cmd/demo
 
+VERSION           ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT            ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+.PHONY: image
+image: ## Build the manager and cloudsim image indexes (linux/amd64, linux/arm64) as OCI layouts in dist/, pulling nothing.
+	go run ./hack/imagebuild -out dist -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH)
+
+.PHONY: clean
+clean: ## Remove dist/.
+	rm -rf dist
+
 .PHONY: run
 run: manifests ## Run the manager against the current kubeconfig.
 	go run ./cmd/manager
