@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -143,6 +145,18 @@ func PercentOf(done, total int) *int32 {
 	}
 	p := int32(done * 100 / total)
 	return &p
+}
+
+// ParsePercent reads a progress the service writes as text: "60%",
+// "60% ", "45.5 %", "100.00", bounded to 0..100 with the fraction dropped.
+// Anything else ("", "N/A", "NaN", "Inf") is nil: no progress known.
+func ParsePercent(s string) *int32 {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(v, 0) {
+		return nil
+	}
+	return ClampPercent(v)
 }
 
 // ClampPercent bounds a service-reported progress to 0..100.

@@ -81,6 +81,19 @@ func TestFailureMessage(t *testing.T) {
 	}
 }
 
+func TestParsePercent(t *testing.T) {
+	p := func(v int32) *int32 { return &v }
+	for in, want := range map[string]*int32{
+		"100.00%": p(100), "42.9 %": p(42), "60% ": p(60), "60": p(60), "-3": p(0), "250%": p(100),
+		"N/A": nil, "": nil, "NaN": nil, "Inf%": nil, "-Inf": nil,
+	} {
+		got := ParsePercent(in)
+		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+			t.Errorf("ParsePercent(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 func TestPercentOf(t *testing.T) {
 	for _, tt := range []struct {
 		done, total int

@@ -153,7 +153,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 				}
 				ss.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ",
 					prefixed("current step ", string(info.CurrentStep)), failed, string(info.ErrorMsg)))
-				prog = parsePercent(string(info.Progress))
+				prog = cloud.ParsePercent(string(info.Progress))
 			case !isJSON:
 				ss.Message = cloud.SanitizeText(string(si.Detail))
 			}
@@ -276,19 +276,6 @@ func ParseDetail(detail string) (info *ProgressInfo, isJSON bool) {
 		return nil, true
 	}
 	return &p, true
-}
-
-// parsePercent reads "100.00%", "45", "45.5 %"; anything else is nil.
-func parsePercent(s string) *int32 {
-	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
-	if s == "" {
-		return nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return nil
-	}
-	return cloud.ClampPercent(f)
 }
 
 func prefixed(prefix, v string) string {

@@ -170,12 +170,6 @@ func TestParseDetail(t *testing.T) {
 			t.Errorf("ParseDetail(%q) = %+v, %v", tt.in, info, isJSON)
 		}
 	}
-	for in, want := range map[string]*int32{"100.00%": pct(100), "42.9 %": pct(42), "-3": pct(0), "250%": pct(100), "N/A": nil, "": nil, "NaN": nil} {
-		got := parsePercent(in)
-		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
-			t.Errorf("parsePercent(%q) = %v", in, got)
-		}
-	}
 }
 
 func TestFetch(t *testing.T) {

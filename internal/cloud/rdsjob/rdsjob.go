@@ -16,10 +16,8 @@ package rdsjob
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -212,7 +210,7 @@ func Parse(s cloud.Service, jobID string, body []byte) (*cloud.Operation, error)
 		op.AddResource("resource", id)
 	}
 
-	if p := percent(either(j.Process, j.Progress)); p != nil {
+	if p := cloud.ParsePercent(either(j.Process, j.Progress)); p != nil {
 		op.Progress = p
 	} else if op.Phase == cloud.PhaseSucceeded {
 		op.Progress = cloud.PercentOf(1, 1)
@@ -252,17 +250,6 @@ func either(a, b flex.String) string {
 		return s
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// percent reads a progress such as "60%" or "60% " (also "60", "60.5%")
-// bounded to 0..100; nil for "" and anything else.
-func percent(s string) *int32 {
-	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return nil
-	}
-	return cloud.ClampPercent(v)
 }
 
 // timeLayouts: ISO 8601 with an offset without a colon, as the SDK
