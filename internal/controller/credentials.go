@@ -50,7 +50,7 @@ func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOpera
 	}
 	project := obj.Spec.ProjectID
 	if project == "" {
-		project = strings.TrimSpace(string(secret.Data[secretKeyProjectID]))
+		project = secretValue(secret, secretKeyProjectID)
 	}
 	if project == "" {
 		return cloud.Target{}, &credentialsError{fmt.Sprintf("no project: set spec.projectID or key %q in Secret %q", secretKeyProjectID, name)}
@@ -78,19 +78,23 @@ func secretKey(obj *opsv1.CloudOperation) types.NamespacedName {
 // credentialsFromSecret extracts and checks the signing keys of a
 // credentials Secret (its projectID is read by loadTarget).
 func credentialsFromSecret(secret *corev1.Secret) (cloud.Credentials, error) {
-	value := func(key string) string { return strings.TrimSpace(string(secret.Data[key])) }
 	for _, key := range []string{secretKeyAccessKey, secretKeySecretKey} {
-		v, ok := secret.Data[key]
-		if !ok {
+		if _, ok := secret.Data[key]; !ok {
 			return cloud.Credentials{}, &credentialsError{fmt.Sprintf("credentials Secret %q has no key %q", secret.Name, key)}
 		}
-		if strings.TrimSpace(string(v)) == "" {
+		if secretValue(secret, key) == "" {
 			return cloud.Credentials{}, &credentialsError{fmt.Sprintf("credentials Secret %q has an empty %q", secret.Name, key)}
 		}
 	}
 	return cloud.Credentials{
-		AccessKey:     value(secretKeyAccessKey),
-		SecretKey:     value(secretKeySecretKey),
-		SecurityToken: value(secretKeySecurityToken),
+		AccessKey:     secretValue(secret, secretKeyAccessKey),
+		SecretKey:     secretValue(secret, secretKeySecretKey),
+		SecurityToken: secretValue(secret, secretKeySecurityToken),
 	}, nil
+}
+
+// secretValue is a Secret key's value without surrounding white space (a
+// trailing newline from `kubectl create secret --from-file` is common).
+func secretValue(secret *corev1.Secret, key string) string {
+	return strings.TrimSpace(string(secret.Data[key]))
 }
