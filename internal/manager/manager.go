@@ -89,7 +89,7 @@ type Options struct {
 	LeaderElectionID string
 	// CloudBudgetShards is how many instances share the cloud accounts'
 	// request budget: RateLimit's rates and bursts are divided by it
-	// (splitBudget). 0 or 1 leaves them whole.
+	// (RateLimitConfig.Split). 0 or 1 leaves them whole.
 	CloudBudgetShards int
 }
 
@@ -132,14 +132,12 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	leaseID := o.LeaderElectionID
 	if leaseID == "" {
-		if leaseID, err = LeaderElectionID(o.WatchLabelSelector); err != nil {
-			return nil, err
-		}
+		leaseID = leaseFor(selector)
 	}
 	if o.CloudBudgetShards < 0 {
 		return nil, fmt.Errorf("cloud budget shards %d: must not be negative", o.CloudBudgetShards)
 	}
-	o.RateLimit = splitBudget(o.RateLimit, o.CloudBudgetShards)
+	o.RateLimit = o.RateLimit.Split(o.CloudBudgetShards)
 	ctrl.Log.WithName("setup").Info("scope", "watchLabelSelector", o.WatchLabelSelector, "leaderElectionID", leaseID,
 		"cloudBudgetShards", max(o.CloudBudgetShards, 1))
 	router, err := NewRouter(o)

@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
-	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 // ShardLabel is the label that assigns a CloudOperation to a shard, like
@@ -47,11 +46,19 @@ func parseWatchSelector(s string) (labels.Selector, error) {
 // shard elects its own leader without per-shard configuration.
 func LeaderElectionID(selector string) (string, error) {
 	sel, err := parseWatchSelector(selector)
-	if err != nil || sel == nil || sel.Empty() {
+	if err != nil {
 		return DefaultLeaderElectionID, err
 	}
+	return leaseFor(sel), nil
+}
+
+// leaseFor is LeaderElectionID for an already parsed selector.
+func leaseFor(sel labels.Selector) string {
+	if sel == nil || sel.Empty() {
+		return DefaultLeaderElectionID
+	}
 	sum := sha256.Sum256([]byte(sel.String()))
-	return "cloudop-manager-" + hex.EncodeToString(sum[:4]) + ".ops.cloudop.dev", nil
+	return "cloudop-manager-" + hex.EncodeToString(sum[:4]) + ".ops.cloudop.dev"
 }
 
 // cacheOptions returns the manager's cache options: managed fields
@@ -67,34 +74,4 @@ func cacheOptions(sel labels.Selector) cache.Options {
 		o.ByObject = map[client.Object]cache.ByObject{&opsv1.CloudOperation{}: {Label: sel}}
 	}
 	return o
-}
-
-// splitBudget divides the cloud request budget (per-account and global
-// rates, bursts and the throttled floor, after defaults) by the number of
-// instances that share it. Huawei's gateway throttles per account, not per
-// client, and each instance keeps its own token buckets: N shards running
-// with the account's full budget would spend N times it. Rates are divided
-// exactly; bursts are rounded down, but never below 1, so the shards
-// together never burst past the account's burst (unless it is below N).
-// Unlimited rates (rate.Inf) stay unlimited. shards <= 1 changes nothing.
-func splitBudget(c transport.RateLimitConfig, shards int) transport.RateLimitConfig {
-	if shards <= 1 {
-		return c
-	}
-	n := float64(shards)
-	c.QPS = positiveOr(c.QPS, transport.DefaultQPS) / n
-	c.GlobalQPS = positiveOr(c.GlobalQPS, transport.DefaultGlobalQPS) / n
-	c.MinQPS = positiveOr(c.MinQPS, transport.DefaultMinQPS) / n
-	c.Burst = max(positiveOr(c.Burst, transport.DefaultBurst)/shards, 1)
-	c.GlobalBurst = max(positiveOr(c.GlobalBurst, transport.DefaultGlobalBurst)/shards, 1)
-	return c
-}
-
-// positiveOr returns v, or def when v is not positive (the rate limiter's
-// "zero takes the default").
-func positiveOr[T int | float64](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
 }

@@ -75,6 +75,25 @@ type RateLimitConfig struct {
 	Now func() time.Time
 }
 
+// Split returns the share of c one of n instances gets when they spend
+// one account's budget together: the per-account and global rates and the
+// throttled floor (defaults filled in) divided by n, the bursts rounded
+// down, never below 1, so the instances together never burst past the
+// account's burst (unless it is below n). Huawei's gateway throttles per
+// account, not per client, and each instance keeps its own token buckets:
+// n instances with the whole budget would spend n times it. Unlimited
+// rates (rate.Inf) stay unlimited; n <= 1 returns c unchanged.
+func (c RateLimitConfig) Split(n int) RateLimitConfig {
+	if n <= 1 {
+		return c
+	}
+	d := c.withDefaults()
+	f := float64(n)
+	c.QPS, c.GlobalQPS, c.MinQPS = d.QPS/f, d.GlobalQPS/f, d.MinQPS/f
+	c.Burst, c.GlobalBurst = max(d.Burst/n, 1), max(d.GlobalBurst/n, 1)
+	return c
+}
+
 // withDefaults fills zero fields.
 func (c RateLimitConfig) withDefaults() RateLimitConfig {
 	if c.QPS <= 0 {
