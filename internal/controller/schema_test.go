@@ -55,8 +55,9 @@ func TestLimitsMatchTheCRD(t *testing.T) {
 	g.Expect(maxLength(condition.Properties["message"])).To(BeEquivalentTo(maxConditionMsg))
 }
 
-// TestEnumsMatch proves the cloud model's phases and services are exactly
-// the API's, so apiPhase and cloudService are lossless.
+// TestEnumsMatch proves the cloud model's phases, services and operation
+// types are exactly the API's, so apiPhase, cloudService and
+// cloudOperationType are lossless.
 func TestEnumsMatch(t *testing.T) {
 	g := NewWithT(t)
 	schema := generatedSchema(t)
@@ -78,23 +79,25 @@ func TestEnumsMatch(t *testing.T) {
 	slices.Sort(phases)
 	g.Expect(phases).To(Equal(enum(schema.Properties["status"].Properties["phase"])))
 
-	var services []string
-	for _, s := range cloud.Services {
-		services = append(services, string(s))
-	}
-	slices.Sort(services)
+	services := sortedWords(cloud.Services)
 	g.Expect(services).To(Equal(enum(schema.Properties["spec"].Properties["service"])))
 	for _, s := range services {
 		g.Expect(cloudService(opsv1.Service(s))).To(BeEquivalentTo(s))
 	}
 
-	var types []string
-	for _, s := range cloud.OperationTypes {
-		types = append(types, string(s))
-	}
-	slices.Sort(types)
+	types := sortedWords(cloud.OperationTypes)
 	g.Expect(types).To(Equal(enum(schema.Properties["spec"].Properties["operationType"])))
 	for _, s := range types {
 		g.Expect(cloudOperationType(opsv1.OperationType(s))).To(BeEquivalentTo(s))
 	}
+}
+
+// sortedWords is an enum's values as sorted strings.
+func sortedWords[T ~string](values []T) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		out = append(out, string(v))
+	}
+	slices.Sort(out)
+	return out
 }
