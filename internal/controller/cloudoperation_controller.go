@@ -72,6 +72,11 @@ type CloudOperationReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create
 
+// The manager's secure metrics endpoint (--metrics-secure) asks the API
+// server who a scraper is and whether it may get /metrics.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 // Reconcile observes one CloudOperation and updates its status.
 func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := &opsv1.CloudOperation{}

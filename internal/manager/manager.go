@@ -19,7 +19,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -38,6 +37,14 @@ import (
 type Options struct {
 	// MetricsAddr is the Prometheus endpoint's address; "0" disables it.
 	MetricsAddr string
+	// MetricsSecure serves metrics over HTTPS to clients whose token the
+	// API server authenticates and authorizes for get on /metrics (the
+	// manager then needs to create TokenReviews and SubjectAccessReviews).
+	// False, the zero value, serves plain HTTP to anyone.
+	MetricsSecure bool
+	// MetricsCertDir holds the HTTPS certificate of secure metrics
+	// (tls.crt, tls.key); "" uses a self-signed one.
+	MetricsCertDir string
 	// ProbeAddr is the address of /healthz and /readyz; "" or "0" disables.
 	ProbeAddr string
 	// LeaderElect turns on leader election.
@@ -84,6 +91,10 @@ type Options struct {
 	// selects (a label selector, e.g. "sharding.cloudop.dev/key=shard1");
 	// "" watches every CloudOperation. See ShardLabel.
 	WatchLabelSelector string
+	// WatchNamespaces limits the instance to these namespaces: it caches,
+	// reconciles and reads only there, so namespaced permissions (Roles)
+	// in each of them suffice. Empty watches the whole cluster.
+	WatchNamespaces []string
 	// LeaderElectionID names the leader election lease; "" derives it from
 	// WatchLabelSelector (LeaderElectionID), so each shard has its own.
 	LeaderElectionID string
@@ -137,8 +148,17 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.CloudBudgetShards < 0 {
 		return nil, fmt.Errorf("cloud budget shards %d: must not be negative", o.CloudBudgetShards)
 	}
+	namespaces, err := parseWatchNamespaces(o.WatchNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	metricsOpts, err := metricsOptions(o.MetricsAddr, o.MetricsSecure, o.MetricsCertDir)
+	if err != nil {
+		return nil, err
+	}
 	o.RateLimit = o.RateLimit.Split(o.CloudBudgetShards)
-	ctrl.Log.WithName("setup").Info("scope", "watchLabelSelector", o.WatchLabelSelector, "leaderElectionID", leaseID,
+	ctrl.Log.WithName("setup").Info("scope", "watchNamespaces", scopeNamespaces(namespaces),
+		"watchLabelSelector", o.WatchLabelSelector, "leaderElectionID", leaseID,
 		"cloudBudgetShards", max(o.CloudBudgetShards, 1))
 	router, err := NewRouter(o)
 	if err != nil {
@@ -150,7 +170,7 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  NewScheme(),
-		Metrics:                 metricsserver.Options{BindAddress: defaultString(o.MetricsAddr, "0")},
+		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  defaultString(o.ProbeAddr, "0"),
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        leaseID,
@@ -163,7 +183,7 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		// over within one retry period instead of a whole lease duration.
 		// Safe because the process exits as soon as the manager stops.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cacheOptions(selector),
+		Cache:                         cacheOptions(selector, namespaces),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

@@ -62,16 +62,24 @@ func leaseFor(sel labels.Selector) string {
 }
 
 // cacheOptions returns the manager's cache options: managed fields
-// stripped, and CloudOperations limited to sel when it is not nil, so an
-// instance never lists, watches or stores another shard's objects. An
-// object relabelled out of sel disappears from the cache (a delete), one
-// relabelled into it appears (an add).
-func cacheOptions(sel labels.Selector) cache.Options {
+// stripped; CloudOperations limited to sel when it is not nil, so an
+// instance never lists, watches or stores another shard's objects; and
+// every cached type limited to namespaces when there are any, so the
+// manager lists and watches only there and needs no cluster-wide
+// permissions. An object relabelled out of sel disappears from the cache
+// (a delete), one relabelled into it appears (an add).
+func cacheOptions(sel labels.Selector, namespaces []string) cache.Options {
 	// Managed fields are never read; dropping them saves a large share of
 	// the cache's memory.
 	o := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if sel != nil && !sel.Empty() {
 		o.ByObject = map[client.Object]cache.ByObject{&opsv1.CloudOperation{}: {Label: sel}}
+	}
+	if len(namespaces) > 0 {
+		o.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			o.DefaultNamespaces[ns] = cache.Config{}
+		}
 	}
 	return o
 }

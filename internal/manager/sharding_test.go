@@ -60,14 +60,14 @@ func TestLeaderElectionID(t *testing.T) {
 // CloudOperation (single-instance installs are unchanged); with one, only
 // CloudOperations are filtered.
 func TestCacheOptions(t *testing.T) {
-	if o := cacheOptions(nil); o.ByObject != nil || o.DefaultTransform == nil {
+	if o := cacheOptions(nil, nil); o.ByObject != nil || o.DefaultTransform == nil {
 		t.Errorf("no selector: %+v, want no per-object filter and the managed-fields transform", o)
 	}
-	if o := cacheOptions(labels.Everything()); o.ByObject != nil {
+	if o := cacheOptions(labels.Everything(), nil); o.ByObject != nil {
 		t.Errorf("empty selector: per-object filter %v", o.ByObject)
 	}
 	sel := labels.SelectorFromSet(labels.Set{ShardLabel: "shard1"})
-	o := cacheOptions(sel)
+	o := cacheOptions(sel, nil)
 	if len(o.ByObject) != 1 || o.DefaultTransform == nil {
 		t.Fatalf("selector: %+v, want one per-object filter and the transform", o)
 	}

@@ -113,7 +113,7 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0",
+	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0",
 		"--kube-api-qps", strconv.Itoa(cfg.kubeQPS), "--kube-api-burst", strconv.Itoa(2 * cfg.kubeQPS), "--zap-log-level", "error",
 		"--workers", strconv.Itoa(cfg.workers),
 		// One account holds every operation: raise the per-account buckets

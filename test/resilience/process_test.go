@@ -28,7 +28,8 @@ type managerProcess struct {
 }
 
 // startManager starts the manager binary as managerUser with the flags
-// every test uses (no metrics or probe listeners) plus args. The process
+// every test uses (no metrics or probe listeners; metrics, when a test
+// turns them on, over plain HTTP for its scraper) plus args. The process
 // is killed at the end of the test if it is still running, and its log is
 // shown when the test failed.
 func startManager(t *testing.T, name string, extraEnv []string, args ...string) *managerProcess {
@@ -47,7 +48,7 @@ func launchManager(t *testing.T, name string, extraEnv []string, args ...string)
 	if err != nil {
 		return nil, err
 	}
-	base := []string{"--kubeconfig", managerKubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0"}
+	base := []string{"--kubeconfig", managerKubeconfig, "--metrics-bind-address", "0", "--metrics-secure=false", "--health-probe-bind-address", "0"}
 	cmd := exec.Command(managerBinary, append(base, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), extraEnv...)
