@@ -92,7 +92,8 @@ func TestSecureMetrics(t *testing.T) {
 
 	certDir, roots := servingCert(t)
 	addr := startMetricsManager(t, managerToken, Options{MetricsSecure: true, MetricsCertDir: certDir})
-	verified := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	// The client offers HTTP/2; the server must answer in HTTP/1.1.
+	verified := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
 	url := "https://" + addr + "/metrics"
 	waitServing(t, verified, url)
 	for _, tc := range []struct {
@@ -110,6 +111,15 @@ func TestSecureMetrics(t *testing.T) {
 		}
 		if has := strings.Contains(body, "cloudop_build_info"); has != (tc.want == http.StatusOK) {
 			t.Errorf("%s: metrics served: %v", tc.name, has)
+		}
+	}
+
+	if resp, err := verified.Get(url); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if resp.ProtoMajor != 1 {
+			t.Errorf("served over %s, want HTTP/1.1 only", resp.Proto)
 		}
 	}
 

@@ -152,6 +152,12 @@ func TestWatchNamespaces(t *testing.T) {
 	keyA, keyB := newOperation(t, teamA, "job-a"), newOperation(t, teamB, "job-b")
 
 	_, logStart := managerLog.Since(0)
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := managerLog.Since(logStart)
+			t.Logf("manager log:\n%s", log)
+		}
+	})
 	opts := Options{WatchNamespaces: []string{teamA}, RequestTimeout: 5 * time.Second,
 		ServiceEndpoints: []string{"ECS=" + cloudSide.URL}, Workers: 2}
 	mgr, err := New(tokenConfig(token), opts)
