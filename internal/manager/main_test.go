@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -125,6 +126,12 @@ func tokenConfig(token string) *rest.Config {
 // subject is the RBAC subject of ServiceAccount ns/name.
 func subject(ns, name string) []rbacv1.Subject {
 	return []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}}
+}
+
+// newTestManager is New for a test: several run in this process, so
+// controller-runtime must not insist on unique controller names.
+func newTestManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	return newManager(cfg, o, func(c *ctrl.Options) { c.Controller.SkipNameValidation = ptr.To(true) })
 }
 
 // startManager starts m until the test ends and fails the test if it

@@ -137,6 +137,13 @@ func Run(ctx context.Context, restConfig *rest.Config, o Options) error {
 
 // New builds a manager with the cloudop controller registered.
 func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
+	return newManager(restConfig, o, nil)
+}
+
+// newManager is New with a last say on controller-runtime's options
+// (tests run several managers in one process, which controller-runtime's
+// unique controller names forbid unless told).
+func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) (ctrl.Manager, error) {
 	selector, err := parseWatchSelector(o.WatchLabelSelector)
 	if err != nil {
 		return nil, err
@@ -168,7 +175,7 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.KubeQPS > 0 {
 		cfg.QPS, cfg.Burst = o.KubeQPS, o.KubeBurst
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme:                  NewScheme(),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  defaultString(o.ProbeAddr, "0"),
@@ -184,7 +191,11 @@ func New(restConfig *rest.Config, o Options) (ctrl.Manager, error) {
 		// Safe because the process exits as soon as the manager stops.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOptions(selector, namespaces),
-	})
+	}
+	if adjust != nil {
+		adjust(&mgrOpts)
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}

@@ -160,7 +160,7 @@ func TestWatchNamespaces(t *testing.T) {
 	})
 	opts := Options{WatchNamespaces: []string{teamA}, RequestTimeout: 5 * time.Second,
 		ServiceEndpoints: []string{"ECS=" + cloudSide.URL}, Workers: 2}
-	mgr, err := New(tokenConfig(token), opts)
+	mgr, err := newTestManager(tokenConfig(token), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestWatchNamespaces(t *testing.T) {
 
 	// Control: the same identity over the whole cluster is refused.
 	opts.WatchNamespaces = nil
-	wide, err := New(tokenConfig(token), opts)
+	wide, err := newTestManager(tokenConfig(token), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
