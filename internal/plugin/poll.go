@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -48,7 +49,10 @@ func (p *pollOptions) run(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	request := p.rt.Now().UTC().Format(time.RFC3339Nano)
+	// The time says when; the random part keeps two requests in the same
+	// instant (two users, a coarse clock) apart, since only a change of
+	// value requests a poll.
+	request := fmt.Sprintf("%s-%06x", p.rt.Now().UTC().Format(time.RFC3339Nano), rand.Uint32()&0xffffff)
 	if err := patchAnnotation(ctx, c, ns, name, opsv1.AnnotationRequestedPoll, &request); err != nil {
 		return err
 	}
