@@ -114,7 +114,7 @@ func (r *Renderer) Render(obj *opsv1.CloudOperation) []string {
 	for _, l := range r.notes(obj) {
 		add("  " + l)
 	}
-	if st.Message != "" && phase.IsFailed() {
+	if st.Message != "" && phase.IsFailed() && !failedStepSays(st.Steps, st.Message) {
 		for _, l := range r.wrap(st.Message, 2) {
 			add("  " + r.paint(look.color, l))
 		}
@@ -128,6 +128,26 @@ func (r *Renderer) Render(obj *opsv1.CloudOperation) []string {
 		add("  resources: " + strings.Join(ids, ", "))
 	}
 	return lines
+}
+
+// failedStepSays reports whether a failed step's or sub-step's message,
+// which the tree shows under that step, is part of msg: the operation's
+// message then only repeats it.
+func failedStepSays(steps []opsv1.OperationStep, msg string) bool {
+	says := func(s opsv1.StepStatus) bool {
+		return s.Phase.IsFailed() && s.Message != "" && strings.Contains(msg, s.Message)
+	}
+	for _, s := range steps {
+		if says(s.StepStatus) {
+			return true
+		}
+		for _, sub := range s.SubSteps {
+			if says(sub) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // notes are the conditions worth a line: why polling stalled or paused,
