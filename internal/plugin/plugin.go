@@ -148,7 +148,11 @@ func (o *options) namespace() (string, error) {
 
 // NewCommand returns the kubectl-cloudop root command.
 func NewCommand(rt Runtime) *cobra.Command {
-	o := &options{rt: rt, config: genericclioptions.NewConfigFlags(true)}
+	config := genericclioptions.NewConfigFlags(true)
+	// --cluster is track's cloud cluster ID (a CCE or DWS cluster); a
+	// kubeconfig cluster is chosen with --context.
+	config.ClusterName = nil
+	o := &options{rt: rt, config: config}
 	cmd := &cobra.Command{
 		Use:   "kubectl-cloudop",
 		Short: "Show, watch and wait on cloudop CloudOperations",

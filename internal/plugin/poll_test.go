@@ -138,3 +138,32 @@ func TestTrack(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackWait checks that track --wait follows the new operation until it
+// ends, with watch's exit code.
+func TestTrackWait(t *testing.T) {
+	ns := newNamespace(t)
+	done := runInBackground("-n", ns, "track", "ECS", "--id", "job1", "--region", "cn-north-4",
+		"--credentials-secret", "c", "--name", "w", "--wait", "--timeout", "1m")
+	obj := &opsv1.CloudOperation{}
+	obj.Namespace, obj.Name = ns, "w"
+	deadline := time.Now().Add(10 * time.Second)
+	for k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("track did not create the CloudOperation")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	want := running("w").Status
+	setStatus(t, obj, func(st *opsv1.CloudOperationStatus) { *st = want })
+	finish(t, obj, opsv1.PhaseFailed, "quota")
+	select {
+	case res := <-done:
+		if res.code != ExitOperationFailed || !strings.Contains(res.stdout, "cloudoperation.ops.cloudop.dev/w created\n") ||
+			!strings.Contains(res.stdout, "w Failed") {
+			t.Errorf("track --wait: code %d, %v\n%s", res.code, res.err, res.stdout)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("track --wait did not return after the operation failed")
+	}
+}

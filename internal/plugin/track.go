@@ -42,10 +42,11 @@ func newTrackCommand(o *options) *cobra.Command {
 		Use:   "track SERVICE --id ID --region REGION --credentials-secret SECRET [flags]",
 		Short: "Create a CloudOperation that tracks an operation you started",
 		Long: `Create a CloudOperation from the IDs you have from the console or the
-hcloud output. SERVICE is one of ` + serviceNames() + ` (any letter case).
+hcloud output. SERVICE is one of (in any letter case):
+  ` + serviceNames() + `
 The API server checks the combination (e.g. CCE upgrade workflows need
---cluster, AOS --stack, RFS --stack-name) and its message is shown as is.
-With --wait, follow the operation like watch until it ends.`,
+--cluster, AOS --stack, RFS --stack-name) and its message is shown field by
+field. With --wait, follow the operation like watch until it ends.`,
 		Example: `  kubectl cloudop track CCE --id c271e39e-1a6e-4d3d-8fa8-2a36329c68d1 \
       --cluster b4b9e60f-8aa2-11ee-af09-0255ac10004f --region cn-north-4 \
       --credentials-secret huaweicloud-credentials --wait
