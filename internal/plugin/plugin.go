@@ -32,7 +32,7 @@ const (
 	ExitTimeout = 3
 )
 
-// ExitError carries the process exit code of an error.
+// exitError carries the process exit code of an error.
 type exitError struct {
 	code int
 	err  error

@@ -80,12 +80,14 @@ func finish(t *testing.T, obj *opsv1.CloudOperation, phase opsv1.Phase, message 
 	})
 }
 
-// waitResult runs a command in the background and reports when it returned.
+// timedResult is a result and when the command returned.
 type timedResult struct {
 	result
 	at time.Time
 }
 
+// runInBackground runs the plugin in a goroutine; the channel gets its
+// result.
 func runInBackground(args ...string) <-chan timedResult {
 	done := make(chan timedResult, 1)
 	go func() {
