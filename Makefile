@@ -82,6 +82,7 @@ build: ## Build the manager and cloudsim into bin/.
 	go build -o bin/manager ./cmd/manager
 	go build -o bin/cloudsim ./cmd/cloudsim
 	go build -o bin/demo ./cmd/demo
+	go build -o bin/kubectl-cloudop ./cmd/kubectl-cloudop
 
 VERSION           ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT            ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
