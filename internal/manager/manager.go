@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"os"
 	"time"
 
@@ -273,6 +275,7 @@ func NewRouter(o Options) (*transport.Router, error) {
 	for _, s := range rdsjob.Services {
 		services[s] = dbJobs
 	}
+	transport.InitServiceMetrics(slices.Collect(maps.Keys(services))...)
 	return &transport.Router{Endpoints: endpoints, Services: services}, nil
 }
 

@@ -47,6 +47,21 @@ func init() {
 	metrics.Registry.MustRegister(requestsTotal, requestDuration, throttledWaits, throttledWaitSeconds, deferredRequests, coalescedTotal)
 }
 
+// InitServiceMetrics creates the per-service counters of each service at
+// zero. A counter child exists only once used, so without this a service
+// that was never throttled, deferred or coalesced has no series at all:
+// rate() over it is empty instead of 0, and the chart's alerts and
+// dashboard could not tell "none" from "not scraped".
+func InitServiceMetrics(services ...cloud.Service) {
+	for _, s := range services {
+		l := serviceLabel(s)
+		throttledWaits.WithLabelValues(l)
+		throttledWaitSeconds.WithLabelValues(l)
+		deferredRequests.WithLabelValues(l)
+		coalescedTotal.WithLabelValues(l)
+	}
+}
+
 // CountCoalesced adds n to cloudop_cloud_coalesced_total for s. Adapters
 // that serve observations from a shared answer (the BCS list cache) call
 // it; HTTPClient counts its own coalesced requests.
