@@ -280,3 +280,77 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		})
 	}
 }
+
+// metricsAuthRules are the rules the manager needs for its authenticated
+// metrics endpoint; no Role can grant them.
+const metricsAuthRules = `- apiGroups:
+  - authentication.k8s.io
+  resources:
+  - tokenreviews
+  verbs:
+  - create
+- apiGroups:
+  - authorization.k8s.io
+  resources:
+  - subjectaccessreviews
+  verbs:
+  - create
+`
+
+// TestNamespacedClusterRules renders a namespaced install from a copy of
+// the chart whose generated manager rules include TokenReviews and
+// SubjectAccessReviews (added unless config/rbac/role.yaml already has
+// them): those two go into the small <name>-manager-auth ClusterRole, the
+// others into the namespaced Roles, and the cluster-wide install keeps
+// them all in one ClusterRole.
+func TestNamespacedClusterRules(t *testing.T) {
+	needHelm(t)
+	dir := filepath.Join(t.TempDir(), "cloudop")
+	if err := os.CopyFS(dir, os.DirFS(chartDir)); err != nil {
+		t.Fatal(err)
+	}
+	rolePath := filepath.Join(dir, "files", "generated", "manager-role.yaml")
+	role, err := os.ReadFile(rolePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(role), "tokenreviews") {
+		role = append(role, metricsAuthRules...)
+		if err := os.WriteFile(rolePath, role, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	renderCopy := func(values string) []*unstructured.Unstructured {
+		out, err := helm("template", release, dir, "--namespace", namespace, "--values", values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decode(t, out)
+	}
+	isAuthRule := func(r map[string]any) bool {
+		groups, _, _ := unstructured.NestedStringSlice(r, "apiGroups")
+		return slices.Contains(groups, "authentication.k8s.io") || slices.Contains(groups, "authorization.k8s.io")
+	}
+
+	clusterWide := find(renderCopy(valuesFile("default")), "ClusterRole", "", "cloudop-manager")
+	if clusterWide == nil || !slices.ContainsFunc(rules(clusterWide), isAuthRule) || !slices.ContainsFunc(rules(clusterWide), grantsSecrets) {
+		t.Fatalf("cluster-wide ClusterRole cloudop-manager should hold every generated rule: %v", clusterWide)
+	}
+
+	objs := renderCopy(valuesFile("namespaced"))
+	auth := find(objs, "ClusterRole", "", "cloudop-manager-auth")
+	if auth == nil {
+		t.Fatal("namespaced install has no ClusterRole cloudop-manager-auth")
+	}
+	if n := len(rules(auth)); n != 2 || !slices.ContainsFunc(rules(auth), isAuthRule) || slices.ContainsFunc(rules(auth), func(r map[string]any) bool { return !isAuthRule(r) }) {
+		t.Errorf("cloudop-manager-auth rules %v, want exactly the TokenReview and SubjectAccessReview ones", rules(auth))
+	}
+	if b := find(objs, "ClusterRoleBinding", "", "cloudop-manager-auth"); b == nil {
+		t.Error("no ClusterRoleBinding cloudop-manager-auth")
+	}
+	for _, r := range ofKind(objs, "Role") {
+		if slices.ContainsFunc(rules(r), isAuthRule) {
+			t.Errorf("Role %s/%s carries a cluster-scoped rule", r.GetNamespace(), r.GetName())
+		}
+	}
+}
