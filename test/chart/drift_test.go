@@ -125,3 +125,32 @@ func envValueFrom(container map[string]any, name string) map[string]any {
 	}
 	return map[string]any{"resourceFieldRef": map[string]any{}}
 }
+
+// TestShardsMatchKustomize compares the chart's sharded install (values
+// shards: [shard1, shard2]) with config/sharding: the same Deployments,
+// each with the same manager args (selector and budget split included).
+func TestShardsMatchKustomize(t *testing.T) {
+	needHelm(t)
+	if kubectl == "" {
+		t.Skipf("skipping: %s (fatal in CI)", missingControlPlane)
+	}
+	out, err := exec.Command(kubectl, "kustomize", filepath.Join(repoRoot, "config", "sharding")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/sharding: %v", err)
+	}
+	kustomized := ofKind(decode(t, out), "Deployment")
+	chart := ofKind(decode(t, render(t, release, namespace, valuesFile("shards"))), "Deployment")
+	if len(kustomized) != len(chart) {
+		t.Errorf("config/sharding has %d Deployments, the chart %d", len(kustomized), len(chart))
+	}
+	for _, k := range kustomized {
+		c := find(chart, "Deployment", k.GetNamespace(), k.GetName())
+		if c == nil {
+			t.Errorf("config/sharding has Deployment %s; the chart does not", k.GetName())
+			continue
+		}
+		if d := cmp.Diff(managerArgs(t, k), managerArgs(t, c)); d != "" {
+			t.Errorf("%s args differ (-kustomize +chart):\n%s", k.GetName(), d)
+		}
+	}
+}
