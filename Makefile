@@ -62,20 +62,6 @@ $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
 $(HELM):
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh $(dir $(HELM))
 
-##@ Helm chart
-
-.PHONY: chart-lint
-chart-lint: $(HELM) ## helm lint the chart (default values).
-	$(HELM) lint --strict $(CHART)
-
-.PHONY: chart-test
-chart-test: tools ## Lint, golden renders, schema and drift checks of the chart, applied to a real kube-apiserver.
-	go test $(GO_TEST_FLAGS) -count=1 ./test/chart/
-
-.PHONY: chart-golden
-chart-golden: tools ## Rewrite the chart's golden renders (test/chart/testdata/golden) after a deliberate change.
-	go test -count=1 ./test/chart/ -run TestGolden -update
-
 .PHONY: test
 test: tools ## Run all tests against a real control plane (envtest) and cloudsim, then each fuzz target briefly.
 	cd api && go test $(GO_TEST_FLAGS) ./...
@@ -91,6 +77,20 @@ test-resilience-long: tools ## 48 manager kills (4 rounds × 12), about 10 minut
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for longer (FUZZTIME=2m by default).
 	FUZZTIME=$(or $(filter-out 3s,$(FUZZTIME)),2m) hack/fuzz.sh
+
+##@ Helm chart
+
+.PHONY: chart-lint
+chart-lint: $(HELM) ## helm lint the chart (default values).
+	$(HELM) lint --strict $(CHART)
+
+.PHONY: chart-test
+chart-test: tools ## Lint, golden renders, schema and drift checks of the chart, applied to a real kube-apiserver.
+	go test $(GO_TEST_FLAGS) -count=1 ./test/chart/
+
+.PHONY: chart-golden
+chart-golden: tools ## Rewrite the chart's golden renders (test/chart/testdata/golden) after a deliberate change.
+	go test -count=1 ./test/chart/ -run TestGolden -update
 
 ##@ Benchmarks
 
