@@ -361,3 +361,52 @@ func TestNamespacedClusterRules(t *testing.T) {
 		}
 	}
 }
+
+// TestPodSecurityRestricted creates (server-side dry run) a Pod from every
+// rendered Deployment's template in a namespace that enforces the
+// restricted Pod Security Standard: the API server's PodSecurity admission
+// must accept it. A Pod without the security contexts must be refused
+// there, so the check can fail.
+func TestPodSecurityRestricted(t *testing.T) {
+	needControlPlane(t)
+	ctx := context.Background()
+	const ns = "restricted-pods"
+	nsObj := &unstructured.Unstructured{}
+	nsObj.SetAPIVersion("v1")
+	nsObj.SetKind("Namespace")
+	nsObj.SetName(ns)
+	nsObj.SetLabels(map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"})
+	apply(ctx, t, nsObj)
+
+	podFrom := func(name string, spec map[string]any) *unstructured.Unstructured {
+		pod := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+		pod.SetAPIVersion("v1")
+		pod.SetKind("Pod")
+		pod.SetNamespace(ns)
+		pod.SetName(name)
+		return pod
+	}
+	bare := podFrom("bare", map[string]any{"containers": []any{map[string]any{"name": "manager", "image": "example.com/manager:v1"}}})
+	if err := kube.Create(ctx, bare, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "violates PodSecurity") {
+		t.Fatalf("a Pod without security contexts: %v; want a PodSecurity refusal, else the check below proves nothing", err)
+	}
+
+	for _, set := range valueSets {
+		t.Run(set, func(t *testing.T) {
+			for _, d := range ofKind(decode(t, render(t, release, namespace, valuesFile(set))), "Deployment") {
+				spec, _, _ := unstructured.NestedMap(d.Object, "spec", "template", "spec")
+				if sa, _ := spec["serviceAccountName"].(string); sa != "" {
+					account := &unstructured.Unstructured{}
+					account.SetAPIVersion("v1")
+					account.SetKind("ServiceAccount")
+					account.SetNamespace(ns)
+					account.SetName(sa)
+					apply(ctx, t, account)
+				}
+				if err := kube.Create(ctx, podFrom(d.GetName(), spec), client.DryRunAll); err != nil {
+					t.Errorf("%s's pod is refused under the restricted Pod Security Standard: %v", d.GetName(), err)
+				}
+			}
+		})
+	}
+}
