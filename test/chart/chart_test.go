@@ -272,6 +272,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"namespace not a name", "watchNamespaces: [Team A]\n", "watchNamespaces", false},
 		{"service endpoint not a URL", "cloud:\n  serviceEndpoints:\n    CCE: cce.internal\n", "CCE", false},
 		{"replicas without leader election", "leaderElection:\n  enabled: false\n", "leaderElection.enabled", true},
+		{"PDB blocking every eviction", "podDisruptionBudget:\n  enabled: true\n  minAvailable: 2\n", "podDisruptionBudget.minAvailable", true},
 		{"ServiceMonitor without its Service", "metrics:\n  service:\n    enabled: false\n  serviceMonitor:\n    enabled: true\n", "metrics.service.enabled", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
