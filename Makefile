@@ -4,11 +4,16 @@ K8S_VERSION  ?= v1.37.2
 ETCD_VERSION ?= v3.7.3
 ASSETS_DIR   ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)-etcd-$(ETCD_VERSION)
 KUBECTL      := $(ASSETS_DIR)/kubectl
+HELM_VERSION ?= v4.3.1
+HELM         := $(CURDIR)/bin/helm/$(HELM_VERSION)/helm
+CHART        := charts/cloudop
 CONTROLLER_GEN := go tool controller-gen
 GO_TEST_FLAGS ?=
 
 export GOTOOLCHAIN := local
 export KUBEBUILDER_ASSETS := $(ASSETS_DIR)
+# The chart tests (test/chart) run this helm.
+export HELM
 
 .DEFAULT_GOAL := help
 
@@ -23,9 +28,14 @@ help: ## Show this help.
 # api/ is its own module (github.com/cloudop/cloudop/api, replaced by ./api in
 # go.mod), so controller-gen, run from the root module, names it by import path:
 # "./api/..." would not resolve outside the main module.
+# The chart renders the same CRDs and manager rules from copies in
+# $(CHART)/files/generated, so it cannot drift from config/.
 .PHONY: manifests
-manifests: ## Generate the CRD and RBAC manifests from markers.
+manifests: ## Generate the CRD and RBAC manifests from markers (config/ and the chart's copies).
 	$(CONTROLLER_GEN) rbac:roleName=cloudop-manager crd paths="github.com/cloudop/cloudop/api/...;./internal/controller/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	rm -rf $(CHART)/files/generated && mkdir -p $(CHART)/files/generated/crds
+	cp config/crd/bases/*.yaml $(CHART)/files/generated/crds/
+	cp config/rbac/role.yaml $(CHART)/files/generated/manager-role.yaml
 
 .PHONY: generate
 generate: ## Generate deepcopy code.
@@ -36,18 +46,21 @@ verify: generate manifests ## Regenerate and fail if the tree changed; gofmt and
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 	cd api && go vet ./...
-	@git diff --exit-code -- api config || { echo "generated files are stale: run make generate manifests"; exit 1; }
-	@test -z "$$(git status --porcelain -- api config)" || { git status --porcelain -- api config; echo "untracked generated files"; exit 1; }
+	@git diff --exit-code -- api config charts || { echo "generated files are stale: run make generate manifests"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config charts)" || { git status --porcelain -- api config charts; echo "untracked generated files"; exit 1; }
 
 .PHONY: fmt
 fmt: ## gofmt the code.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: tools
-tools: $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl ## Build kube-apiserver, etcd and kubectl into bin/ (once per version).
+tools: $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl $(HELM) ## Build kube-apiserver, etcd, kubectl and helm into bin/ (once per version).
 
 $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-tools.sh $(ASSETS_DIR)
+
+$(HELM):
+	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh $(dir $(HELM))
 
 .PHONY: test
 test: tools ## Run all tests against a real control plane (envtest) and cloudsim, then each fuzz target briefly.
@@ -64,6 +77,20 @@ test-resilience-long: tools ## 48 manager kills (4 rounds × 12), about 10 minut
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for longer (FUZZTIME=2m by default).
 	FUZZTIME=$(or $(filter-out 3s,$(FUZZTIME)),2m) hack/fuzz.sh
+
+##@ Helm chart
+
+.PHONY: chart-lint
+chart-lint: $(HELM) ## helm lint the chart (default values).
+	$(HELM) lint --strict $(CHART)
+
+.PHONY: chart-test
+chart-test: tools ## Lint, golden renders, schema and drift checks of the chart, applied to a real kube-apiserver.
+	go test $(GO_TEST_FLAGS) -count=1 ./test/chart/
+
+.PHONY: chart-golden
+chart-golden: tools ## Rewrite the chart's golden renders (test/chart/testdata/golden) after a deliberate change.
+	go test -count=1 ./test/chart/ -run TestGolden -update
 
 ##@ Benchmarks
 
