@@ -46,6 +46,7 @@ verify: generate manifests ## Regenerate and fail if the tree changed; gofmt and
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 	cd api && go vet ./...
+	cd test/install && go vet ./...
 	@git diff --exit-code -- api config charts || { echo "generated files are stale: run make generate manifests"; exit 1; }
 	@test -z "$$(git status --porcelain -- api config charts)" || { git status --porcelain -- api config charts; echo "untracked generated files"; exit 1; }
 
@@ -63,9 +64,10 @@ $(HELM):
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh $(dir $(HELM))
 
 .PHONY: test
-test: tools ## Run all tests against a real control plane (envtest) and cloudsim, then each fuzz target briefly.
+test: tools ## Run all tests against a real control plane (envtest) and cloudsim, then the install e2e (Docker), then each fuzz target briefly.
 	cd api && go test $(GO_TEST_FLAGS) ./...
 	go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) test-install
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 FUZZTIME ?= 3s
@@ -83,6 +85,11 @@ fuzz: ## Run every fuzz target for longer (FUZZTIME=2m by default).
 .PHONY: chart-lint
 chart-lint: $(HELM) ## helm lint the chart (default values).
 	$(HELM) lint --strict $(CHART)
+
+# -v so the output shows whether the container steps ran or were skipped.
+.PHONY: test-install
+test-install: tools ## Build a release bundle, install it with Helm and run the manager image as its pod would run (test/install).
+	cd test/install && go test $(GO_TEST_FLAGS) -v -count=1 -timeout 20m ./...
 
 .PHONY: chart-test
 chart-test: tools ## Lint, golden renders, schema and drift checks of the chart, applied to a real kube-apiserver.
@@ -118,6 +125,10 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 .PHONY: image
 image: ## Build the manager and cloudsim image indexes (linux/amd64, linux/arm64) as OCI layouts in dist/, pulling nothing.
 	go run ./hack/imagebuild -out dist -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH)
+
+.PHONY: release
+release: tools image ## Build the release bundle for VERSION=vX.Y.Z in dist/release/VERSION: image archives, install.yaml, chart, SHA256SUMS.
+	go run ./hack/release -version $(VERSION) -layouts dist -out dist/release/$(VERSION) -kubectl $(KUBECTL) -helm $(HELM)
 
 .PHONY: clean
 clean: ## Remove dist/.

@@ -193,13 +193,18 @@ func (c Config) writeInstallYAML(digest v1.Hash) error {
 		return err
 	}
 	defer os.RemoveAll(overlay)
+	// kustomize accepts only relative paths to a base.
+	base, err := filepath.Rel(overlay, filepath.Join(root, "config", "default"))
+	if err != nil {
+		return err
+	}
 	kustomization := fmt.Sprintf(`resources:
 - %s
 images:
 - name: %s
   newName: %s
   digest: %s
-`, filepath.Join(root, "config", "default"), c.imageRef("manager"), c.imageRef("manager"), digest)
+`, filepath.ToSlash(base), c.imageRef("manager"), c.imageRef("manager"), digest)
 	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
 		return err
 	}
