@@ -182,17 +182,24 @@ func imageRef(image string) string {
 	return "ghcr.io/cloudop/cloudop-" + image + ":" + Version
 }
 
-// loadImages loads the bundle's linux/amd64 Docker archives.
-func loadImages(t *testing.T) {
-	t.Helper()
+// loadImages loads the bundle's linux/amd64 Docker archives into the
+// local engine and returns a function that removes them again.
+func loadImages() (func(), error) {
+	var refs []string
+	unload := func() {
+		for _, ref := range refs {
+			exec.Command("docker", "rmi", "--force", ref).Run()
+		}
+	}
 	for _, image := range []string{"manager", "cloudsim"} {
 		archive := filepath.Join(bundle, "cloudop-"+image+"_"+Version+"_linux-amd64.docker.tar")
 		if out, err := exec.Command("docker", "load", "--input", archive).CombinedOutput(); err != nil {
-			t.Fatalf("docker load %s: %v\n%s", archive, err, out)
+			unload()
+			return nil, fmt.Errorf("docker load %s: %v\n%s", archive, err, out)
 		}
-		ref := imageRef(image)
-		t.Cleanup(func() { exec.Command("docker", "rmi", "--force", ref).Run() })
+		refs = append(refs, imageRef(image))
 	}
+	return unload, nil
 }
 
 // simulator is cloudsim running from its image on a host port.
@@ -374,7 +381,7 @@ func createJob(t *testing.T, namespace, name string, service opsv1.Service, jobI
 		Spec: opsv1.CloudOperationSpec{
 			Service: service, Region: "cn-north-4", OperationID: jobID,
 			CredentialsSecretRef: opsv1.SecretReference{Name: secret},
-			PollInterval:         &metav1.Duration{Duration: 2 * time.Second},
+			PollInterval:         &metav1.Duration{Duration: 5 * time.Second},
 		},
 	}
 	if err := k8sClient.Create(context.Background(), op); err != nil {
@@ -417,6 +424,18 @@ func findCondition(cs []metav1.Condition, t string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// createServiceAccount creates a ServiceAccount (envtest runs no
+// controller that would create "default") and returns its name.
+func createServiceAccount(t *testing.T, namespace, name string) string {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	if err := k8sClient.Create(context.Background(), sa); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k8sClient.Delete(context.Background(), sa) })
+	return name
 }
 
 // metricsScraper creates a ServiceAccount bound to the release's

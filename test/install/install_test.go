@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +29,7 @@ const (
 
 const scenario = `settings:
   speed: 1
-  stepDuration: 2s
+  stepDuration: 4s
 accounts:
   - accessKey: ` + accessKey + `
     secretKey: ` + secretKey + `
@@ -56,8 +55,6 @@ func values(simURL string) map[string]any {
 	}
 }
 
-var loadOnce sync.Once
-
 // setUpContainers loads the images and starts cloudsim; without Docker it
 // returns "" and the caller runs only the steps that need no container.
 func setUpContainers(t *testing.T) (simURL string, sim *simulator) {
@@ -66,7 +63,6 @@ func setUpContainers(t *testing.T) (simURL string, sim *simulator) {
 		t.Logf("container steps skipped: no Docker engine answers `docker version` (%v); installing and checking RBAC only", dockerErr)
 		return "http://127.0.0.1:1", nil
 	}
-	loadOnce.Do(func() { loadImages(t) })
 	sim = startSimulator(t, scenario)
 	return sim.url, sim
 }
@@ -111,7 +107,7 @@ func TestClusterWideInstall(t *testing.T) {
 			if code, body, err := httpGet(u, "", nil); err != nil || code != http.StatusUnauthorized {
 				t.Errorf("GET %s without a token: %d %v %.200s, want 401", u, code, err, body)
 			}
-			unbound := serviceAccountToken(t, releaseNamespace, "default")
+			unbound := serviceAccountToken(t, releaseNamespace, createServiceAccount(t, releaseNamespace, "no-metrics-role"))
 			if code, body, err := httpGet(u, unbound, nil); err != nil || code != http.StatusForbidden {
 				t.Errorf("GET %s as a ServiceAccount without the metrics-reader role: %d %v %.200s, want 403", u, code, err, body)
 			}
@@ -179,20 +175,25 @@ func TestNamespacedInstall(t *testing.T) {
 		}
 		as := "system:serviceaccount:" + releaseNamespace + ":" + managerName
 		for _, tc := range []struct {
-			verb, resource, namespace, want string
+			verb, resource, subresource, namespace, want string
 		}{
-			{"get", "secrets", "team-a", "yes"},
-			{"list", "cloudoperations.ops.cloudop.dev", "team-a", "yes"},
-			{"patch", "cloudoperations.ops.cloudop.dev/status", "team-a", "yes"},
-			{"get", "secrets", "team-b", "no"},
-			{"list", "cloudoperations.ops.cloudop.dev", "team-b", "no"},
-			{"patch", "cloudoperations.ops.cloudop.dev/status", "team-b", "no"},
-			{"create", "events", "team-b", "no"},
-			{"get", "secrets", "kube-system", "no"},
+			{"get", "secrets", "", "team-a", "yes"},
+			{"list", "cloudoperations.ops.cloudop.dev", "", "team-a", "yes"},
+			{"patch", "cloudoperations.ops.cloudop.dev", "status", "team-a", "yes"},
+			{"get", "secrets", "", "team-b", "no"},
+			{"list", "cloudoperations.ops.cloudop.dev", "", "team-b", "no"},
+			{"patch", "cloudoperations.ops.cloudop.dev", "status", "team-b", "no"},
+			{"create", "events", "", "team-b", "no"},
+			{"get", "secrets", "", "kube-system", "no"},
+			{"get", "secrets", "", releaseNamespace, "no"},
 		} {
-			out, _ := cmdOutput(context.Background(), kubectl, "auth", "can-i", tc.verb, tc.resource, "--namespace", tc.namespace, "--as", as)
+			args := []string{"auth", "can-i", tc.verb, tc.resource, "--namespace", tc.namespace, "--as", as}
+			if tc.subresource != "" {
+				args = append(args, "--subresource", tc.subresource)
+			}
+			out, _ := cmdOutput(context.Background(), kubectl, args...)
 			if got := strings.TrimSpace(out); got != tc.want {
-				t.Errorf("kubectl auth can-i %s %s -n %s --as %s = %q, want %q", tc.verb, tc.resource, tc.namespace, as, got, tc.want)
+				t.Errorf("kubectl %s = %q, want %q", strings.Join(args, " "), got, tc.want)
 			}
 		}
 		out, _ := cmdOutput(context.Background(), kubectl, "auth", "can-i", "list", "cloudoperations.ops.cloudop.dev", "--all-namespaces", "--as", as)

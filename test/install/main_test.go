@@ -19,10 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 )
 
@@ -74,6 +76,14 @@ func run(m *testing.M) (int, error) {
 	if bundle, err = buildRelease(work); err != nil {
 		return 0, err
 	}
+	if dockerErr == nil {
+		unload, err := loadImages()
+		if err != nil {
+			return 0, err
+		}
+		defer unload()
+	}
+	logf.SetLogger(logr.Discard())
 	env := &envtest.Environment{}
 	if restConfig, err = env.Start(); err != nil {
 		return 0, fmt.Errorf("starting the control plane: %w", err)

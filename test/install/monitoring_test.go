@@ -121,7 +121,7 @@ var (
 func parseQuery(expr string) (parser.Expr, error) {
 	expr = grafanaRange.ReplaceAllString(expr, "5m")
 	expr = grafanaVariable.ReplaceAllString(expr, ".*")
-	return parser.ParseExpr(expr)
+	return parser.NewParser(parser.Options{}).ParseExpr(expr)
 }
 
 // metricNames are the metric names a parsed expression selects.
