@@ -507,4 +507,3 @@ func noLeftovers(t *testing.T, manifest string, crdKept bool) {
 		}
 	}
 }
-

@@ -25,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-
 )
 
 // Version is stamped into the images and the bundle this test builds.
@@ -150,4 +149,3 @@ func requireDocker(t *testing.T) {
 		t.Skipf("container steps skipped: no Docker engine answers `docker version` (%v)", dockerErr)
 	}
 }
-
