@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,22 +27,47 @@ import (
 
 // instance is one manager of TestSharding: its shard ("" for the default
 // instance), the selector it runs with, and the server it reaches cloudsim
-// through.
+// through. A shard with a standby runs a second process on the same lease
+// and server.
 type instance struct {
 	shard, selector, metricsAddr string
 	srv                          *instanceServer
 	proc                         *managerProcess
+	// standby and standbyMetrics: the second process, if any.
+	standby        *managerProcess
+	standbyMetrics string
+	args           []string
 }
 
-// TestSharding runs a default instance and two shard instances, each with
-// leader election on its own lease, against one control plane and one
-// simulator. Each instance reaches cloudsim through a server of its own,
-// so every cloud request is attributed to the instance that sent it. It
-// checks that every operation is polled by its shard's instance only
-// (the servers, cloudsim's counts and each instance's metrics agree), then
-// relabels a running operation from shard1 to shard2: shard2 takes it over
-// from the status it finds, shard1 stops polling it, and every transition
-// is announced exactly once.
+// The cloud budget TestSharding gives its instances: the account's
+// requests per second and burst per service, split over the four
+// instances with --cloud-budget-shards.
+const (
+	budgetQPS    = 4
+	budgetBurst  = 4
+	budgetShards = 4
+	// budgetWindow is the sliding window the shared budget is checked over.
+	budgetWindow = 10 * time.Second
+	// loadPerShard ECS jobs per instance ask for 8/5 s = 1.6 requests per
+	// second each, more than the 1 per second an instance's share allows,
+	// and 6.4 in all against the account's 4.
+	loadPerShard = 8
+	loadDuration = 25 * time.Second
+)
+
+// TestSharding runs a default instance and three shard instances, each
+// with leader election on its own lease (shard3 with a standby), against
+// one control plane and one simulator, all signing with one account. Each
+// instance reaches cloudsim through a server of its own, so every cloud
+// request is attributed to the instance that sent it. It checks that every
+// operation is polled by its shard's instance only (the servers,
+// cloudsim's counts and each instance's metrics agree); relabels a running
+// operation from shard1 to shard2 (shard2 takes it over from the status it
+// finds, shard1 stops polling it, every transition is announced exactly
+// once); kills shard3's leader (its standby takes over within a lease and
+// goes on polling); and finally loads every instance with more jobs than
+// its share of the account's budget allows, to check that together they
+// never send more than the one account's budget.
 func TestSharding(t *testing.T) {
 	steps := func(o operation, n int) operation {
 		for j := range n {
@@ -56,11 +82,12 @@ func TestSharding(t *testing.T) {
 		"":       {steps(newOperation("sh-default-bcs", cloudsim.BCS, cloudsim.ScenarioSuccess, 0), 8), steps(newOperation("sh-default-aos", cloudsim.AOS, cloudsim.ScenarioSuccess, 0), 8)},
 		"shard1": {steps(newOperation("sh-one-dws", cloudsim.DWS, cloudsim.ScenarioSuccess, 0), 12), steps(newOperation("sh-mover-cce", cloudsim.CCE, cloudsim.ScenarioSuccess, 0), 12)},
 		"shard2": {steps(newOperation("sh-two-bcs", cloudsim.BCS, cloudsim.ScenarioSuccess, 0), 8), steps(newOperation("sh-two-aos", cloudsim.AOS, cloudsim.ScenarioSuccess, 0), 8)},
+		"shard3": {steps(newOperation("sh-three-cce", cloudsim.CCE, cloudsim.ScenarioSuccess, 0), 16), steps(newOperation("sh-three-dws", cloudsim.DWS, cloudsim.ScenarioSuccess, 0), 16)},
 	}
 	const mover, from, to = "sh-mover-cce", "shard1", "shard2"
 	shardOf := map[string]string{}
 	var ops []operation
-	for _, shard := range []string{"", "shard1", "shard2"} {
+	for _, shard := range shardNames {
 		for _, o := range byShard[shard] {
 			shardOf[o.Name] = shard
 			ops = append(ops, o)
@@ -72,8 +99,10 @@ func TestSharding(t *testing.T) {
 		"":       {selector: "!" + manager.ShardLabel},
 		"shard1": {shard: "shard1", selector: manager.ShardLabel + "=shard1"},
 		"shard2": {shard: "shard2", selector: manager.ShardLabel + "=shard2"},
+		"shard3": {shard: "shard3", selector: manager.ShardLabel + "=shard3"},
 	}
 	leases := map[string]string{}
+	var err error
 	for shard, in := range instances {
 		lease, err := manager.LeaderElectionID(in.selector)
 		if err != nil {
@@ -88,15 +117,28 @@ func TestSharding(t *testing.T) {
 			t.Fatal(err)
 		}
 		in.srv = newInstanceServer(t, s.sim)
-		args := append(endpointFlags(in.srv.URL),
-			"--watch-label-selector", in.selector, "--cloud-budget-shards", "3",
+		args := append(endpointFlags(in.srv.URL), "--service-endpoint", "ECS="+in.srv.URL,
+			"--watch-label-selector", in.selector, "--cloud-budget-shards", strconv.Itoa(budgetShards),
+			"--cloud-qps", strconv.Itoa(budgetQPS), "--cloud-burst", strconv.Itoa(budgetBurst),
 			"--metrics-bind-address", in.metricsAddr,
 			"--leader-elect", "--leader-election-namespace", leaseNamespace,
 			"--leader-election-lease-duration", leaseDuration.String(),
 			"--leader-election-renew-deadline", renewDeadline.String(),
 			"--leader-election-retry-period", retryPeriod.String())
+		in.args = args
 		in.proc = startManager(t, "shard-"+defaultName(shard), nil, args...)
 	}
+	// shard3's standby starts once its leader holds the lease, so which of
+	// the two leads is known.
+	lease3, _ := manager.LeaderElectionID(instances["shard3"].selector)
+	leader3 := waitLeaseHolder(t, lease3, func(h string) bool { return h != "" })
+	standby := instances["shard3"]
+	if standby.standbyMetrics, err = testenv.FreeLoopbackAddr(); err != nil {
+		t.Fatal(err)
+	}
+	standbyArgs := append(slices.Clone(standby.args), "--metrics-bind-address", standby.standbyMetrics)
+	standby.standby = startManager(t, "shard-shard3-standby", nil, standbyArgs...)
+	waitLog(t, standby.standby, "Attempting to acquire leader lease")
 	holders := map[string]string{}
 	for lease, shard := range leases {
 		h := waitLeaseHolder(t, lease, func(h string) bool { return h != "" })
@@ -143,7 +185,21 @@ func TestSharding(t *testing.T) {
 	t.Logf("%s relabelled %s → %s; %s polled it %v later; %s sent %d requests for it after the relabel",
 		mover, from, to, to, firstNew.Sub(relabelled).Round(time.Millisecond), from, instances[from].srv.count(mover, relabelled))
 
-	s.waitTerminal(t, 90*time.Second)
+	// Kill shard3's leader: its standby takes the lease within a lease
+	// duration and polls shard3's operations from then on.
+	killed := time.Now()
+	instances["shard3"].proc.Kill()
+	holder := waitLeaseHolder(t, lease3, func(h string) bool { return h != leader3 && h != "" })
+	takeover := time.Since(killed)
+	t.Logf("shard3's leader killed; %s took its lease after %v (lease duration %v)", holder, takeover.Round(time.Millisecond), leaseDuration)
+	if takeover > leaseDuration+takeoverSlack {
+		t.Errorf("shard3's standby took over %v after the kill, more than a lease (%v) plus slack %v", takeover.Round(time.Millisecond), leaseDuration, takeoverSlack)
+	}
+	for _, o := range byShard["shard3"] {
+		waitPolls(t, instances["shard3"].srv, o.Name, killed, 1)
+	}
+
+	s.waitTerminal(t, 2*time.Minute)
 	if n := instances[from].srv.count(mover, time.Time{}); n != oldAtHandover {
 		t.Errorf("%s kept polling %s after handing it over: %d requests at the handover, %d at the end", from, mover, oldAtHandover, n)
 	}
@@ -178,16 +234,26 @@ func TestSharding(t *testing.T) {
 	// tests, and polls those still running at endpoints of their own
 	// (spec.endpoint) or with credentials it cannot read: at least as many
 	// polls as requests, then.
-	own := map[string]int{"": 2, "shard1": 1, "shard2": 3}
+	own := map[string]int{"": 2, "shard1": 1, "shard2": 3, "shard3": 2}
 	for shard, in := range instances {
-		polls, cached, err := scrapeShardMetrics(in.metricsAddr)
+		addr := in.metricsAddr
+		if in.standby != nil {
+			addr = in.standbyMetrics // the killed leader's metrics are gone
+		}
+		polls, cached, err := scrapeShardMetrics(addr)
 		if err != nil {
 			t.Errorf("instance %q: %v", defaultName(shard), err)
 			continue
 		}
 		sent := in.srv.count("", time.Time{})
 		t.Logf("instance %q: %d polls (cloudop_observations_total), %d requests on its server, %d CloudOperations in its cache", defaultName(shard), polls, sent, cached)
-		if polls != sent && (shard != "" || polls < sent) {
+		switch {
+		case in.standby != nil:
+			// The standby's polls are those after the takeover only.
+			if polls == 0 || polls > sent {
+				t.Errorf("instance %q (standby after the takeover): %d polls in its metrics, %d requests on the shard's server", defaultName(shard), polls, sent)
+			}
+		case polls != sent && (shard != "" || polls < sent):
 			t.Errorf("instance %q: %d polls in its metrics, %d requests on its server", defaultName(shard), polls, sent)
 		}
 		if cached < own[shard] || (shard != "" && cached != own[shard]) {
@@ -198,8 +264,68 @@ func TestSharding(t *testing.T) {
 	sum := s.verify(t)
 	t.Logf("%s", sum)
 	checkHandover(t, s, mover)
+
+	checkSharedBudget(t, s, instances)
 }
 
+// shardNames are TestSharding's shards, "" for the default instance.
+var shardNames = []string{"", "shard1", "shard2", "shard3"}
+
+// checkSharedBudget creates loadPerShard never-ending ECS jobs per shard,
+// more than each instance's share of the budget can poll at their
+// interval, and checks that the ECS requests of all instances together
+// (merged from their servers) never exceed one account's token bucket,
+// budgetQPS per second plus budgetBurst, in any budgetWindow; and that the
+// load did press on the budget, or the check would prove nothing.
+func checkSharedBudget(t *testing.T, s *scenario, instances map[string]*instance) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	began := time.Now()
+	for _, shard := range shardNames {
+		for i := range loadPerShard {
+			o := newOperation(fmt.Sprintf("sh-load-%s-%d", defaultName(shard), i), cloudsim.ECS, cloudsim.ScenarioNever, 0)
+			if err := s.sim.AddOperation(o.Spec); err != nil {
+				t.Fatal(err)
+			}
+			obj := o.object(s.ns)
+			if shard != "" {
+				obj.Labels = map[string]string{manager.ShardLabel: shard}
+			}
+			if err := k8s.Create(ctx, obj); err != nil {
+				t.Fatalf("creating %s: %v", o.Name, err)
+			}
+		}
+	}
+	time.Sleep(loadDuration) // the measurement window, not an assertion
+	var at []time.Time
+	for _, in := range instances {
+		at = append(at, in.srv.times("sh-load-", began)...)
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	// The most requests any budgetWindow-long window holds.
+	most, j := 0, 0
+	for i := range at {
+		for at[i].Sub(at[j]) >= budgetWindow {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	bound := int(budgetQPS*budgetWindow.Seconds()) + budgetBurst
+	demand := float64(len(shardNames)*loadPerShard) / pollInterval.Seconds()
+	sent := float64(len(at)) / time.Since(began).Seconds()
+	t.Logf("shared budget: %d ECS jobs asking for %.1f requests/s; the four instances sent %.2f/s, at most %d in any %v (one account's bucket: %d)",
+		len(shardNames)*loadPerShard, demand, sent, most, budgetWindow, bound)
+	if most > bound {
+		t.Errorf("the instances together sent %d ECS requests within %v, more than one account's budget (%d/s, burst %d) allows: %d",
+			most, budgetWindow, budgetQPS, budgetBurst, bound)
+	}
+	// The budget was the limit: the instances sent less than the jobs
+	// asked for, and close to what the budget allows.
+	if sent > 0.9*demand || sent < 0.6*budgetQPS {
+		t.Errorf("sent %.2f requests/s for a demand of %.1f and a budget of %d/s: the load did not press on the budget as designed", sent, demand, budgetQPS)
+	}
+}
 // checkHandover checks that the relabelled operation's status never went
 // back (the new shard continued from what it found) and that no event of
 // it repeats another (same reason and note).
@@ -313,6 +439,20 @@ func (s *instanceServer) count(name string, since time.Time) int {
 		}
 	}
 	return n
+}
+
+// times returns when each request naming an operation with the given
+// name prefix arrived after since.
+func (s *instanceServer) times(prefix string, since time.Time) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var at []time.Time
+	for _, r := range s.reqs {
+		if r.At.After(since) && strings.Contains(r.URI, prefix) {
+			at = append(at, r.At)
+		}
+	}
+	return at
 }
 
 // nth returns when the n-th request naming the operation after since
