@@ -58,6 +58,10 @@ type IdentityProvider struct {
 	Issuer string `json:"issuer"`
 	// Audience must be one of the token's aud values.
 	Audience string `json:"audience"`
+	// JWKSURL, when set, is fetched instead of the discovery document's
+	// jwks_uri (which a kube-apiserver builds from its advertised address,
+	// not always reachable from cloudsim, as in envtest).
+	JWKSURL string `json:"jwksURL,omitempty"`
 	// Mappings are tried in order; the first whose subject pattern matches
 	// the token's sub decides the account. A token no rule matches is
 	// refused.
@@ -84,6 +88,9 @@ func (p IdentityProvider) validate(accounts map[string]bool) error {
 	}
 	if p.Audience == "" {
 		return errors.New("audience is required")
+	}
+	if p.JWKSURL != "" && !strings.HasPrefix(p.JWKSURL, "https://") && !strings.HasPrefix(p.JWKSURL, "http://") {
+		return fmt.Errorf("jwksURL %q must be an http(s) URL", p.JWKSURL)
 	}
 	for i, m := range p.Mappings {
 		if _, err := path.Match(m.Subject, ""); err != nil || m.Subject == "" {
@@ -269,7 +276,7 @@ func (s *Simulator) createTokenWithIDToken(w http.ResponseWriter, r *http.Reques
 		var fe *fetchError
 		if errors.As(err, &fe) {
 			// IAM cannot reach the issuer: its problem, not the caller's.
-			iamError(w, http.StatusInternalServerError, "IAM.0500", "cannot fetch the identity provider's keys")
+			iamError(w, http.StatusInternalServerError, "IAM.0500", "cannot fetch the identity provider's keys: "+err.Error())
 			s.log.Warn("oidc fetch failed", "idp", idp.ID, "error", err)
 			return
 		}
@@ -407,7 +414,7 @@ func (s *Simulator) verifyIDToken(ctx context.Context, idp IdentityProvider, raw
 	if len(tok.Headers) == 1 {
 		kid = tok.Headers[0].KeyID
 	}
-	keys, err := s.issuerKeys(ctx, idp.Issuer, kid, now)
+	keys, err := s.issuerKeys(ctx, idp, kid, now)
 	if err != nil {
 		return "", err
 	}
@@ -436,7 +443,8 @@ func (s *Simulator) verifyIDToken(ctx context.Context, idp IdentityProvider, raw
 // issuerKeys returns the issuer's JWKS, fetched through its discovery
 // document, cached and fetched again when a token names a key the cache
 // lacks (at most once per jwksRefreshInterval).
-func (s *Simulator) issuerKeys(ctx context.Context, issuer, kid string, now time.Time) (*jose.JSONWebKeySet, error) {
+func (s *Simulator) issuerKeys(ctx context.Context, idp IdentityProvider, kid string, now time.Time) (*jose.JSONWebKeySet, error) {
+	issuer := idp.Issuer
 	s.iam.mu.Lock()
 	cached := s.iam.keys[issuer]
 	s.iam.mu.Unlock()
@@ -453,8 +461,12 @@ func (s *Simulator) issuerKeys(ctx context.Context, issuer, kid string, now time
 	if disc.Issuer != issuer {
 		return nil, fmt.Errorf("discovery document names issuer %q, not %q", disc.Issuer, issuer)
 	}
+	jwksURL := disc.JWKSURI
+	if idp.JWKSURL != "" {
+		jwksURL = idp.JWKSURL
+	}
 	var set jose.JSONWebKeySet
-	if err := s.getJSON(ctx, disc.JWKSURI, &set); err != nil {
+	if err := s.getJSON(ctx, jwksURL, &set); err != nil {
 		return nil, &fetchError{fmt.Errorf("jwks: %w", err)}
 	}
 	s.iam.mu.Lock()

@@ -49,8 +49,9 @@ const (
 	// DefaultServiceAccountTTL is how long a ServiceAccount read serves
 	// other polls.
 	DefaultServiceAccountTTL = 5 * time.Second
-	// expiryMargin: credentials this close to expiring are not handed
-	// out, so a request signed with them still arrives in time.
+	// expiryMargin: credentials this close to expiring (or within a
+	// quarter of their lifetime, if less) are not handed out, so a request
+	// signed with them still arrives in time.
 	expiryMargin = 30 * time.Second
 )
 
@@ -148,6 +149,8 @@ type entry struct {
 	creds     cloud.Credentials
 	expires   time.Time
 	refreshAt time.Time
+	// usableUntil is expires less the safety margin.
+	usableUntil time.Time
 }
 
 type saRead struct {
@@ -192,7 +195,7 @@ func (p *Provider) Credentials(ctx context.Context, namespace, name, region stri
 		return p.refresh(ctx, key)
 	})
 	if err != nil {
-		if old != nil && p.now().Before(old.expires.Add(-expiryMargin)) {
+		if old != nil && p.now().Before(old.usableUntil) {
 			log.FromContext(ctx).Info("refreshing workload identity credentials failed; using the current ones until they expire",
 				"serviceAccount", key.ServiceAccount.String(), "expires", old.expires, "error", err.Error())
 			res.Credentials = old.creds
@@ -231,11 +234,11 @@ func (p *Provider) refresh(ctx context.Context, key Key) (*entry, error) {
 	}
 	now := p.now()
 	life := expires.Sub(now)
-	if life <= expiryMargin {
+	if life <= time.Second {
 		return nil, &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("IAM issued credentials that expire at %s, too soon to use", expires.UTC().Format(time.RFC3339))}
 	}
 	ahead := min(p.refreshBefore(), life/2)
-	e := &entry{creds: c, expires: expires, refreshAt: expires.Add(-ahead)}
+	e := &entry{creds: c, expires: expires, refreshAt: expires.Add(-ahead), usableUntil: expires.Add(-min(expiryMargin, life/4))}
 	p.mu.Lock()
 	if p.creds == nil {
 		p.creds = map[Key]*entry{}
