@@ -120,6 +120,7 @@ type iam struct {
 	faults   faultSet
 
 	mu     sync.Mutex
+	issued []string // see IssuedSecrets
 	idps   map[string]IdentityProvider
 	keys   map[string]*issuerKeys // issuer -> keys
 	tokens map[string]*iamToken   // X-Subject-Token -> token
@@ -298,6 +299,7 @@ func (s *Simulator) createTokenWithIDToken(w http.ResponseWriter, r *http.Reques
 	expires := now.Add(iamTokenLifetime)
 	s.iam.mu.Lock()
 	s.iam.tokens[tok] = &iamToken{subject: sub, idp: idp.ID, acct: acct, expires: expires}
+	s.iam.remember(req.Auth.IDToken.ID, tok)
 	s.iam.mu.Unlock()
 	w.Header().Set(headerSubjectToken, tok)
 	writeJSON(w, http.StatusCreated, map[string]any{"token": map[string]any{
@@ -376,12 +378,36 @@ func (s *Simulator) createTemporaryAccessKey(w http.ResponseWriter, r *http.Requ
 	s.dropExpiredLocked(now)
 	s.accounts[temp.AccessKey] = temp
 	s.mu.Unlock()
+	s.iam.mu.Lock()
+	s.iam.remember(temp.SecretKey, temp.SecurityToken)
+	s.iam.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]any{"credential": map[string]string{
 		"access":        temp.AccessKey,
 		"secret":        temp.SecretKey,
 		"securitytoken": temp.SecurityToken,
 		"expires_at":    expires.UTC().Format(iamTimeFormat),
 	}})
+}
+
+// maxIssued bounds the secrets IssuedSecrets keeps.
+const maxIssued = 10000
+
+// remember keeps secrets for IssuedSecrets. The caller holds m.mu.
+func (m *iam) remember(secrets ...string) {
+	if len(m.issued)+len(secrets) > maxIssued {
+		m.issued = m.issued[len(secrets):]
+	}
+	m.issued = append(m.issued, secrets...)
+}
+
+// IssuedSecrets returns every secret that went through the simulated IAM:
+// the ID tokens it accepted, the IAM tokens, secret keys and security
+// tokens it issued (the last 10000). Leak tests look for them in what a
+// client writes; nothing else should need them.
+func (s *Simulator) IssuedSecrets() []string {
+	s.iam.mu.Lock()
+	defer s.iam.mu.Unlock()
+	return append([]string(nil), s.iam.issued...)
 }
 
 // dropExpiredLocked forgets temporary credentials expired for over an

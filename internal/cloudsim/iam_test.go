@@ -186,6 +186,10 @@ func TestIAMExchangeIssuesWorkingTemporaryCredentials(t *testing.T) {
 	if temporary != 2 {
 		t.Errorf("request log has %d entries of %s, want 2", temporary, subjectTeamA)
 	}
+	issued := strings.Join(e.sim.IssuedSecrets(), " ")
+	if !strings.Contains(issued, c.Secret) || !strings.Contains(issued, c.SecurityToken) {
+		t.Errorf("IssuedSecrets lacks the credential issued")
+	}
 }
 
 func TestIAMRejectsBadIDTokens(t *testing.T) {
