@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,6 +59,9 @@ type Environment struct {
 	Kubeconfig string
 	// Kubectl is the path of the built kubectl.
 	Kubectl string
+
+	identityMu       sync.Mutex
+	identitySubjects []string
 
 	env        *envtest.Environment
 	simServer  *http.Server

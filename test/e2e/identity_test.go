@@ -6,64 +6,41 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
-	"github.com/cloudop/cloudop/internal/cloud/identity"
-	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/demo"
 )
 
-// TestWorkloadIdentityEndToEnd: the manager, as deployed by the demo,
-// tracks an operation signed by its namespace's ServiceAccount through
-// cloudsim's IAM (which verifies the token against the control plane's
-// keys); a namespace IAM maps to nothing gets IdentityRejected; no
+// TestWorkloadIdentityEndToEnd: the manager, as the demo runs it, tracks
+// an operation signed by its namespace's ServiceAccount through cloudsim's
+// IAM (which verifies the token against the control plane's keys); a
+// namespace IAM maps to nothing gets IdentityRejected and no call; no
 // token or key issued along the way shows in status, events, logs or
 // metrics.
 func TestWorkloadIdentityEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	teamA, teamB := newNamespace(t), newNamespace(t)
-	issuer := strings.TrimSuffix(env.RestConfig.Host, "/") + "/"
-	if err := env.Sim.AddIdentityProvider(cloudsim.IdentityProvider{
-		ID: "e2e-idp", Issuer: issuer, Audience: identity.DefaultAudience, JWKSURL: issuer + "openid/v1/jwks",
-		Mappings: []cloudsim.IdentityMapping{{Subject: "system:serviceaccount:" + teamA + ":cloudop", AccessKey: accessKey}},
-	}); err != nil {
+	if err := env.ApplyIdentity(ctx, teamA, accessKey, project, true); err != nil {
 		t.Fatal(err)
 	}
-	for _, ns := range []string{teamA, teamB} {
-		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cloudop", Annotations: map[string]string{
-			opsv1.AnnotationIdentityProviderID: "e2e-idp", opsv1.AnnotationIdentityProjectID: project}}}
-		if err := env.Client.Create(ctx, sa); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a := simOperation(t, teamA, "job", cloudsim.OperationSpec{Service: cloudsim.ECS, ID: "identity-e2e-job-a"})
-	a.Spec.CredentialsSecretRef = opsv1.SecretReference{}
-	a.Spec.ServiceAccountName = "cloudop"
-	b := simOperation(t, teamB, "job", cloudsim.OperationSpec{Service: cloudsim.ECS, ID: "identity-e2e-job-b"})
-	b.Spec.CredentialsSecretRef = opsv1.SecretReference{}
-	b.Spec.ServiceAccountName = "cloudop"
-	for _, o := range []*opsv1.CloudOperation{a, b} {
-		if err := env.Client.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
+	if err := env.ApplyIdentity(ctx, teamB, accessKey, project, false); err != nil {
+		t.Fatal(err)
 	}
 	eventually(t, 90*time.Second, "team-a Succeeded", func() (bool, string) {
-		o := get(t, teamA, "job")
+		o := get(t, teamA, demo.IdentityOperation)
 		return o.Status.Phase == opsv1.PhaseSucceeded && o.IsReady(), describe(o)
 	})
 	eventually(t, 30*time.Second, "team-b IdentityRejected", func() (bool, string) {
-		o := get(t, teamB, "job")
+		o := get(t, teamB, demo.IdentityOperation)
 		c := o.GetCondition(opsv1.ConditionReady)
-		return c != nil && c.Reason == opsv1.ReasonIdentityRejected, describe(o)
+		return c != nil && c.Reason == opsv1.ReasonIdentityRejected && strings.Contains(c.Message, "IAM.0302"), describe(o)
 	})
-	subjectA := "system:serviceaccount:" + teamA + ":cloudop"
+	subjectA := "system:serviceaccount:" + teamA + ":" + demo.IdentityServiceAccount
 	signedA := 0
 	for _, r := range env.Sim.Requests() {
-		if strings.Contains(r.Path, "identity-e2e-job-b") {
+		if strings.HasSuffix(r.Path, "/jobs/workload-identity-"+teamB) {
 			t.Errorf("team-b's job was called, signed by %q", r.Principal)
 		}
-		if strings.Contains(r.Path, "identity-e2e-job-a") {
+		if strings.HasSuffix(r.Path, "/jobs/workload-identity-"+teamA) {
 			signedA++
 			if r.Principal != subjectA || !r.Temporary {
 				t.Errorf("team-a's job called by %q (temporary %v), want %s", r.Principal, r.Temporary, subjectA)
@@ -72,6 +49,9 @@ func TestWorkloadIdentityEndToEnd(t *testing.T) {
 	}
 	if signedA == 0 {
 		t.Fatal("cloudsim's log shows no call for team-a's job")
+	}
+	if n := env.Sim.Counts().Principals[subjectA].Total; n < signedA {
+		t.Errorf("cloudsim counted %d calls signed by %s, its log %d", n, subjectA, signedA)
 	}
 	issued := env.Sim.IssuedSecrets()
 	if len(issued) < 4 {
