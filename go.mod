@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/cloudop/cloudop/api v0.0.0
 	github.com/fluxcd/cli-utils v1.3.0
+	github.com/go-jose/go-jose/v4 v4.1.4
 	github.com/go-logr/logr v1.4.4
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.22.1

@@ -130,6 +130,7 @@ type SecretReference struct {
 // +kubebuilder:validation:XValidation:rule="has(self.clusterID) == has(oldSelf.clusterID) && (!has(self.clusterID) || self.clusterID == oldSelf.clusterID)",message="clusterID is immutable",fieldPath=".clusterID"
 // +kubebuilder:validation:XValidation:rule="has(self.stackID) == has(oldSelf.stackID) && (!has(self.stackID) || self.stackID == oldSelf.stackID)",message="stackID is immutable",fieldPath=".stackID"
 // +kubebuilder:validation:XValidation:rule="has(self.blockchainID) == has(oldSelf.blockchainID) && (!has(self.blockchainID) || self.blockchainID == oldSelf.blockchainID)",message="blockchainID is immutable",fieldPath=".blockchainID"
+// +kubebuilder:validation:XValidation:rule="has(self.credentialsSecretRef) != has(self.serviceAccountName)",message="exactly one of credentialsSecretRef and serviceAccountName must be set",reason=FieldValueInvalid
 type CloudOperationSpec struct {
 	// Service is the cloud service that runs the operation.
 	// +required
@@ -202,9 +203,23 @@ type CloudOperationSpec struct {
 	BlockchainID string `json:"blockchainID,omitempty"`
 
 	// CredentialsSecretRef names the Secret with the AK/SK to sign requests
-	// with. The Secret must be in the CloudOperation's namespace.
-	// +required
-	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+	// with. The Secret must be in the CloudOperation's namespace. Exactly
+	// one of credentialsSecretRef and serviceAccountName is set.
+	// +optional
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef,omitzero"`
+
+	// ServiceAccountName names a ServiceAccount in the CloudOperation's own
+	// namespace whose identity signs the requests (workload identity): the
+	// manager requests a short-lived token for it and exchanges it at IAM
+	// for temporary credentials. The ServiceAccount's annotations
+	// identity.cloudop.dev/idp-id and identity.cloudop.dev/project-id say
+	// how (docs/identity.md). Exactly one of credentialsSecretRef and
+	// serviceAccountName is set.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
 	// Endpoint overrides the service's regional base URL, e.g.
 	// https://cce.example.internal. It is used only when it matches the

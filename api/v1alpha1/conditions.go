@@ -63,6 +63,37 @@ const (
 	ReasonInvalidConfiguration = "InvalidConfiguration"
 	// ReasonSuspended: polling is suspended by the suspend annotation.
 	ReasonSuspended = "Suspended"
+	// ReasonIdentityInvalid: spec.serviceAccountName names a ServiceAccount
+	// that does not exist in the object's namespace, or that lacks the
+	// identity annotations (AnnotationIdentityProviderID, and
+	// AnnotationIdentityProjectID unless spec.projectID is set). Fixed by
+	// the ServiceAccount's owner; retried every poll interval.
+	ReasonIdentityInvalid = "IdentityInvalid"
+	// ReasonIdentityRejected: IAM refused to exchange the ServiceAccount's
+	// token: the identity provider is unknown, does not trust the
+	// cluster's issuer or audience, or no mapping rule matches the
+	// ServiceAccount. Fixed in IAM; retried slowly, like AuthFailed.
+	ReasonIdentityRejected = "IdentityRejected"
+	// ReasonIdentityUnavailable: temporary credentials could not be
+	// obtained for a reason that passes (IAM throttled or down, the
+	// TokenRequest API failed); retried with backoff.
+	ReasonIdentityUnavailable = "IdentityUnavailable"
+)
+
+// ServiceAccount annotations read for workload identity (a CloudOperation
+// with spec.serviceAccountName). docs/identity.md shows how to set them up.
+const (
+	// AnnotationIdentityProviderID is the ID of the IAM identity provider
+	// (OpenID Connect, virtual-user SSO) that trusts the cluster's
+	// service-account issuer; sent as X-Idp-Id. Required.
+	AnnotationIdentityProviderID = "identity.cloudop.dev/idp-id"
+	// AnnotationIdentityProjectID is the project the temporary credentials
+	// address, used when spec.projectID is empty.
+	AnnotationIdentityProjectID = "identity.cloudop.dev/project-id"
+	// AnnotationIdentityRegion names the region whose IAM endpoint
+	// (iam.{region}.myhuaweicloud.com) exchanges the token; empty means
+	// the object's spec.region.
+	AnnotationIdentityRegion = "identity.cloudop.dev/region"
 )
 
 // Annotations understood by the controller.

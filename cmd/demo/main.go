@@ -64,6 +64,15 @@ func run(workDir string, exit bool, timeout time.Duration) error {
 	if err := env.ApplyScenario(ctx, files); err != nil {
 		return err
 	}
+	// One more operation, signed through workload identity: no Secret.
+	if len(files.Sim.Accounts) == 0 || len(files.Sim.Accounts[0].ProjectIDs) == 0 {
+		return fmt.Errorf("the demo scenario has no account for workload identity")
+	}
+	acct := files.Sim.Accounts[0]
+	if err := env.ApplyIdentity(ctx, demo.Namespace, acct.AccessKey, acct.ProjectIDs[0], true); err != nil {
+		return err
+	}
+	fmt.Printf("%s is signed by ServiceAccount %s through cloudsim's IAM (workload identity, no Secret).\n\n", demo.IdentityOperation, demo.IdentityServiceAccount)
 	printer := demo.NewPrinter(os.Stdout)
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -91,8 +100,9 @@ func printExplore(out io.Writer, env *demo.Environment) {
 Explore with the built kubectl:
   %[1]s get cloudoperations -o wide
   %[1]s describe cloudoperation cce-cluster-upgrade
+  %[1]s describe cloudoperation %[3]s   (workload identity)
   %[1]s get events --sort-by=.metadata.creationTimestamp
   %[1]s wait --for=condition=Ready cloudoperation/aos-stack-create
 cloudsim's admin API: curl %[2]s/admin/operations   curl %[2]s/admin/counts
-`, k, env.SimURL)
+`, k, env.SimURL, demo.IdentityOperation)
 }

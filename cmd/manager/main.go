@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
+	"github.com/cloudop/cloudop/internal/cloud/identity"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/controller"
 	"github.com/cloudop/cloudop/internal/manager"
@@ -82,11 +83,16 @@ func bindFlags(fs *flag.FlagSet) func() manager.Options {
 	fs.DurationVar(&o.RateLimit.MaxWait, "cloud-max-wait", transport.DefaultMaxWait, "Longest wait for a rate-limit token; longer waits defer the poll.")
 	fs.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", 5*time.Second, "How long a credentials Secret read serves other polls; a changed Secret takes effect within it. Negative disables.")
 	fs.DurationVar(&o.BCSListWindow, "bcs-list-window", bcs.DefaultListWindow, "How long one BCS list answer serves the other operations of its blockchain.")
-	fs.Var(&serviceEndpoints, "service-endpoint", "SERVICE=URL: base URL for a service instead of its regional host, e.g. CCE=http://127.0.0.1:9443 (repeatable).")
+	fs.Var(&serviceEndpoints, "service-endpoint", "SERVICE=URL: base URL for a service instead of its regional host, e.g. CCE=http://127.0.0.1:9443 (repeatable); IAM=URL is IAM's, for workload identity.")
+	workloadIdentity := true
+	fs.BoolVar(&workloadIdentity, "workload-identity", true, "Let CloudOperations name a ServiceAccount of their own namespace (spec.serviceAccountName), whose tokens are exchanged at IAM for temporary credentials; false refuses them. See docs/identity.md.")
+	fs.StringVar(&o.IdentityAudience, "identity-token-audience", identity.DefaultAudience, "Audience of the ServiceAccount tokens the manager requests; the IAM identity provider's client ID must be the same.")
+	fs.DurationVar(&o.IdentityCredentialDuration, "identity-credential-duration", identity.DefaultCredentialDuration, "Lifetime asked of IAM for temporary credentials (15m to 24h); they are refreshed before they expire.")
 	fs.Var(&allowedEndpoints, "allowed-endpoint", "Base URL pattern spec.endpoint may use, e.g. https://*.example.com (repeatable). Default: HTTPS under the official Huawei Cloud domains.")
 	return func() manager.Options {
 		o.KubeQPS = float32(kubeQPS)
 		o.ServiceEndpoints = serviceEndpoints
+		o.DisableWorkloadIdentity = !workloadIdentity
 		o.AllowedEndpoints = allowedEndpoints
 		o.WatchNamespaces = watchNamespaces
 		o.Policy = &policy

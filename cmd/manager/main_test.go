@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cloudop/cloudop/internal/manager"
 )
@@ -20,7 +21,11 @@ func TestBindFlags(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "defaults", check: func(o manager.Options) bool {
-			return o.MetricsAddr == ":8080" && o.MetricsSecure && o.MetricsCertDir == "" && o.WatchNamespaces == nil
+			return o.MetricsAddr == ":8080" && o.MetricsSecure && o.MetricsCertDir == "" && o.WatchNamespaces == nil &&
+				!o.DisableWorkloadIdentity && o.IdentityAudience == "cloudop" && o.IdentityCredentialDuration == 6*time.Hour
+		}},
+		{name: "workload identity off", args: []string{"--workload-identity=false", "--identity-token-audience", "sts.example.com", "--service-endpoint", "IAM=http://127.0.0.1:1"}, check: func(o manager.Options) bool {
+			return o.DisableWorkloadIdentity && o.IdentityAudience == "sts.example.com" && slices.Equal(o.ServiceEndpoints, []string{"IAM=http://127.0.0.1:1"})
 		}},
 		{name: "plain metrics", args: []string{"--metrics-secure=false", "--metrics-bind-address", "127.0.0.1:9090"}, check: func(o manager.Options) bool {
 			return !o.MetricsSecure && o.MetricsAddr == "127.0.0.1:9090"

@@ -169,6 +169,9 @@ func (s *Simulator) adminHandler() http.Handler {
 	mux.HandleFunc("GET /admin/counts", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Counts())
 	})
+	mux.HandleFunc("GET /admin/requests", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"requests": s.Requests()})
+	})
 	mux.HandleFunc("DELETE /admin/counts", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetCounts()
 		w.WriteHeader(http.StatusNoContent)

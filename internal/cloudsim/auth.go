@@ -118,6 +118,8 @@ func (s *Simulator) verify(r *http.Request, now time.Time) (*account, *authError
 		return nil, unauthorized("security token is missing (%s) for temporary credentials", headerToken)
 	case acct.SecurityToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(acct.SecurityToken)) != 1:
 		return nil, unauthorized("security token is invalid or expired")
+	case !acct.expires.IsZero() && !now.Before(acct.expires):
+		return nil, unauthorized("security token is invalid or expired")
 	case token != "" && !signs(a.signedHeaders, headerToken):
 		return nil, unauthorized("%s must be a signed header", strings.ToLower(headerToken))
 	}

@@ -217,6 +217,10 @@ type Config struct {
 	Operations []OperationSpec `json:"operations,omitempty"`
 	// Templates create many similar operations (benchmarks).
 	Templates []Template `json:"templates,omitempty"`
+	// IdentityProviders are IAM's OpenID Connect identity providers, for
+	// workload identity (ServiceAccount tokens exchanged for temporary
+	// credentials).
+	IdentityProviders []IdentityProvider `json:"identityProviders,omitempty"`
 }
 
 // Settings are the simulator-wide settings of a scenario file.
@@ -233,6 +237,13 @@ type Settings struct {
 	Faults []Fault `json:"faults,omitempty"`
 	// RateLimit, when set, throttles each access key like the gateway does.
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// TemporaryCredentialLifetime caps the lifetime of temporary
+	// credentials IAM issues; 0 gives what the client asks for (15m when
+	// it names no duration). Tests set a short one.
+	TemporaryCredentialLifetime Duration `json:"temporaryCredentialLifetime,omitzero"`
+	// IAMFaults apply to the IAM endpoints (latency, throttle, error500,
+	// reset, unauthorized).
+	IAMFaults []Fault `json:"iamFaults,omitempty"`
 	// BCSNotFound makes a BCS list whose operation_id filter matches no
 	// operation answer 404 BCS.4040404 instead of {"count":0,...}.
 	BCSNotFound bool `json:"bcsNotFound,omitempty"`
@@ -816,6 +827,12 @@ func (s Settings) validate() error {
 	if s.RateLimit != nil && (s.RateLimit.RPS <= 0 || s.RateLimit.Burst < 0) {
 		return errors.New("rateLimit needs rps > 0 and burst >= 0")
 	}
+	if s.TemporaryCredentialLifetime.Duration < 0 {
+		return errors.New("temporaryCredentialLifetime is negative")
+	}
+	if err := validateFaults(s.IAMFaults); err != nil {
+		return fmt.Errorf("iamFaults: %w", err)
+	}
 	return validateFaults(s.Faults)
 }
 
@@ -834,6 +851,16 @@ func (c Config) Validate() error {
 			return fmt.Errorf("accounts[%d]: duplicate accessKey %q", i, a.AccessKey)
 		}
 		aks[a.AccessKey] = true
+	}
+	idps := map[string]bool{}
+	for i, p := range c.IdentityProviders {
+		if err := p.validate(aks); err != nil {
+			return fmt.Errorf("identityProviders[%d]: %w", i, err)
+		}
+		if idps[p.ID] {
+			return fmt.Errorf("identityProviders[%d]: duplicate id %q", i, p.ID)
+		}
+		idps[p.ID] = true
 	}
 	keys := map[string]string{}
 	check := func(where string, o OperationSpec) error {

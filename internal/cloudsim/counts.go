@@ -35,6 +35,14 @@ type Counts struct {
 	// Unrouted counts requests for paths that are no simulated API
 	// (answered 404 APIGW.0101).
 	Unrouted RequestCounts `json:"unrouted"`
+	// Principals counts the service requests whose signature verified, by
+	// who signed them: the access key of a scenario account, or the
+	// subject (system:serviceaccount:NS:NAME) temporary credentials were
+	// issued to.
+	Principals map[string]RequestCounts `json:"principals"`
+	// IAM counts the IAM requests by API (IAMCreateTokenWithIDToken,
+	// IAMCreateTemporaryAccessKey); they are not in Total.
+	IAM map[string]RequestCounts `json:"iam"`
 }
 
 type counter struct {
@@ -71,6 +79,8 @@ type counterSet struct {
 	services map[Service]*counter
 	ops      sync.Map // refKey -> *counter
 	bcs      sync.Map // string -> *counter
+	signers  sync.Map // principal -> *counter
+	iam      sync.Map // IAM API -> *counter
 }
 
 func newCounterSet() *counterSet {
@@ -118,6 +128,16 @@ func (c *counters) record(rt *route, status int) {
 	}
 }
 
+// recordPrincipal counts one answered request signed by principal.
+func (c *counters) recordPrincipal(principal string, status int) {
+	loadCounter(&c.cur.Load().signers, principal).add(status)
+}
+
+// recordIAM counts one answered IAM request ("" for an unknown path).
+func (c *counters) recordIAM(api string, status int) {
+	loadCounter(&c.cur.Load().iam, or(api, "unknown")).add(status)
+}
+
 func (c *counters) opTotal(svc Service, key string) int {
 	v, ok := c.cur.Load().ops.Load(refKey{svc, key})
 	if !ok {
@@ -137,7 +157,17 @@ func (c *counters) snapshot() Counts {
 		Services:   map[Service]RequestCounts{},
 		Operations: map[Service]map[string]RequestCounts{},
 		BCSLists:   map[string]RequestCounts{},
+		Principals: map[string]RequestCounts{},
+		IAM:        map[string]RequestCounts{},
 	}
+	cs.signers.Range(func(k, v any) bool {
+		out.Principals[k.(string)] = v.(*counter).snapshot()
+		return true
+	})
+	cs.iam.Range(func(k, v any) bool {
+		out.IAM[k.(string)] = v.(*counter).snapshot()
+		return true
+	})
 	for s, cn := range cs.services {
 		out.Services[s] = cn.snapshot()
 	}

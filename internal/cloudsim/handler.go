@@ -139,6 +139,10 @@ func (s *Simulator) newHandler() http.Handler {
 			admin.ServeHTTP(w, r)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, "/v3.0/") {
+			s.serveIAM(w, r)
+			return
+		}
 		s.serveAPI(w, r)
 	})
 }
@@ -312,7 +316,15 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// stack's deployment.
 		op = s.findStack(rt)
 	}
-	rec := &recorder{ResponseWriter: w, count: func(status int) { s.counts.record(rt, status) }}
+	// who signed the request, once its signature is verified.
+	var signer *account
+	rec := &recorder{ResponseWriter: w, count: func(status int) {
+		s.counts.record(rt, status)
+		if signer != nil {
+			s.counts.recordPrincipal(signer.principal, status)
+		}
+		s.requests.add(r, status, signer, s.now())
+	}}
 	defer func() {
 		// No answer at all (the client gave up during a delay) counts
 		// as StatusReset.
@@ -332,6 +344,7 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, aerr.status, aerr.code, aerr.msg)
 		return
 	}
+	signer = acct
 	if s.rateLimit != nil && !s.limiter(acct.AccessKey).AllowN(s.now(), 1) {
 		throttled(rec, strconv.FormatFloat(s.rateLimit.RPS, 'f', -1, 64), 0)
 		return

@@ -70,6 +70,8 @@ type Simulator struct {
 
 	global   faultSet
 	counts   counters
+	requests requestLog
+	iam      iam
 	limiters sync.Map // access key -> *rate.Limiter
 
 	rngMu sync.Mutex
@@ -83,6 +85,13 @@ type Simulator struct {
 type account struct {
 	Account
 	projects map[string]bool
+	// expires is when temporary credentials stop working (zero for the
+	// scenario's permanent ones).
+	expires time.Time
+	// principal names who signs with the account in Counts.Principals and
+	// the request log: the access key of a permanent account, the token's
+	// subject (system:serviceaccount:NS:NAME) for temporary credentials.
+	principal string
 }
 
 // lookupKey is how the service APIs address an operation.
@@ -144,6 +153,7 @@ func New(cfg Config, opts ...Option) (*Simulator, error) {
 	s.bcsNotFound = st.BCSNotFound
 	s.global.set(st.Faults)
 	s.counts.init()
+	s.iam.init(cfg.IdentityProviders, st.TemporaryCredentialLifetime.Duration, st.IAMFaults)
 	s.reqPrefix = fmt.Sprintf("%016x", uint64(s.now().UnixNano()))
 	for _, a := range cfg.Accounts {
 		if err := s.AddAccount(a); err != nil {
@@ -177,7 +187,7 @@ func (s *Simulator) AddAccount(a Account) error {
 	if err := a.validate(); err != nil {
 		return fmt.Errorf("account %q: %w", a.AccessKey, err)
 	}
-	acct := &account{Account: a, projects: map[string]bool{}}
+	acct := &account{Account: a, projects: map[string]bool{}, principal: a.AccessKey}
 	acct.ProjectIDs = append([]string(nil), a.ProjectIDs...)
 	for _, p := range a.ProjectIDs {
 		acct.projects[p] = true
@@ -562,8 +572,11 @@ func (s *Simulator) RequestCount(svc Service, key string) int {
 	return s.counts.opTotal(svc, key)
 }
 
-// ResetCounts zeroes every request counter.
-func (s *Simulator) ResetCounts() { s.counts.reset() }
+// ResetCounts zeroes every request counter and clears the request log.
+func (s *Simulator) ResetCounts() {
+	s.counts.reset()
+	s.requests.reset()
+}
 
 func (s *Simulator) chance(p float64) bool {
 	s.rngMu.Lock()

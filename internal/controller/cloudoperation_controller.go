@@ -54,6 +54,10 @@ type CloudOperationReconciler struct {
 	// API reader, so Secrets are fetched one by one with "get", never
 	// listed or watched cluster-wide.
 	Secrets *SecretCache
+	// Identity obtains temporary credentials for objects that name a
+	// ServiceAccount (workload identity); nil refuses such objects with
+	// reason IdentityInvalid.
+	Identity WorkloadIdentity
 	// Observer fetches operations from the cloud.
 	Observer Observer
 	// Recorder records transition events.
@@ -71,6 +75,11 @@ type CloudOperationReconciler struct {
 // +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create
+
+// Workload identity: read the ServiceAccount a CloudOperation names and
+// mint short-lived tokens for it (docs/security.md).
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+// +kubebuilder:rbac:groups="",resources=serviceaccounts/token,verbs=create
 
 // The manager's secure metrics endpoint (--metrics-secure) asks the API
 // server who a scraper is and whether it may get /metrics.
@@ -189,17 +198,29 @@ func donePolling(obj *opsv1.CloudOperation) bool {
 // observe reads the object's credentials and asks the cloud for its
 // operation. Every outcome but a local rate-limit deferral is counted.
 func (r *CloudOperationReconciler) observe(ctx context.Context, obj *opsv1.CloudOperation) observation {
-	var op *cloud.Operation
-	target, err := loadTarget(ctx, r.Secrets, obj)
+	var (
+		op     *cloud.Operation
+		target cloud.Target
+		forget func()
+		err    error
+	)
+	if obj.Spec.ServiceAccountName != "" {
+		target, forget, err = loadIdentityTarget(ctx, r.Identity, obj)
+	} else {
+		target, err = loadTarget(ctx, r.Secrets, obj)
+		forget = func() { r.Secrets.Forget(secretKey(obj)) }
+	}
 	if err == nil {
 		op, err = r.Observer.Observe(ctx, target, obj.Spec.Endpoint)
+		if err != nil && cloud.KindOf(err) == cloud.KindAuth {
+			// The Secret may have been fixed since it was cached, or
+			// the temporary credentials revoked: read or exchange
+			// again next time.
+			forget()
+		}
 	}
 	if err != nil {
 		op = nil
-		if cloud.KindOf(err) == cloud.KindAuth {
-			// The Secret may have been fixed since it was cached.
-			r.Secrets.Forget(secretKey(obj))
-		}
 	}
 	if !cloud.IsRateLimited(err) {
 		observations.WithLabelValues(string(obj.Spec.Service), resultLabel(err)).Inc()

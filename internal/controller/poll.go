@@ -159,9 +159,9 @@ func (p PollPolicy) afterError(next derivedStatus, err error, interval time.Dura
 		return 0, false
 	}
 	switch next.errorReason {
-	case opsv1.ReasonAuthFailed:
+	case opsv1.ReasonAuthFailed, opsv1.ReasonIdentityRejected:
 		return p.jitter(max(p.AuthRetryInterval, interval)), true
-	case opsv1.ReasonCredentialsInvalid, opsv1.ReasonNotFound:
+	case opsv1.ReasonCredentialsInvalid, opsv1.ReasonIdentityInvalid, opsv1.ReasonNotFound:
 		return p.jitter(interval), true
 	case opsv1.ReasonThrottled:
 		var ce *cloud.Error

@@ -12,6 +12,7 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/identity"
 )
 
 // notFoundGraceTime is how long a service may not know an operation before
@@ -220,6 +221,15 @@ func errorReason(obj *opsv1.CloudOperation, obs observation) (reason string, sta
 	var credErr *credentialsError
 	if errors.As(obs.err, &credErr) {
 		return opsv1.ReasonCredentialsInvalid, false
+	}
+	if kind, ok := identity.KindOf(obs.err); ok {
+		switch kind {
+		case identity.KindInvalid:
+			return opsv1.ReasonIdentityInvalid, false
+		case identity.KindRejected:
+			return opsv1.ReasonIdentityRejected, false
+		}
+		return opsv1.ReasonIdentityUnavailable, false
 	}
 	switch cloud.KindOf(obs.err) {
 	case cloud.KindThrottled:

@@ -12,10 +12,12 @@ import (
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/testenv"
 )
 
@@ -50,6 +52,15 @@ func validSpec(service string) map[string]any {
 	return spec
 }
 
+// identitySpec is validSpec signed by a ServiceAccount instead of a
+// Secret.
+func identitySpec(service, serviceAccount string) map[string]any {
+	spec := validSpec(service)
+	delete(spec, "credentialsSecretRef")
+	spec["serviceAccountName"] = serviceAccount
+	return spec
+}
+
 func cloudOperation(ns, name string, spec map[string]any) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "ops.cloudop.dev/v1alpha1",
@@ -68,6 +79,30 @@ func TestValidSamplesAreAccepted(t *testing.T) {
 	for _, svc := range []string{"BCS", "CCE", "AOS", "DWS", "CCEJob", "ECS", "EVS", "IMS", "BMS", "VPC", "RDS", "GaussDB", "DDS", "GaussDBforOpenGauss", "GaussDBforNoSQL", "RFS"} {
 		g.Expect(k8s.Create(context.Background(), cloudOperation(ns, strings.ToLower(svc), validSpec(svc)))).To(Succeed(), "%s: valid spec rejected", svc)
 	}
+}
+
+// TestServiceAccountSpecsAreAccepted: a spec naming a ServiceAccount
+// instead of a Secret is accepted, written untyped and through the Go
+// types (whose empty credentialsSecretRef must be left out, not sent as
+// {}), and an object may move from a Secret to a ServiceAccount.
+func TestServiceAccountSpecsAreAccepted(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	for _, svc := range []string{"BCS", "CCE", "RFS", "ECS", "RDS"} {
+		g.Expect(k8s.Create(context.Background(), cloudOperation(ns, "sa-"+strings.ToLower(svc), identitySpec(svc, "team-a")), client.FieldValidation("Strict"))).To(Succeed(), "%s", svc)
+	}
+	typed := &opsv1.CloudOperation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "typed"},
+		Spec:       opsv1.CloudOperationSpec{Service: opsv1.ServiceECS, Region: "cn-north-4", OperationID: "job-1", ServiceAccountName: "team-a"},
+	}
+	g.Expect(k8s.Create(context.Background(), typed)).To(Succeed(), "typed object naming a ServiceAccount")
+	g.Expect(typed.Spec.CredentialsSecretRef.Name).To(BeEmpty())
+
+	moved := cloudOperation(ns, "moved", validSpec("CCE"))
+	g.Expect(k8s.Create(context.Background(), moved)).To(Succeed())
+	unstructured.RemoveNestedField(moved.Object, "spec", "credentialsSecretRef")
+	g.Expect(unstructured.SetNestedField(moved.Object, "team-a", "spec", "serviceAccountName")).To(Succeed())
+	g.Expect(k8s.Update(context.Background(), moved)).To(Succeed(), "moving from a Secret to a ServiceAccount")
 }
 
 func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
@@ -127,7 +162,12 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		{"empty projectID", set("CCE", "projectID", ""), "spec.projectID"},
 		{"projectID with dash", set("CCE", "projectID", "0123-4567"), "spec.projectID"},
 		{"projectID too long", set("CCE", "projectID", strings.Repeat("0", 65)), "spec.projectID"},
-		{"missing credentialsSecretRef", drop("CCE", "credentialsSecretRef"), "spec.credentialsSecretRef"},
+		{"neither credentialsSecretRef nor serviceAccountName", drop("CCE", "credentialsSecretRef"), "exactly one of credentialsSecretRef and serviceAccountName"},
+		{"both credentialsSecretRef and serviceAccountName", set("CCE", "serviceAccountName", "team-a"), "exactly one of credentialsSecretRef and serviceAccountName"},
+		{"serviceAccountName uppercase", identitySpec("CCE", "Team-A"), "spec.serviceAccountName"},
+		{"serviceAccountName empty", identitySpec("CCE", ""), "spec.serviceAccountName"},
+		{"serviceAccountName with namespace", identitySpec("CCE", "kube-system/default"), "spec.serviceAccountName"},
+		{"serviceAccountName too long", identitySpec("CCE", strings.Repeat("a", 254)), "spec.serviceAccountName"},
 		{"secret ref without name", set("CCE", "credentialsSecretRef", map[string]any{}), "spec.credentialsSecretRef.name"},
 		{"secret ref empty name", set("CCE", "credentialsSecretRef", map[string]any{"name": ""}), "spec.credentialsSecretRef.name"},
 		{"secret ref uppercase name", set("CCE", "credentialsSecretRef", map[string]any{"name": "Creds"}), "spec.credentialsSecretRef.name"},

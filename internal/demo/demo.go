@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,6 +60,9 @@ type Environment struct {
 	// Kubectl is the path of the built kubectl.
 	Kubectl string
 
+	identityMu       sync.Mutex
+	identitySubjects []string
+
 	env        *envtest.Environment
 	simServer  *http.Server
 	stopMgr    context.CancelFunc
@@ -101,7 +105,13 @@ func Start(ctx context.Context, simConfig cloudsim.Config, o Options) (_ *Enviro
 		return nil, err
 	}
 
-	if e.Sim, err = cloudsim.New(simConfig); err != nil {
+	// cloudsim plays IAM too: it verifies ServiceAccount tokens against
+	// this control plane's discovery document and keys.
+	oidcClient, err := rest.HTTPClientFor(e.RestConfig)
+	if err != nil {
+		return nil, err
+	}
+	if e.Sim, err = cloudsim.New(simConfig, cloudsim.WithOIDCClient(oidcClient)); err != nil {
 		return nil, fmt.Errorf("cloudsim: %w", err)
 	}
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -122,6 +132,7 @@ func Start(ctx context.Context, simConfig cloudsim.Config, o Options) (_ *Enviro
 	for _, svc := range cloud.Services {
 		endpoints = append(endpoints, string(svc)+"="+e.SimURL)
 	}
+	endpoints = append(endpoints, "IAM="+e.SimURL)
 	mgr, err := manager.New(e.RestConfig, manager.Options{
 		Workers: 8, RequestTimeout: 5 * time.Second, ServiceEndpoints: endpoints, Policy: &policy,
 	})

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/cce"
 	"github.com/cloudop/cloudop/internal/cloud/classicjob"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
+	"github.com/cloudop/cloudop/internal/cloud/identity"
 	"github.com/cloudop/cloudop/internal/cloud/rdsjob"
 	"github.com/cloudop/cloudop/internal/cloud/rfs"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
@@ -74,8 +76,20 @@ type Options struct {
 	// KubeQPS and KubeBurst limit requests to the API server.
 	KubeQPS   float32
 	KubeBurst int
-	// ServiceEndpoints are SERVICE=URL overrides of regional hosts.
+	// ServiceEndpoints are SERVICE=URL overrides of regional hosts;
+	// IAM=URL is IAM's, for workload identity.
 	ServiceEndpoints []string
+	// DisableWorkloadIdentity refuses CloudOperations that name a
+	// ServiceAccount (reason IdentityInvalid) instead of exchanging its
+	// tokens for temporary credentials.
+	DisableWorkloadIdentity bool
+	// IdentityAudience is the audience of the ServiceAccount tokens the
+	// manager requests (the IAM identity provider's client ID); "" means
+	// identity.DefaultAudience.
+	IdentityAudience string
+	// IdentityCredentialDuration is the lifetime asked of IAM for
+	// temporary credentials; 0 means identity.DefaultCredentialDuration.
+	IdentityCredentialDuration time.Duration
 	// AllowedEndpoints are the patterns spec.endpoint may match.
 	AllowedEndpoints []string
 	// Policy decides poll timing; nil means controller.DefaultPollPolicy.
@@ -169,6 +183,11 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	ctrl.Log.WithName("setup").Info("scope", "watchNamespaces", scopeNamespaces(namespaces),
 		"watchLabelSelector", o.WatchLabelSelector, "leaderElectionID", leaseID,
 		"cloudBudgetShards", max(o.CloudBudgetShards, 1))
+	serviceEndpoints, iamEndpoint, err := splitIAMEndpoint(o.ServiceEndpoints)
+	if err != nil {
+		return nil, err
+	}
+	o.ServiceEndpoints = serviceEndpoints
 	router, err := NewRouter(o)
 	if err != nil {
 		return nil, err
@@ -217,6 +236,16 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 		},
 		Policy: policy,
 		Clock:  clock.RealClock{},
+	}
+	if !o.DisableWorkloadIdentity {
+		reconciler.Identity = &identity.Provider{
+			Reader:             mgr.GetAPIReader(),
+			Tokens:             mgr.GetClient(),
+			Exchanger:          &identity.Exchanger{Endpoint: iamEndpoint, Timeout: o.RequestTimeout},
+			Audience:           o.IdentityAudience,
+			CredentialDuration: o.IdentityCredentialDuration,
+			ServiceAccountTTL:  o.SecretCacheTTL,
+		}
 	}
 	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1), defaultDuration(o.MaxRetryDelay, time.Minute)); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
@@ -277,6 +306,23 @@ func NewRouter(o Options) (*transport.Router, error) {
 	}
 	transport.InitServiceMetrics(slices.Collect(maps.Keys(services))...)
 	return &transport.Router{Endpoints: endpoints, Services: services}, nil
+}
+
+// splitIAMEndpoint takes IAM=URL out of the --service-endpoint values:
+// IAM is no service whose operations are tracked, only the exchange's
+// endpoint. It returns the other values and IAM's base URL ("" if none).
+func splitIAMEndpoint(values []string) (rest []string, iam string, err error) {
+	for _, v := range values {
+		name, raw, ok := strings.Cut(v, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), string(identity.IAMService)) {
+			rest = append(rest, v)
+			continue
+		}
+		if iam, err = transport.NormalizeBaseURL(raw); err != nil {
+			return nil, "", fmt.Errorf("service endpoint %q: %w", v, err)
+		}
+	}
+	return rest, iam, nil
 }
 
 func defaultDuration(d, def time.Duration) time.Duration {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,26 @@ func TestNewRouterRFS(t *testing.T) {
 	}
 	if want := []string{"/v1/p1/stacks/s1/metadata", "/v1/p1/stacks/s1/events?deployment_id=d1"}; strings.Join(uris, " ") != strings.Join(want, " ") {
 		t.Errorf("sent %v, want %v", uris, want)
+	}
+}
+
+// TestSplitIAMEndpoint: IAM=URL leaves the service overrides and becomes
+// the exchange's endpoint; a bad URL is an error naming the flag value.
+func TestSplitIAMEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		in       []string
+		rest     []string
+		iam      string
+		wantsErr bool
+	}{
+		{in: nil},
+		{in: []string{"CCE=http://a:1"}, rest: []string{"CCE=http://a:1"}},
+		{in: []string{"CCE=http://a:1", "iam=http://127.0.0.1:9443/"}, rest: []string{"CCE=http://a:1"}, iam: "http://127.0.0.1:9443"},
+		{in: []string{"IAM=ftp://x"}, wantsErr: true},
+	} {
+		rest, iam, err := splitIAMEndpoint(tc.in)
+		if tc.wantsErr != (err != nil) || !slices.Equal(rest, tc.rest) || iam != tc.iam {
+			t.Errorf("%v: got %v %q %v, want %v %q (error %v)", tc.in, rest, iam, err, tc.rest, tc.iam, tc.wantsErr)
+		}
 	}
 }

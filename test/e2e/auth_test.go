@@ -55,12 +55,14 @@ func TestWrongSecretIsReportedAndFixingItRecovers(t *testing.T) {
 		return o.Status.Phase == opsv1.PhaseSucceeded && o.IsReady(), describe(o)
 	})
 
-	assertNoSecretLeaks(t, secretKey, wrongSecretKey)
+	assertNoSecretLeaks(t, "APIGW.0301", secretKey, wrongSecretKey)
 }
 
 // assertNoSecretLeaks looks for secret values in everything cloudop
-// writes: status, events, its (debug-level) logs and its metrics.
-func assertNoSecretLeaks(t *testing.T, secrets ...string) {
+// writes: status, events, its (debug-level) logs and its metrics. The
+// logs must show logged (the failure under test), or the check would
+// prove nothing.
+func assertNoSecretLeaks(t *testing.T, logged string, secrets ...string) {
 	t.Helper()
 	ctx := context.Background()
 	var haystacks []string
@@ -82,8 +84,11 @@ func assertNoSecretLeaks(t *testing.T, secrets ...string) {
 		haystacks = append(haystacks, e.Note, e.Reason)
 	}
 	logs := managerLog.String()
-	if !strings.Contains(logs, "APIGW.0301") {
-		t.Fatalf("the manager log does not show the auth failure; the leak check would prove nothing")
+	if !strings.Contains(logs, logged) {
+		t.Fatalf("the manager log does not show %s; the leak check would prove nothing", logged)
+	}
+	if len(secrets) == 0 {
+		t.Fatal("no secrets to look for")
 	}
 	haystacks = append(haystacks, logs)
 	families, err := metrics.Registry.Gather()
@@ -96,7 +101,7 @@ func assertNoSecretLeaks(t *testing.T, secrets ...string) {
 	all := strings.Join(haystacks, "\n")
 	for _, secret := range secrets {
 		if strings.Contains(all, secret) {
-			t.Errorf("secret value %q found in status, events, logs or metrics", secret)
+			t.Errorf("secret value %q found in status, events, logs or metrics", secret[:min(len(secret), 12)]+"…")
 		}
 	}
 }
