@@ -130,7 +130,7 @@ type SecretReference struct {
 // +kubebuilder:validation:XValidation:rule="has(self.clusterID) == has(oldSelf.clusterID) && (!has(self.clusterID) || self.clusterID == oldSelf.clusterID)",message="clusterID is immutable",fieldPath=".clusterID"
 // +kubebuilder:validation:XValidation:rule="has(self.stackID) == has(oldSelf.stackID) && (!has(self.stackID) || self.stackID == oldSelf.stackID)",message="stackID is immutable",fieldPath=".stackID"
 // +kubebuilder:validation:XValidation:rule="has(self.blockchainID) == has(oldSelf.blockchainID) && (!has(self.blockchainID) || self.blockchainID == oldSelf.blockchainID)",message="blockchainID is immutable",fieldPath=".blockchainID"
-// +kubebuilder:validation:XValidation:rule="has(self.credentialsSecretRef) != has(self.serviceAccountName)",message="exactly one of credentialsSecretRef and serviceAccountName must be set",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.credentialsSecretRef) || !has(self.serviceAccountName)",message="credentialsSecretRef and serviceAccountName are mutually exclusive: name one identity",reason=FieldValueInvalid
 type CloudOperationSpec struct {
 	// Service is the cloud service that runs the operation.
 	// +required
@@ -203,8 +203,11 @@ type CloudOperationSpec struct {
 	BlockchainID string `json:"blockchainID,omitempty"`
 
 	// CredentialsSecretRef names the Secret with the AK/SK to sign requests
-	// with. The Secret must be in the CloudOperation's namespace. Exactly
-	// one of credentialsSecretRef and serviceAccountName is set.
+	// with. The Secret must be in the CloudOperation's namespace. At most
+	// one of credentialsSecretRef and serviceAccountName is set; with
+	// neither, the manager signs with its own identity if its install
+	// enables that (--manager-identity, single-tenant installs), and
+	// otherwise reports CredentialsInvalid.
 	// +optional
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef,omitzero"`
 
@@ -213,7 +216,7 @@ type CloudOperationSpec struct {
 	// manager requests a short-lived token for it and exchanges it at IAM
 	// for temporary credentials. The ServiceAccount's annotations
 	// identity.cloudop.dev/idp-id and identity.cloudop.dev/project-id say
-	// how (docs/identity.md). Exactly one of credentialsSecretRef and
+	// how (docs/identity.md). At most one of credentialsSecretRef and
 	// serviceAccountName is set.
 	// +optional
 	// +kubebuilder:validation:MinLength=1

@@ -86,6 +86,7 @@ func bindFlags(fs *flag.FlagSet) func() manager.Options {
 	fs.Var(&serviceEndpoints, "service-endpoint", "SERVICE=URL: base URL for a service instead of its regional host, e.g. CCE=http://127.0.0.1:9443 (repeatable); IAM=URL is IAM's, for workload identity.")
 	workloadIdentity := true
 	fs.BoolVar(&workloadIdentity, "workload-identity", true, "Let CloudOperations name a ServiceAccount of their own namespace (spec.serviceAccountName), whose tokens are exchanged at IAM for temporary credentials; false refuses them. See docs/identity.md.")
+	fs.StringVar(&o.ManagerIdentity, "manager-identity", "", "NAMESPACE/NAME of a ServiceAccount (the manager's own) that signs for CloudOperations naming neither credentialsSecretRef nor serviceAccountName. Single-tenant installs only: any namespace could use it. Default: such objects are refused (CredentialsInvalid).")
 	fs.StringVar(&o.IdentityAudience, "identity-token-audience", identity.DefaultAudience, "Audience of the ServiceAccount tokens the manager requests; the IAM identity provider's client ID must be the same.")
 	fs.DurationVar(&o.IdentityCredentialDuration, "identity-credential-duration", identity.DefaultCredentialDuration, "Lifetime asked of IAM for temporary credentials (15m to 24h); they are refreshed before they expire.")
 	fs.Var(&allowedEndpoints, "allowed-endpoint", "Base URL pattern spec.endpoint may use, e.g. https://*.example.com (repeatable). Default: HTTPS under the official Huawei Cloud domains.")

@@ -58,6 +58,10 @@ type CloudOperationReconciler struct {
 	// ServiceAccount (workload identity); nil refuses such objects with
 	// reason IdentityInvalid.
 	Identity WorkloadIdentity
+	// ManagerIdentity, when set, is the ServiceAccount (the manager's own)
+	// that signs for objects naming neither a Secret nor a ServiceAccount.
+	// Only single-tenant installs set it: every namespace could use it.
+	ManagerIdentity *types.NamespacedName
 	// Observer fetches operations from the cloud.
 	Observer Observer
 	// Recorder records transition events.
@@ -204,9 +208,13 @@ func (r *CloudOperationReconciler) observe(ctx context.Context, obj *opsv1.Cloud
 		forget func()
 		err    error
 	)
-	if obj.Spec.ServiceAccountName != "" {
-		target, forget, err = loadIdentityTarget(ctx, r.Identity, obj)
-	} else {
+	switch {
+	case obj.Spec.ServiceAccountName != "":
+		sa := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.ServiceAccountName}
+		target, forget, err = loadIdentityTarget(ctx, r.Identity, obj, sa)
+	case obj.Spec.CredentialsSecretRef.Name == "" && r.ManagerIdentity != nil:
+		target, forget, err = loadIdentityTarget(ctx, r.Identity, obj, *r.ManagerIdentity)
+	default:
 		target, err = loadTarget(ctx, r.Secrets, obj)
 		forget = func() { r.Secrets.Forget(secretKey(obj)) }
 	}

@@ -39,9 +39,10 @@ func (e *credentialsError) Error() string { return e.msg }
 func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOperation) (cloud.Target, error) {
 	name := obj.Spec.CredentialsSecretRef.Name
 	if name == "" {
-		// The API server requires one of the two; an object admitted
-		// before that rule (or written around it) is told plainly.
-		return cloud.Target{}, &credentialsError{"neither spec.credentialsSecretRef nor spec.serviceAccountName is set"}
+		// Reached only when the manager has no identity of its own to
+		// lend (multi-tenant installs must not: any namespace could
+		// borrow it).
+		return cloud.Target{}, &credentialsError{"neither spec.credentialsSecretRef nor spec.serviceAccountName is set, and this manager lends no identity of its own (--manager-identity)"}
 	}
 	secret, err := secrets.Get(ctx, secretKey(obj))
 	if err != nil {
@@ -75,15 +76,16 @@ type WorkloadIdentity interface {
 // manager has no workload identity configured.
 var errIdentityDisabled = &identity.Error{Kind: identity.KindInvalid, Msg: "spec.serviceAccountName is set, but workload identity is not enabled in this manager"}
 
-// loadIdentityTarget builds the target of an object that names a
-// ServiceAccount: temporary credentials from ids, the project from
-// spec.projectID or the ServiceAccount's project annotation. forget drops
-// the credentials used, for when the cloud rejects them.
-func loadIdentityTarget(ctx context.Context, ids WorkloadIdentity, obj *opsv1.CloudOperation) (t cloud.Target, forget func(), err error) {
+// loadIdentityTarget builds the target of an object signed by the
+// ServiceAccount sa (the one it names, or the manager's own): temporary
+// credentials from ids, the project from spec.projectID or the
+// ServiceAccount's project annotation. forget drops the credentials used,
+// for when the cloud rejects them.
+func loadIdentityTarget(ctx context.Context, ids WorkloadIdentity, obj *opsv1.CloudOperation, sa types.NamespacedName) (t cloud.Target, forget func(), err error) {
 	if ids == nil {
 		return cloud.Target{}, nil, errIdentityDisabled
 	}
-	res, err := ids.Credentials(ctx, obj.Namespace, obj.Spec.ServiceAccountName, obj.Spec.Region)
+	res, err := ids.Credentials(ctx, sa.Namespace, sa.Name, obj.Spec.Region)
 	if err != nil {
 		return cloud.Target{}, nil, err
 	}
@@ -92,7 +94,7 @@ func loadIdentityTarget(ctx context.Context, ids WorkloadIdentity, obj *opsv1.Cl
 		project = res.ProjectID
 	}
 	if project == "" {
-		return cloud.Target{}, nil, &identity.Error{Kind: identity.KindInvalid, Msg: fmt.Sprintf("no project: set spec.projectID or annotation %s on ServiceAccount %q", opsv1.AnnotationIdentityProjectID, obj.Spec.ServiceAccountName)}
+		return cloud.Target{}, nil, &identity.Error{Kind: identity.KindInvalid, Msg: fmt.Sprintf("no project: set spec.projectID or annotation %s on ServiceAccount %q", opsv1.AnnotationIdentityProjectID, sa.String())}
 	}
 	return newTarget(obj, project, res.Credentials), func() { ids.Forget(res.Key) }, nil
 }

@@ -16,6 +16,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -373,4 +374,36 @@ func TestWorkloadIdentityDisabled(t *testing.T) {
 	g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/" + opsv1.ReasonIdentityInvalid))
 	g.Expect(got.Status.Message).To(ContainSubstring("not enabled"))
 	g.Expect(e.sim.Counts().Total.Total).To(BeZero())
+}
+
+// TestManagerIdentity: an object naming neither a Secret nor a
+// ServiceAccount is refused with CredentialsInvalid and no cloud call
+// while the manager lends no identity (the default, and what a
+// multi-tenant install keeps), and is signed by the manager's own
+// ServiceAccount when the install enables --manager-identity.
+func TestManagerIdentity(t *testing.T) {
+	g := NewWithT(t)
+	e := newIdentityEnv(t, 15*time.Minute)
+	system, tenant := newNamespace(t), newNamespace(t)
+	e.trust(t, subject(system, "cloudop-manager"))
+	newServiceAccount(t, system, "cloudop-manager", identityAnnotations())
+	obj := e.operation(t, tenant, "upgrade", "")
+
+	refusing := e.reconciler()
+	reconcileOnce(t, refusing, obj)
+	got := fetch(t, obj)
+	g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/" + opsv1.ReasonCredentialsInvalid))
+	g.Expect(got.Status.Message).To(ContainSubstring("--manager-identity"))
+	g.Expect(e.sim.Counts().Total.Total).To(BeZero(), "a refused object reached the cloud")
+
+	lending := e.reconciler()
+	lending.ManagerIdentity = &types.NamespacedName{Namespace: system, Name: "cloudop-manager"}
+	reconcileOnce(t, lending, obj)
+	got = fetch(t, obj)
+	g.Expect(got.Status.Phase).To(Equal(opsv1.PhaseRunning), got.Status.Message)
+	requests := e.sim.Requests()
+	g.Expect(requests).NotTo(BeEmpty())
+	for _, req := range requests {
+		g.Expect(req.Principal).To(Equal(subject(system, "cloudop-manager")), "call %s signed by someone else", req.Path)
+	}
 }

@@ -82,7 +82,7 @@ func TestValidSamplesAreAccepted(t *testing.T) {
 }
 
 // TestServiceAccountSpecsAreAccepted: a spec naming a ServiceAccount
-// instead of a Secret is accepted, written untyped and through the Go
+// instead of a Secret, or naming neither, is accepted, written untyped and through the Go
 // types (whose empty credentialsSecretRef must be left out, not sent as
 // {}), and an object may move from a Secret to a ServiceAccount.
 func TestServiceAccountSpecsAreAccepted(t *testing.T) {
@@ -97,6 +97,12 @@ func TestServiceAccountSpecsAreAccepted(t *testing.T) {
 	}
 	g.Expect(k8s.Create(context.Background(), typed)).To(Succeed(), "typed object naming a ServiceAccount")
 	g.Expect(typed.Spec.CredentialsSecretRef.Name).To(BeEmpty())
+
+	// Naming neither leaves the identity to the manager's own, when its
+	// install enables that (--manager-identity); admission lets it in.
+	neither := validSpec("CCE")
+	delete(neither, "credentialsSecretRef")
+	g.Expect(k8s.Create(context.Background(), cloudOperation(ns, "neither", neither), client.FieldValidation("Strict"))).To(Succeed(), "spec naming neither identity")
 
 	moved := cloudOperation(ns, "moved", validSpec("CCE"))
 	g.Expect(k8s.Create(context.Background(), moved)).To(Succeed())
@@ -162,8 +168,7 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		{"empty projectID", set("CCE", "projectID", ""), "spec.projectID"},
 		{"projectID with dash", set("CCE", "projectID", "0123-4567"), "spec.projectID"},
 		{"projectID too long", set("CCE", "projectID", strings.Repeat("0", 65)), "spec.projectID"},
-		{"neither credentialsSecretRef nor serviceAccountName", drop("CCE", "credentialsSecretRef"), "exactly one of credentialsSecretRef and serviceAccountName"},
-		{"both credentialsSecretRef and serviceAccountName", set("CCE", "serviceAccountName", "team-a"), "exactly one of credentialsSecretRef and serviceAccountName"},
+		{"both credentialsSecretRef and serviceAccountName", set("CCE", "serviceAccountName", "team-a"), "credentialsSecretRef and serviceAccountName are mutually exclusive"},
 		{"serviceAccountName uppercase", identitySpec("CCE", "Team-A"), "spec.serviceAccountName"},
 		{"serviceAccountName empty", identitySpec("CCE", ""), "spec.serviceAccountName"},
 		{"serviceAccountName with namespace", identitySpec("CCE", "kube-system/default"), "spec.serviceAccountName"},

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -83,6 +85,11 @@ type Options struct {
 	// ServiceAccount (reason IdentityInvalid) instead of exchanging its
 	// tokens for temporary credentials.
 	DisableWorkloadIdentity bool
+	// ManagerIdentity is "NAMESPACE/NAME" of the ServiceAccount (the
+	// manager's own) that signs for CloudOperations naming neither a
+	// Secret nor a ServiceAccount; "" refuses those (multi-tenant
+	// installs: any namespace could borrow it).
+	ManagerIdentity string
 	// IdentityAudience is the audience of the ServiceAccount tokens the
 	// manager requests (the IAM identity provider's client ID); "" means
 	// identity.DefaultAudience.
@@ -247,6 +254,16 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 			ServiceAccountTTL:  o.SecretCacheTTL,
 		}
 	}
+	if o.ManagerIdentity != "" {
+		if reconciler.Identity == nil {
+			return nil, errors.New("--manager-identity needs workload identity, which --workload-identity=false turns off")
+		}
+		sa, err := parseServiceAccount(o.ManagerIdentity)
+		if err != nil {
+			return nil, fmt.Errorf("manager identity: %w", err)
+		}
+		reconciler.ManagerIdentity = &sa
+	}
 	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1), defaultDuration(o.MaxRetryDelay, time.Minute)); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
 	}
@@ -345,4 +362,19 @@ func nonZero(d time.Duration) *time.Duration {
 		return nil
 	}
 	return &d
+}
+
+// parseServiceAccount parses "NAMESPACE/NAME".
+func parseServiceAccount(s string) (types.NamespacedName, error) {
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok {
+		return types.NamespacedName{}, fmt.Errorf("%q: want NAMESPACE/NAME", s)
+	}
+	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+		return types.NamespacedName{}, fmt.Errorf("%q: namespace: %s", s, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return types.NamespacedName{}, fmt.Errorf("%q: name: %s", s, strings.Join(errs, "; "))
+	}
+	return types.NamespacedName{Namespace: ns, Name: name}, nil
 }

@@ -106,3 +106,25 @@ func TestSplitIAMEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestParseServiceAccount: --manager-identity takes NAMESPACE/NAME and
+// names what is wrong otherwise.
+func TestParseServiceAccount(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{in: "cloudop-system/cloudop-manager", want: "cloudop-system/cloudop-manager"},
+		{in: "cloudop-manager", err: "want NAMESPACE/NAME"},
+		{in: "Cloudop/x", err: "namespace"},
+		{in: "ns/", err: "name"},
+		{in: "ns/a/b", err: "name"},
+	} {
+		got, err := parseServiceAccount(tc.in)
+		switch {
+		case tc.err == "" && (err != nil || got.String() != tc.want):
+			t.Errorf("parseServiceAccount(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("parseServiceAccount(%q) error = %v, want one mentioning %q", tc.in, err, tc.err)
+		}
+	}
+}
