@@ -326,6 +326,7 @@ func checkSharedBudget(t *testing.T, s *scenario, instances map[string]*instance
 		t.Errorf("sent %.2f requests/s for a demand of %.1f and a budget of %d/s: the load did not press on the budget as designed", sent, demand, budgetQPS)
 	}
 }
+
 // checkHandover checks that the relabelled operation's status never went
 // back (the new shard continued from what it found) and that no event of
 // it repeats another (same reason and note).
