@@ -1,6 +1,7 @@
 package cloudsim
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -373,14 +374,8 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		d, h := s.global.pick(s.chance)
 		delay, hit = delay+d, h
 	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return // client gone: nothing to answer
-		}
+	if !sleep(r.Context(), delay) {
+		return // client gone: nothing to answer
 	}
 	if hit != nil && s.applyFault(rec, r, rt, op, acct, hit) {
 		return
@@ -534,4 +529,20 @@ func (s *Simulator) bcsList(rt *route, op *operation, acct *account, now time.Ti
 	}
 	out.Count = len(out.OperationRecords)
 	return out
+}
+
+// sleep waits d (a latency fault) unless ctx ends first; false means the
+// client is gone.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

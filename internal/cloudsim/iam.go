@@ -209,14 +209,8 @@ func (s *Simulator) serveIAM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delay, hit := s.iam.faults.pick(s.chance)
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !sleep(r.Context(), delay) {
+		return
 	}
 	if hit != nil {
 		switch hit.Kind {

@@ -1,12 +1,10 @@
 package manager
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +33,7 @@ var (
 	clientset   *kubernetes.Clientset
 	// managerLog holds everything the managers (and client-go, through
 	// klog) logged, so a test can look for permission errors.
-	managerLog = &syncBuffer{}
+	managerLog = &testenv.LogBuffer{}
 )
 
 func TestMain(m *testing.M) {
@@ -61,25 +59,6 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "stopping control plane:", err)
 	}
 	os.Exit(code)
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Since returns what was written after offset n, and the new offset.
-func (b *syncBuffer) Since(n int) (string, int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()[n:], b.buf.Len()
 }
 
 // newNamespace creates a namespace named prefix-<random> for one test.

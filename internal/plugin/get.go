@@ -56,11 +56,7 @@ func (g *getOptions) run(ctx context.Context, names []string) error {
 	if len(names) > 0 && g.allNamespaces {
 		return fmt.Errorf("names are looked up in one namespace: drop -A")
 	}
-	c, err := g.client()
-	if err != nil {
-		return err
-	}
-	ns, err := g.namespace()
+	c, ns, err := g.target()
 	if err != nil {
 		return err
 	}

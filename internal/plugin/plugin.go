@@ -146,6 +146,17 @@ func (o *options) namespace() (string, error) {
 	return ns, err
 }
 
+// target is what every command starts from: a client and the namespace
+// names are looked up in.
+func (o *options) target() (client.WithWatch, string, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, "", err
+	}
+	ns, err := o.namespace()
+	return c, ns, err
+}
+
 // NewCommand returns the kubectl-cloudop root command.
 func NewCommand(rt Runtime) *cobra.Command {
 	config := genericclioptions.NewConfigFlags(true)

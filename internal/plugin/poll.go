@@ -41,11 +41,7 @@ polled too, once.`,
 }
 
 func (p *pollOptions) run(ctx context.Context, name string) error {
-	c, err := p.client()
-	if err != nil {
-		return err
-	}
-	ns, err := p.namespace()
+	c, ns, err := p.target()
 	if err != nil {
 		return err
 	}
@@ -97,11 +93,7 @@ func newSuspendCommand(o *options, suspend bool) *cobra.Command {
 suspend sets the ` + opsv1.AnnotationSuspend + ` annotation to "true"; resume removes it.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			ns, err := o.namespace()
+			c, ns, err := o.target()
 			if err != nil {
 				return err
 			}

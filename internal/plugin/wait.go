@@ -38,11 +38,7 @@ them fails, is cancelled or stalls, instead of waiting for --timeout.`,
 }
 
 func (w *waitOptions) run(ctx context.Context, names []string) error {
-	c, err := w.client()
-	if err != nil {
-		return err
-	}
-	ns, err := w.namespace()
+	c, ns, err := w.target()
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,7 @@ Exit codes: 0 Succeeded, 2 Failed, Cancelled or stalled, 3 --timeout passed,
 }
 
 func (w *watchOptions) run(ctx context.Context, name string) error {
-	c, err := w.client()
-	if err != nil {
-		return err
-	}
-	ns, err := w.namespace()
+	c, ns, err := w.target()
 	if err != nil {
 		return err
 	}

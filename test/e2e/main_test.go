@@ -3,13 +3,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloudsim"
 	"github.com/cloudop/cloudop/internal/demo"
+	"github.com/cloudop/cloudop/internal/testenv"
 )
 
 const (
@@ -34,26 +33,8 @@ const (
 var (
 	env        *demo.Environment
 	files      demo.Files
-	managerLog = &syncBuffer{}
+	managerLog = &testenv.LogBuffer{}
 )
-
-// syncBuffer collects the manager's logs for the leak test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestMain(m *testing.M) {
 	// Debug logs, so the leak test sees everything the manager would log.

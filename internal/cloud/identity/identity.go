@@ -228,7 +228,7 @@ func (p *Provider) refresh(ctx context.Context, key Key) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, expires, err := p.Exchanger.Exchange(ctx, key.Region, key.IdentityProvider, token, p.credentialDuration())
+	c, expires, err := p.Exchanger.Exchange(ctx, key.Region, key.IdentityProvider, token, positiveOr(p.CredentialDuration, DefaultCredentialDuration))
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func (p *Provider) refresh(ctx context.Context, key Key) (*entry, error) {
 	if life <= time.Second {
 		return nil, &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("IAM issued credentials that expire at %s, too soon to use", expires.UTC().Format(time.RFC3339))}
 	}
-	ahead := min(p.refreshBefore(), life/2)
+	ahead := min(positiveOr(p.RefreshBefore, DefaultRefreshBefore), life/2)
 	e := &entry{creds: c, expires: expires, refreshAt: expires.Add(-ahead), usableUntil: expires.Add(-min(expiryMargin, life/4))}
 	p.mu.Lock()
 	if p.creds == nil {
@@ -251,7 +251,7 @@ func (p *Provider) refresh(ctx context.Context, key Key) (*entry, error) {
 // mintToken asks the API server for a token of the ServiceAccount, bound
 // to the audience and valid for TokenLifetime.
 func (p *Provider) mintToken(ctx context.Context, sa types.NamespacedName) (string, error) {
-	seconds := int64(p.tokenLifetime() / time.Second)
+	seconds := int64(positiveOr(p.TokenLifetime, DefaultTokenLifetime) / time.Second)
 	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 		Audiences:         []string{p.audience()},
 		ExpirationSeconds: &seconds,
@@ -323,25 +323,12 @@ func (p *Provider) audience() string {
 	return DefaultAudience
 }
 
-func (p *Provider) tokenLifetime() time.Duration {
-	if p.TokenLifetime > 0 {
-		return p.TokenLifetime
+// positiveOr is d, or def when d is not positive (an unset option).
+func positiveOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
-	return DefaultTokenLifetime
-}
-
-func (p *Provider) credentialDuration() time.Duration {
-	if p.CredentialDuration > 0 {
-		return p.CredentialDuration
-	}
-	return DefaultCredentialDuration
-}
-
-func (p *Provider) refreshBefore() time.Duration {
-	if p.RefreshBefore > 0 {
-		return p.RefreshBefore
-	}
-	return DefaultRefreshBefore
+	return def
 }
 
 // statusError classifies a failed IAM answer.
