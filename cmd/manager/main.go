@@ -83,6 +83,7 @@ func bindFlags(fs *flag.FlagSet) func() manager.Options {
 	fs.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", 5*time.Second, "How long a credentials Secret read serves other polls; a changed Secret takes effect within it. Negative disables.")
 	fs.DurationVar(&o.BCSListWindow, "bcs-list-window", bcs.DefaultListWindow, "How long one BCS list answer serves the other operations of its blockchain.")
 	fs.Var(&serviceEndpoints, "service-endpoint", "SERVICE=URL: base URL for a service instead of its regional host, e.g. CCE=http://127.0.0.1:9443 (repeatable).")
+	fs.Var(&o.StepEvents, "step-events", "Which step changes are announced as StepChanged events: warnings (steps that fail, are cancelled or unknown; the others are in status.steps) or all.")
 	fs.Var(&allowedEndpoints, "allowed-endpoint", "Base URL pattern spec.endpoint may use, e.g. https://*.example.com (repeatable). Default: HTTPS under the official Huawei Cloud domains.")
 	return func() manager.Options {
 		o.KubeQPS = float32(kubeQPS)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/cloudop/cloudop/internal/cloud"
 )
 
@@ -82,5 +84,14 @@ func TestNewRouterRFS(t *testing.T) {
 	}
 	if want := []string{"/v1/p1/stacks/s1/metadata", "/v1/p1/stacks/s1/events?deployment_id=d1"}; strings.Join(uris, " ") != strings.Join(want, " ") {
 		t.Errorf("sent %v, want %v", uris, want)
+	}
+}
+
+// TestNewRejectsBadStepEvents: an unknown --step-events value stops the
+// manager before it starts, naming the value.
+func TestNewRejectsBadStepEvents(t *testing.T) {
+	_, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, Options{StepEvents: "some"})
+	if err == nil || !strings.Contains(err.Error(), `step events "some"`) {
+		t.Errorf("error %v, want one naming the bad value", err)
 	}
 }
