@@ -89,6 +89,7 @@ func bindFlags(fs *flag.FlagSet) func() manager.Options {
 	fs.StringVar(&o.ManagerIdentity, "manager-identity", "", "NAMESPACE/NAME of a ServiceAccount (the manager's own) that signs for CloudOperations naming neither credentialsSecretRef nor serviceAccountName. Single-tenant installs only: any namespace could use it. Default: such objects are refused (CredentialsInvalid).")
 	fs.StringVar(&o.IdentityAudience, "identity-token-audience", identity.DefaultAudience, "Audience of the ServiceAccount tokens the manager requests; the IAM identity provider's client ID must be the same.")
 	fs.DurationVar(&o.IdentityCredentialDuration, "identity-credential-duration", identity.DefaultCredentialDuration, "Lifetime asked of IAM for temporary credentials (15m to 24h); they are refreshed before they expire.")
+	fs.Var(&o.StepEvents, "step-events", "Which step changes are announced as StepChanged events: warnings (steps that fail, are cancelled or unknown; the others are in status.steps) or all.")
 	fs.Var(&allowedEndpoints, "allowed-endpoint", "Base URL pattern spec.endpoint may use, e.g. https://*.example.com (repeatable). Default: HTTPS under the official Huawei Cloud domains.")
 	return func() manager.Options {
 		o.KubeQPS = float32(kubeQPS)

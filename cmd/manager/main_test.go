@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudop/cloudop/internal/controller"
 	"github.com/cloudop/cloudop/internal/manager"
 )
 
@@ -36,6 +37,9 @@ func TestBindFlags(t *testing.T) {
 		{name: "namespaces", args: []string{"--watch-namespace", "team-a", "--watch-namespace=team-b"}, check: func(o manager.Options) bool {
 			return slices.Equal(o.WatchNamespaces, []string{"team-a", "team-b"})
 		}},
+		{name: "step events default", check: func(o manager.Options) bool { return o.StepEvents.String() == "warnings" }},
+		{name: "all step events", args: []string{"--step-events=all"}, check: func(o manager.Options) bool { return o.StepEvents == controller.StepEventsAll }},
+		{name: "bad step events", args: []string{"--step-events=some"}, wantErr: true},
 		{name: "not a bool", args: []string{"--metrics-secure=maybe"}, wantErr: true},
 	} {
 		fs := flag.NewFlagSet("manager", flag.ContinueOnError)

@@ -66,6 +66,9 @@ type CloudOperationReconciler struct {
 	Observer Observer
 	// Recorder records transition events.
 	Recorder EventRecorder
+	// StepEvents says which step changes are announced; the zero value
+	// announces failed, cancelled and unknown steps only.
+	StepEvents StepEvents
 	// Policy decides when to poll next.
 	Policy PollPolicy
 	// Clock is the time source; tests use a fake one.
@@ -145,7 +148,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	// Announce, then write: a kill in between announces the same
 	// transition again after the restart, which the recorder turns into a
 	// no-op, whereas the other order would lose the event for good.
-	if events := transitionEvents(&obj.Status, &next.status, obs.unknownWords()); len(events) > 0 {
+	if events := transitionEvents(&obj.Status, &next.status, obs.unknownWords(), r.StepEvents); len(events) > 0 {
 		if err := r.announce(ctx, obj, events); err != nil {
 			return writeFailed(ctx, err)
 		}

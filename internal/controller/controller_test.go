@@ -144,12 +144,49 @@ func TestReconcileWritesStatusOnlyWhenSomethingChanged(t *testing.T) {
 	g.Expect(conditionReason(got, opsv1.ConditionStalled)).To(Equal("<absent>"))
 	g.Expect(conditionReason(got, opsv1.ConditionSucceeded)).To(Equal("True/Succeeded"))
 	g.Expect(res.RequeueAfter).To(BeZero())
-	g.Expect(namespaceEvents(t, ns)).To(ContainElement(ContainSubstring("StepChanged step \"Snapshot\" is Succeeded")))
+	g.Expect(namespaceEvents(t, ns)).To(ContainElement(ContainSubstring("PhaseChanged phase Running → Succeeded")))
+	g.Expect(namespaceEvents(t, ns)).NotTo(ContainElement(ContainSubstring("StepChanged")), "steps that succeed are in status.steps, not in events")
 
 	calls, rv := observer.callCount("wf-1"), got.ResourceVersion
 	reconcileOnce(t, r, obj)
 	g.Expect(observer.callCount("wf-1")).To(Equal(calls), "a terminal operation is not polled again")
 	g.Expect(fetch(t, obj).ResourceVersion).To(Equal(rv))
+}
+
+// TestStepEvents: by default only a failed step is announced; with
+// StepEventsAll every step change is, as before.
+func TestStepEvents(t *testing.T) {
+	for _, tc := range []struct {
+		mode StepEvents
+		want []string
+	}{
+		{mode: "", want: []string{
+			`Normal PhaseChanged phase new → Running (service status "Running")`,
+			`Warning PhaseChanged phase Running → Failed (service status "Failed")`,
+			`Warning StepChanged step "Cluster" is Failed`,
+		}},
+		{mode: StepEventsAll, want: []string{
+			`Normal PhaseChanged phase new → Running (service status "Running")`,
+			`Normal StepChanged step "PreCheck" is Succeeded; step "Snapshot" is Running`,
+			`Warning PhaseChanged phase Running → Failed (service status "Failed")`,
+			`Warning StepChanged step "Snapshot" is Succeeded; step "Cluster" is Failed`,
+		}},
+	} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			g := NewWithT(t)
+			ns, obj, observer := newTrackedOperation(t, "wf-steps-"+tc.mode.String(), runningOp(), nil)
+			r := newTestReconciler(observer, testNow)
+			r.StepEvents = tc.mode
+			reconcileOnce(t, r, obj)
+			failed := runningOp()
+			failed.Phase, failed.ServiceStatus, failed.CurrentStep = cloud.PhaseFailed, "Failed", "Cluster"
+			failed.Steps[1].Phase, failed.Steps[2].Phase = cloud.PhaseSucceeded, cloud.PhaseFailed
+			observer.set("wf-steps-"+tc.mode.String(), failed, nil)
+			reconcileOnce(t, r, obj)
+			g.Expect(fetch(t, obj).Status.Steps[2].Phase).To(Equal(opsv1.PhaseFailed))
+			g.Expect(namespaceEvents(t, ns)).To(Equal(tc.want))
+		})
+	}
 }
 
 func TestTransientErrorKeepsObservedPhase(t *testing.T) {

@@ -32,15 +32,53 @@ type Event struct {
 	Key string
 }
 
+// StepEvents says which step changes are announced as StepChanged events.
+// It is a flag.Value; the zero value means StepEventsWarnings.
+type StepEvents string
+
+const (
+	// StepEventsWarnings announces only steps that turn Failed, Cancelled
+	// or Unknown, the ones a user acts on: every other step change is in
+	// status.steps already, and announcing it costs an API request.
+	StepEventsWarnings StepEvents = "warnings"
+	// StepEventsAll announces every step change.
+	StepEventsAll StepEvents = "all"
+)
+
+// String implements flag.Value.
+func (s *StepEvents) String() string {
+	if s == nil || *s == "" {
+		return string(StepEventsWarnings)
+	}
+	return string(*s)
+}
+
+// Set implements flag.Value.
+func (s *StepEvents) Set(v string) error {
+	switch StepEvents(v) {
+	case StepEventsWarnings, StepEventsAll:
+		*s = StepEvents(v)
+		return nil
+	}
+	return fmt.Errorf("%q: want %q or %q", v, StepEventsWarnings, StepEventsAll)
+}
+
 // transitionEvents lists the events for what changed between two statuses:
-// phase and step transitions only, never a plain re-poll.
-func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []string) []Event {
+// phase and step transitions only, never a plain re-poll. steps says which
+// step changes are announced.
+func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []string, steps StepEvents) []Event {
 	var out []Event
-	if next.Phase != "" && next.Phase != prev.Phase {
+	phaseChanged := next.Phase != "" && next.Phase != prev.Phase
+	if phaseChanged {
 		out = append(out, Event{
 			Type:   eventTypeFor(next.Phase),
 			Reason: eventPhaseChanged,
 			Note:   phaseNote(prev.Phase, next),
+			// A phase change is identified by its target phase alone: the
+			// note also carries the service's word, which may change (say
+			// Running to Processing, both phase Running) between an
+			// announcement and the status write that a kill prevented.
+			Key: string(next.Phase),
 		})
 	}
 	// Every step change of one poll goes into one event, so a poll costs at
@@ -49,8 +87,7 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 	for _, s := range prev.Steps {
 		before[s.Name] = s.Phase
 	}
-	var changed []string
-	stepEventType := corev1.EventTypeNormal
+	var changed, warnings []string
 	for _, s := range next.Steps {
 		old, seen := before[s.Name]
 		if !seen {
@@ -59,21 +96,31 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 		if s.Phase == old || s.Phase == "" {
 			continue
 		}
-		changed = append(changed, fmt.Sprintf("step %q is %s", s.Name, s.Phase))
+		note := fmt.Sprintf("step %q is %s", s.Name, s.Phase)
+		changed = append(changed, note)
 		if eventTypeFor(s.Phase) == corev1.EventTypeWarning {
-			stepEventType = corev1.EventTypeWarning
+			warnings = append(warnings, note)
 		}
 	}
-	if len(changed) > 0 {
-		out = append(out, Event{Type: stepEventType, Reason: eventStepChanged, Note: strings.Join(changed, "; ")})
+	// The key lists every step change whichever steps the note names, so a
+	// manager restarted with the other --step-events between an
+	// announcement and its status write still finds the event it made.
+	stepKey := strings.Join(changed, "; ")
+	switch {
+	case len(warnings) > 0 && steps != StepEventsAll:
+		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: eventStepChanged, Note: strings.Join(warnings, "; "), Key: stepKey})
+	case len(changed) > 0 && steps == StepEventsAll:
+		stepEventType := corev1.EventTypeNormal
+		if len(warnings) > 0 {
+			stepEventType = corev1.EventTypeWarning
+		}
+		out = append(out, Event{Type: stepEventType, Reason: eventStepChanged, Note: stepKey, Key: stepKey})
 	}
-	// Unknown words are reported when they first show, not on every poll.
-	if len(unknownWords) > 0 && (next.ServiceStatus != prev.ServiceStatus || len(out) > 0) {
-		out = append(out, Event{
-			Type:   corev1.EventTypeWarning,
-			Reason: eventUnknown,
-			Note:   fmt.Sprintf("service reported status words cloudop does not know: %q", unknownWords),
-		})
+	// Unknown words are reported when they first show, not on every poll:
+	// with a new service word or along with a transition, announced or not.
+	if len(unknownWords) > 0 && (next.ServiceStatus != prev.ServiceStatus || phaseChanged || len(changed) > 0) {
+		note := fmt.Sprintf("service reported status words cloudop does not know: %q", unknownWords)
+		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: eventUnknown, Note: note, Key: note})
 	}
 	if len(out) == 0 {
 		// The common case, a poll with nothing new: no key to render.
@@ -81,15 +128,7 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 	}
 	from := observedState(prev)
 	for i := range out {
-		// A phase change is identified by its target phase alone: the note
-		// also carries the service's word, which may change (say Running to
-		// Processing, both phase Running) between an announcement and the
-		// status write that a kill prevented.
-		what := out[i].Note
-		if out[i].Reason == eventPhaseChanged {
-			what = string(next.Phase)
-		}
-		out[i].Key = from + "\n" + out[i].Reason + "\n" + what
+		out[i].Key = from + "\n" + out[i].Reason + "\n" + out[i].Key
 	}
 	return out
 }

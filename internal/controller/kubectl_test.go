@@ -67,6 +67,7 @@ func TestKubectlDescribeListsEventsInOrder(t *testing.T) {
 	g := NewWithT(t)
 	_, obj, observer := newTrackedOperation(t, "wf-describe", runningOp(), nil)
 	r := newTestReconciler(observer, testNow)
+	r.StepEvents = StepEventsAll // a step event between the two phase events
 	clk := r.Clock.(*testingclock.FakePassiveClock)
 	reconcileOnce(t, r, obj)
 	moved := runningOp()

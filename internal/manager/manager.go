@@ -99,6 +99,10 @@ type Options struct {
 	IdentityCredentialDuration time.Duration
 	// AllowedEndpoints are the patterns spec.endpoint may match.
 	AllowedEndpoints []string
+	// StepEvents says which step changes are announced as events: ""
+	// and controller.StepEventsWarnings only failed, cancelled and unknown
+	// steps, controller.StepEventsAll every one.
+	StepEvents controller.StepEvents
 	// Policy decides poll timing; nil means controller.DefaultPollPolicy.
 	Policy *controller.PollPolicy
 	// RateLimit sizes the client-side token buckets (per access key,
@@ -178,6 +182,11 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	if o.CloudBudgetShards < 0 {
 		return nil, fmt.Errorf("cloud budget shards %d: must not be negative", o.CloudBudgetShards)
 	}
+	if o.StepEvents != "" {
+		if err := new(controller.StepEvents).Set(string(o.StepEvents)); err != nil {
+			return nil, fmt.Errorf("step events %w", err)
+		}
+	}
 	namespaces, err := parseWatchNamespaces(o.WatchNamespaces)
 	if err != nil {
 		return nil, err
@@ -241,8 +250,9 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 			Instance:   reportingInstance(),
 			Clock:      clock.RealClock{},
 		},
-		Policy: policy,
-		Clock:  clock.RealClock{},
+		StepEvents: o.StepEvents,
+		Policy:     policy,
+		Clock:      clock.RealClock{},
 	}
 	if !o.DisableWorkloadIdentity {
 		reconciler.Identity = &identity.Provider{

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/cloudop/cloudop/internal/cloud"
 )
 
@@ -126,5 +128,14 @@ func TestParseServiceAccount(t *testing.T) {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("parseServiceAccount(%q) error = %v, want one mentioning %q", tc.in, err, tc.err)
 		}
+	}
+}
+
+// TestNewRejectsBadStepEvents: an unknown --step-events value stops the
+// manager before it starts, naming the value.
+func TestNewRejectsBadStepEvents(t *testing.T) {
+	_, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, Options{StepEvents: "some"})
+	if err == nil || !strings.Contains(err.Error(), `step events "some"`) {
+		t.Errorf("error %v, want one naming the bad value", err)
 	}
 }

@@ -91,8 +91,15 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 		return result{}, err
 	}
 	defer os.RemoveAll(work)
+	// The manager talks to the API server through a proxy that counts its
+	// requests.
+	counter, err := startAPICounter(restCfg)
+	if err != nil {
+		return result{}, err
+	}
+	defer counter.close()
 	kubeconfig := filepath.Join(work, "kubeconfig")
-	if err := testenv.WriteKubeconfig(restCfg, kubeconfig); err != nil {
+	if err := testenv.WriteKubeconfig(counter.config(), kubeconfig); err != nil {
 		return result{}, err
 	}
 
@@ -133,7 +140,7 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 	}
 	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
 
-	run, err := newRun(ctx, restCfg, sim, cfg, mgr.Process.Pid, "http://"+metricsAddr+"/metrics")
+	run, err := newRun(ctx, restCfg, sim, counter, cfg, mgr.Process.Pid, "http://"+metricsAddr+"/metrics")
 	if err != nil {
 		return result{}, err
 	}

@@ -34,6 +34,15 @@ type result struct {
 	latencyP50, latencyP99        time.Duration
 	cpuSeconds                    float64
 	peakRSS                       int64 // bytes
+	api                           apiCounts
+}
+
+// perChange is n per visible change.
+func (r result) perChange(n int) float64 {
+	if r.visibleChanges == 0 {
+		return 0
+	}
+	return float64(n) / float64(r.visibleChanges)
 }
 
 func (r result) print(w io.Writer) {
@@ -41,6 +50,8 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(w, "  cloud calls: %.2f per op per interval while running (BCS lists %.2f per chain per interval), %d after terminal\n", r.steadyCallsPerOpPerInterval, r.bcsListsPerChainPerInterval, r.callsAfterTerminal)
 	fmt.Fprintf(w, "  status writes: %.0f (manager metric), %d seen by watch, %d visible changes; %.2f per op\n", r.statusWrites, r.watchedWrites, r.visibleChanges, r.statusWrites/float64(r.n))
 	fmt.Fprintf(w, "  detection latency p50 %s p99 %s (interval %s)\n", r.latencyP50.Round(time.Millisecond), r.latencyP99.Round(time.Millisecond), r.interval)
+	mean, p99 := r.api.statusPatchBytes()
+	fmt.Fprintf(w, "  Kubernetes API: %d requests, %.2f per visible change; status patch %.0f B mean, %d B p99\n  %s\n", r.api.total(), r.perChange(r.api.total()), mean, p99, r.api.list())
 	fmt.Fprintf(w, "  manager: %.1f CPU s total, %.3f cores while running, peak RSS %d MiB\n", r.cpuSeconds, r.steadyCores, r.peakRSS>>20)
 }
 
@@ -114,6 +125,7 @@ it.
 	row("manager CPU seconds, whole run", "", func(r result) string { return fmt.Sprintf("%.1f s", r.cpuSeconds) })
 	row("manager peak RSS", "≤ 256 MiB at 10,000", func(r result) string { return fmt.Sprintf("%d MiB", r.peakRSS>>20) })
 	b.WriteString("\nSee the analysis below for where a target is missed and why.\n")
+	writeAPISection(&b, results)
 	if old, err := os.ReadFile(path); err == nil {
 		if i := strings.Index(string(old), analysisMarker); i >= 0 {
 			b.WriteString("\n" + string(old[i:]))
@@ -123,6 +135,50 @@ it.
 		b.WriteString("\n" + analysisMarker + "\n\n(written by hand after a run)\n")
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeAPISection reports the Kubernetes API requests the manager sent,
+// as the counting proxy saw them.
+func writeAPISection(b *strings.Builder, results []result) {
+	b.WriteString(`
+## Kubernetes API requests
+
+Every request the manager sends goes through a counting proxy (test/bench
+proxy.go) on its way to the kube-apiserver; a watch counts once, when it
+starts. Counted over the whole run, from the manager's start to the end of
+the measurement, and divided by the visible changes the benchmark's watch
+saw. Sizes are the request bodies of the CloudOperation status merge
+patches.
+
+| | `)
+	for _, r := range results {
+		fmt.Fprintf(b, "N = %d | ", r.n)
+	}
+	b.WriteString("\n|---|")
+	for range results {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	row := func(name string, f func(r result) string) {
+		fmt.Fprintf(b, "| %s | ", name)
+		for _, r := range results {
+			fmt.Fprintf(b, "%s | ", f(r))
+		}
+		b.WriteString("\n")
+	}
+	row("**API requests per visible change**", func(r result) string { return fmt.Sprintf("**%.2f**", r.perChange(r.api.total())) })
+	for i, c := range apiCategories {
+		row("– "+c.name, func(r result) string { return fmt.Sprintf("%.3f", r.perChange(r.api.byCategory()[i])) })
+	}
+	row("API requests per operation", func(r result) string { return fmt.Sprintf("%.2f", float64(r.api.total())/float64(r.n)) })
+	row("status patch body, mean / p99", func(r result) string {
+		mean, p99 := r.api.statusPatchBytes()
+		return fmt.Sprintf("%.0f / %d B", mean, p99)
+	})
+	b.WriteString("\nBy verb and resource:\n\n")
+	for _, r := range results {
+		fmt.Fprintf(b, "- N = %d: %s\n", r.n, r.api.list())
+	}
 }
 
 func orNone(s string) string {

@@ -41,6 +41,7 @@ type run struct {
 	cfg        config
 	c          client.WithWatch
 	sim        *cloudsim.Simulator
+	api        *apiCounter
 	pid        int
 	metricsURL string
 
@@ -54,7 +55,7 @@ type run struct {
 	lastVisible map[string]string
 }
 
-func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, cfg config, pid int, metricsURL string) (*run, error) {
+func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, api *apiCounter, cfg config, pid int, metricsURL string) (*run, error) {
 	rc := rest.CopyConfig(restCfg)
 	rc.QPS, rc.Burst = 500, 1000
 	c, err := client.NewWithWatch(rc, client.Options{Scheme: manager.NewScheme()})
@@ -62,7 +63,7 @@ func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, cf
 		return nil, err
 	}
 	return &run{
-		cfg: cfg, c: c, sim: sim, pid: pid, metricsURL: metricsURL,
+		cfg: cfg, c: c, sim: sim, api: api, pid: pid, metricsURL: metricsURL,
 		expectedEnd: map[string]time.Time{}, firstStatus: map[string]time.Time{}, terminal: map[string]time.Time{},
 		writes: map[string]int{}, changes: map[string]int{}, lastStatus: map[string]string{}, lastVisible: map[string]string{},
 	}, nil
@@ -176,6 +177,7 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	res.peakRSS = peakRSS(r.pid)
 	res.statusWrites = scrapeCounter(r.metricsURL, "cloudop_status_writes_total")
 	res.eventsCreated = scrapeCounter(r.metricsURL, `cloudop_events_total{result="created"}`)
+	res.api = r.api.snapshot()
 	res.eventsExisting = max(scrapeCounter(r.metricsURL, `cloudop_events_total{result="exists"}`), 0)
 
 	r.mu.Lock()
