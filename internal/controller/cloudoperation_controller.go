@@ -156,6 +156,9 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if _, err := r.patchStatus(ctx, obj, next.status); err != nil {
 		return writeFailed(ctx, err)
 	}
+	if d, ok := detectedAfter(&obj.Status, &next.status, r.Clock.Now()); ok {
+		detectionLatency.Observe(d.Seconds())
+	}
 	r.failures.store(req.NamespacedName, failures)
 
 	after, again := r.Policy.NextPoll(obj, next, obs, failures)

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,10 +25,29 @@ var (
 		Name: "cloudop_events_total",
 		Help: "Transition events by result: created, exists (announced before a restart or retry) or refused.",
 	}, []string{"result"})
+	detectionLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "cloudop_detection_latency_seconds",
+		Help: "Time from an operation's completion, as its service reports it, to the status write that shows it terminal. Operations whose service reports no completion time are not counted.",
+		// Around the poll intervals: 5 s (the minimum) to the 5 min quiet
+		// interval, and beyond for backoff.
+		Buckets: []float64{1, 2.5, 5, 10, 15, 30, 45, 60, 90, 120, 300, 600},
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(statusWrites, observations, eventsRecorded)
+	metrics.Registry.MustRegister(statusWrites, observations, eventsRecorded, detectionLatency)
+}
+
+// detectedAfter is how long after the service's reported completion a
+// status write from prev to next shows the operation terminal at now; ok
+// is false unless this write is the one that ends it and the service
+// reported when. Clock skew between the cloud and the cluster can put the
+// completion after now: that counts as 0.
+func detectedAfter(prev, next *opsv1.CloudOperationStatus, now time.Time) (d time.Duration, ok bool) {
+	if prev.Phase.IsTerminal() || !next.Phase.IsTerminal() || next.CompletionTime == nil {
+		return 0, false
+	}
+	return max(now.Sub(next.CompletionTime.Time), 0), true
 }
 
 // PhaseCollector reports how many CloudOperations are in each phase, read

@@ -1,0 +1,42 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+)
+
+// TestDetectedAfter: detection latency is counted once, on the write that
+// turns an operation terminal, from the completion time its service
+// reported.
+func TestDetectedAfter(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	done := func(ago time.Duration) *metav1.Time { t := metav1.NewTime(now.Add(-ago)); return &t }
+	for _, tc := range []struct {
+		name       string
+		prev, next opsv1.CloudOperationStatus
+		want       time.Duration
+		ok         bool
+	}{
+		{"running to succeeded", opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning},
+			opsv1.CloudOperationStatus{Phase: opsv1.PhaseSucceeded, CompletionTime: done(7 * time.Second)}, 7 * time.Second, true},
+		{"first status already failed", opsv1.CloudOperationStatus{},
+			opsv1.CloudOperationStatus{Phase: opsv1.PhaseFailed, CompletionTime: done(time.Minute)}, time.Minute, true},
+		{"cloud clock ahead counts as 0", opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning},
+			opsv1.CloudOperationStatus{Phase: opsv1.PhaseCancelled, CompletionTime: done(-3 * time.Second)}, 0, true},
+		{"no completion time reported", opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning},
+			opsv1.CloudOperationStatus{Phase: opsv1.PhaseSucceeded}, 0, false},
+		{"already terminal", opsv1.CloudOperationStatus{Phase: opsv1.PhaseSucceeded},
+			opsv1.CloudOperationStatus{Phase: opsv1.PhaseSucceeded, CompletionTime: done(time.Hour)}, 0, false},
+		{"still running", opsv1.CloudOperationStatus{Phase: opsv1.PhasePending},
+			opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning, CompletionTime: done(time.Second)}, 0, false},
+	} {
+		got, ok := detectedAfter(&tc.prev, &tc.next, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: detectedAfter = %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
