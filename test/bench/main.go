@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,11 +26,13 @@ import (
 
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/manager"
 	"github.com/cloudop/cloudop/internal/testenv"
 )
 
 func main() {
 	sizes := flag.String("n", "1000,10000", "Comma-separated numbers of CloudOperations, one run each.")
+	shardCounts := flag.String("shards", "1", "Comma-separated numbers of manager instances to spread the operations over (a default instance plus shard instances, sharding.cloudop.dev/key), one run per N and count.")
 	interval := flag.Duration("interval", 30*time.Second, "spec.pollInterval of every CloudOperation.")
 	duration := flag.Duration("duration", 4*time.Minute, "Shortest operation run time; operations end spread over one more interval.")
 	out := flag.String("out", "docs/benchmarks.md", "Report file.")
@@ -45,23 +48,34 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var results []result
-	for _, s := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			fail(fmt.Errorf("bad -n %q", s))
+	for _, n := range positiveInts("-n", *sizes) {
+		for _, shards := range positiveInts("-shards", *shardCounts) {
+			fmt.Printf("== N=%d, %d manager instance(s), interval %s\n", n, shards, *interval)
+			r, err := runOnce(ctx, config{n: n, shards: shards, interval: *interval, duration: *duration, managerBin: *managerBin, memLimit: *memLimit, workers: *workers, kubeQPS: *kubeQPS})
+			if err != nil {
+				fail(err)
+			}
+			r.print(os.Stdout)
+			results = append(results, r)
 		}
-		fmt.Printf("== N=%d, interval %s\n", n, *interval)
-		r, err := runOnce(ctx, config{n: n, interval: *interval, duration: *duration, managerBin: *managerBin, memLimit: *memLimit, workers: *workers, kubeQPS: *kubeQPS})
-		if err != nil {
-			fail(err)
-		}
-		r.print(os.Stdout)
-		results = append(results, r)
 	}
 	if err := writeReport(*out, results); err != nil {
 		fail(err)
 	}
 	fmt.Println("report written to", *out)
+}
+
+// positiveInts parses a comma-separated flag value of positive numbers.
+func positiveInts(flagName, list string) []int {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fail(fmt.Errorf("bad %s %q", flagName, s))
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func fail(err error) {
@@ -71,6 +85,7 @@ func fail(err error) {
 
 type config struct {
 	n          int
+	shards     int
 	interval   time.Duration
 	duration   time.Duration
 	managerBin string
@@ -116,31 +131,50 @@ func runOnce(ctx context.Context, cfg config) (result, error) {
 	defer simServer.Close()
 	simURL := "http://" + listener.Addr().String()
 
-	metricsAddr, err := testenv.FreeLoopbackAddr()
-	if err != nil {
-		return result{}, err
-	}
-	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false", "--health-probe-bind-address", "0",
+	base := []string{"--kubeconfig", kubeconfig, "--metrics-secure=false", "--health-probe-bind-address", "0",
 		"--kube-api-qps", strconv.Itoa(cfg.kubeQPS), "--kube-api-burst", strconv.Itoa(2 * cfg.kubeQPS), "--zap-log-level", "error",
 		"--workers", strconv.Itoa(cfg.workers),
 		// One account holds every operation: raise the per-account buckets
 		// so the client-side limit is not what is measured.
 		"--cloud-qps", strconv.Itoa(cloudQPS), "--cloud-burst", strconv.Itoa(2 * cloudQPS), "--cloud-global-qps", "2000", "--cloud-global-burst", "4000"}
 	for _, svc := range cloud.Services {
-		args = append(args, "--service-endpoint", string(svc)+"="+simURL)
+		base = append(base, "--service-endpoint", string(svc)+"="+simURL)
 	}
-	mgr := exec.Command(cfg.managerBin, args...)
-	mgr.Stdout, mgr.Stderr = os.Stderr, os.Stderr
-	mgr.Env = os.Environ()
-	if cfg.memLimit != "" {
-		mgr.Env = append(mgr.Env, "GOMEMLIMIT="+cfg.memLimit)
+	var (
+		pids        []int
+		metricsURLs []string
+	)
+	for k := range max(cfg.shards, 1) {
+		metricsAddr, err := testenv.FreeLoopbackAddr()
+		if err != nil {
+			return result{}, err
+		}
+		args := append(slices.Clone(base), "--metrics-bind-address", metricsAddr)
+		if cfg.shards > 1 {
+			// The budget is raised above, so splitting it is only for
+			// realism: each instance gets its share.
+			args = append(args, "--cloud-budget-shards", strconv.Itoa(cfg.shards))
+			if k == 0 {
+				args = append(args, "--watch-label-selector", "!"+manager.ShardLabel)
+			} else {
+				args = append(args, "--watch-label-selector", manager.ShardLabel+"="+shardKey(k))
+			}
+		}
+		mgr := exec.Command(cfg.managerBin, args...)
+		mgr.Stdout, mgr.Stderr = os.Stderr, os.Stderr
+		mgr.Env = os.Environ()
+		if cfg.memLimit != "" {
+			mgr.Env = append(mgr.Env, "GOMEMLIMIT="+cfg.memLimit)
+		}
+		if err := mgr.Start(); err != nil {
+			return result{}, fmt.Errorf("starting manager %s (run make build): %w", cfg.managerBin, err)
+		}
+		defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
+		pids = append(pids, mgr.Process.Pid)
+		metricsURLs = append(metricsURLs, "http://"+metricsAddr+"/metrics")
 	}
-	if err := mgr.Start(); err != nil {
-		return result{}, fmt.Errorf("starting manager %s (run make build): %w", cfg.managerBin, err)
-	}
-	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
 
-	run, err := newRun(ctx, restCfg, sim, counter, cfg, mgr.Process.Pid, "http://"+metricsAddr+"/metrics")
+	run, err := newRun(ctx, restCfg, sim, counter, cfg, pids, metricsURLs)
 	if err != nil {
 		return result{}, err
 	}

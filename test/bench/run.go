@@ -38,12 +38,13 @@ const (
 // run is one benchmark in progress: what was created, and what the watch
 // has seen of it.
 type run struct {
-	cfg        config
-	c          client.WithWatch
-	sim        *cloudsim.Simulator
-	api        *apiCounter
-	pid        int
-	metricsURL string
+	cfg config
+	c   client.WithWatch
+	sim *cloudsim.Simulator
+	api *apiCounter
+	// pids and metricsURLs are the manager instances' (one per shard).
+	pids        []int
+	metricsURLs []string
 
 	mu          sync.Mutex
 	expectedEnd map[string]time.Time // when cloudsim's operation turns terminal
@@ -55,7 +56,7 @@ type run struct {
 	lastVisible map[string]string
 }
 
-func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, api *apiCounter, cfg config, pid int, metricsURL string) (*run, error) {
+func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, api *apiCounter, cfg config, pids []int, metricsURLs []string) (*run, error) {
 	rc := rest.CopyConfig(restCfg)
 	rc.QPS, rc.Burst = 500, 1000
 	c, err := client.NewWithWatch(rc, client.Options{Scheme: manager.NewScheme()})
@@ -63,7 +64,7 @@ func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, ap
 		return nil, err
 	}
 	return &run{
-		cfg: cfg, c: c, sim: sim, api: api, pid: pid, metricsURL: metricsURL,
+		cfg: cfg, c: c, sim: sim, api: api, pids: pids, metricsURLs: metricsURLs,
 		expectedEnd: map[string]time.Time{}, firstStatus: map[string]time.Time{}, terminal: map[string]time.Time{},
 		writes: map[string]int{}, changes: map[string]int{}, lastStatus: map[string]string{}, lastVisible: map[string]string{},
 	}, nil
@@ -102,12 +103,39 @@ func (r *run) operation(i int) (cloudsim.OperationSpec, *opsv1.CloudOperation, t
 		obj.Spec.Service, obj.Spec.ClusterID = opsv1.ServiceDWS, spec.ClusterID
 	}
 	obj.Spec.OperationID = spec.ID
+	// With shards, every shards-th object stays with the default instance
+	// (no label) and the others go round the shard instances.
+	if k := i % max(r.cfg.shards, 1); k > 0 {
+		obj.Labels = map[string]string{manager.ShardLabel: shardKey(k)}
+	}
 	return spec, obj, total
+}
+
+// shardKey is shard instance k's label value (k ≥ 1; 0 is the default
+// instance).
+func shardKey(k int) string { return fmt.Sprintf("shard%d", k) }
+
+// sumCPU is the instances' CPU seconds together.
+func (r *run) sumCPU() float64 {
+	total := 0.0
+	for _, pid := range r.pids {
+		total += cpuSeconds(pid)
+	}
+	return total
+}
+
+// scrapeSum adds one counter series over every instance.
+func (r *run) scrapeSum(name string) float64 {
+	total := 0.0
+	for _, u := range r.metricsURLs {
+		total += max(scrapeCounter(u, name), 0)
+	}
+	return total
 }
 
 // execute creates everything, waits for the end and measures.
 func (r *run) execute(ctx context.Context) (result, error) {
-	res := result{n: r.cfg.n, interval: r.cfg.interval, duration: r.cfg.duration, memLimit: r.cfg.memLimit, workers: r.cfg.workers, kubeQPS: r.cfg.kubeQPS}
+	res := result{n: r.cfg.n, shards: max(r.cfg.shards, 1), interval: r.cfg.interval, duration: r.cfg.duration, memLimit: r.cfg.memLimit, workers: r.cfg.workers, kubeQPS: r.cfg.kubeQPS}
 	if err := r.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}); err != nil {
 		return res, err
 	}
@@ -141,22 +169,34 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	res.createTime = time.Since(start)
 	fmt.Printf("created %d objects in %s\n", r.cfg.n, res.createTime.Round(time.Millisecond))
 
-	if err := r.waitFor(ctx, 5*time.Minute, func() bool { return len(r.firstStatus) == r.cfg.n }); err != nil {
-		return res, fmt.Errorf("first status: %w", err)
+	// Generous: at N = 10,000 over several instances the API server on this
+	// 2-core machine takes minutes; the figure is what is measured.
+	if err := r.waitFor(ctx, 12*time.Minute, func() bool { return len(r.firstStatus) == r.cfg.n }); err != nil {
+		r.mu.Lock()
+		got := len(r.firstStatus)
+		r.mu.Unlock()
+		return res, fmt.Errorf("first status: %d of %d: %w", got, r.cfg.n, err)
 	}
 	res.firstStatusAll = r.latest(r.firstStatus).Sub(start)
 	fmt.Printf("every object has a status after %s\n", res.firstStatusAll.Round(time.Millisecond))
 
 	// Steady state: from now until the first operation ends.
 	apiServer, etcd := childProcess("kube-apiserver"), childProcess("etcd")
-	cpu0, api0, etcd0, t0 := cpuSeconds(r.pid), cpuSeconds(apiServer), cpuSeconds(etcd), time.Now()
+	instance0 := make([]float64, len(r.pids))
+	for i, pid := range r.pids {
+		instance0[i] = cpuSeconds(pid)
+	}
+	cpu0, api0, etcd0, t0 := r.sumCPU(), cpuSeconds(apiServer), cpuSeconds(etcd), time.Now()
 	callsSteady0 := r.sim.Counts().Total.Total
 	steadyEnd := start.Add(r.cfg.duration)
 	if wait := time.Until(steadyEnd); wait > 0 {
 		time.Sleep(wait)
 	}
 	elapsed := time.Since(t0).Seconds()
-	res.steadyCores = (cpuSeconds(r.pid) - cpu0) / elapsed
+	res.steadyCores = (r.sumCPU() - cpu0) / elapsed
+	for i, pid := range r.pids {
+		res.instanceCores = append(res.instanceCores, (cpuSeconds(pid)-instance0[i])/elapsed)
+	}
 	res.apiServerCores = (cpuSeconds(apiServer) - api0) / elapsed
 	res.etcdCores = (cpuSeconds(etcd) - etcd0) / elapsed
 	res.steadyCallsPerOpPerInterval = float64(r.sim.Counts().Total.Total-callsSteady0) / float64(r.cfg.n) / (elapsed / r.cfg.interval.Seconds())
@@ -173,12 +213,16 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	// After terminal: nothing more should be called.
 	time.Sleep(afterTerminalIntervals*r.cfg.interval + 5*time.Second)
 	res.callsAfterTerminal = r.sim.Counts().Total.Total - res.callsRunning
-	res.cpuSeconds = cpuSeconds(r.pid)
-	res.peakRSS = peakRSS(r.pid)
-	res.statusWrites = scrapeCounter(r.metricsURL, "cloudop_status_writes_total")
-	res.eventsCreated = scrapeCounter(r.metricsURL, `cloudop_events_total{result="created"}`)
+	res.cpuSeconds = r.sumCPU()
+	for _, pid := range r.pids {
+		rss := peakRSS(pid)
+		res.instanceRSS = append(res.instanceRSS, rss)
+		res.peakRSS = max(res.peakRSS, rss)
+	}
+	res.statusWrites = r.scrapeSum("cloudop_status_writes_total")
+	res.eventsCreated = r.scrapeSum(`cloudop_events_total{result="created"}`)
 	res.api = r.api.snapshot()
-	res.eventsExisting = max(scrapeCounter(r.metricsURL, `cloudop_events_total{result="exists"}`), 0)
+	res.eventsExisting = r.scrapeSum(`cloudop_events_total{result="exists"}`)
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
