@@ -12,6 +12,7 @@ import (
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/cloud/identity"
+	"github.com/cloudop/cloudop/internal/readcache"
 )
 
 // Keys of the credentials Secret.
@@ -64,6 +65,10 @@ func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOpera
 	}
 	return newTarget(obj, project, creds), nil
 }
+
+// SecretCache keeps credentials Secret reads for a short time
+// (--secret-cache-ttl); failed reads are not kept.
+type SecretCache = readcache.Cache[corev1.Secret, *corev1.Secret]
 
 // WorkloadIdentity obtains temporary credentials for a ServiceAccount of
 // the object's namespace; *identity.Provider implements it.

@@ -28,6 +28,7 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/readcache"
 )
 
 // Defaults of a Provider.
@@ -142,7 +143,8 @@ type Provider struct {
 	flight singleflight.Group
 	mu     sync.Mutex
 	creds  map[Key]*entry
-	sas    map[types.NamespacedName]saRead
+	saOnce sync.Once
+	sas    *readcache.Cache[corev1.ServiceAccount, *corev1.ServiceAccount]
 }
 
 type entry struct {
@@ -151,12 +153,6 @@ type entry struct {
 	refreshAt time.Time
 	// usableUntil is expires less the safety margin.
 	usableUntil time.Time
-}
-
-type saRead struct {
-	sa   *corev1.ServiceAccount
-	err  error
-	read time.Time
 }
 
 // Credentials returns temporary credentials for the ServiceAccount name in
@@ -211,9 +207,9 @@ func (p *Provider) Credentials(ctx context.Context, namespace, name, region stri
 // rejected them; the next call exchanges again.
 func (p *Provider) Forget(key Key) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	delete(p.creds, key)
-	delete(p.sas, key.ServiceAccount)
+	p.mu.Unlock()
+	p.serviceAccounts().Forget(key.ServiceAccount)
 }
 
 func (p *Provider) cached(key Key) *entry {
@@ -273,40 +269,31 @@ func (p *Provider) mintToken(ctx context.Context, sa types.NamespacedName) (stri
 	return tr.Status.Token, nil
 }
 
-// serviceAccount reads a ServiceAccount, reusing a read younger than
-// ServiceAccountTTL.
+// serviceAccount reads a ServiceAccount, reusing a read (or a "not
+// found") younger than ServiceAccountTTL.
 func (p *Provider) serviceAccount(ctx context.Context, key types.NamespacedName) (*corev1.ServiceAccount, error) {
-	ttl := p.ServiceAccountTTL
-	if ttl == 0 {
-		ttl = DefaultServiceAccountTTL
-	}
-	now := p.now()
-	if ttl > 0 {
-		p.mu.Lock()
-		r, ok := p.sas[key]
-		p.mu.Unlock()
-		if ok && now.Sub(r.read) < ttl {
-			return r.sa, r.err
-		}
-	}
-	sa := &corev1.ServiceAccount{}
-	err := p.Reader.Get(ctx, key, sa)
+	sa, err := p.serviceAccounts().Get(ctx, key)
 	switch {
 	case apierrors.IsNotFound(err):
-		sa, err = nil, &Error{Kind: KindInvalid, Msg: fmt.Sprintf("ServiceAccount %q not found in namespace %q", key.Name, key.Namespace)}
+		return nil, &Error{Kind: KindInvalid, Msg: fmt.Sprintf("ServiceAccount %q not found in namespace %q", key.Name, key.Namespace)}
 	case err != nil:
 		// Not cached: the next poll tries again.
 		return nil, &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("reading ServiceAccount %q failed", key.Name), Err: err}
 	}
-	if ttl > 0 {
-		p.mu.Lock()
-		if p.sas == nil {
-			p.sas = map[types.NamespacedName]saRead{}
+	return sa, nil
+}
+
+// serviceAccounts is the ServiceAccount read cache, made on first use from
+// the Provider's settings.
+func (p *Provider) serviceAccounts() *readcache.Cache[corev1.ServiceAccount, *corev1.ServiceAccount] {
+	p.saOnce.Do(func() {
+		ttl := p.ServiceAccountTTL
+		if ttl == 0 {
+			ttl = DefaultServiceAccountTTL
 		}
-		p.sas[key] = saRead{sa: sa, err: err, read: now}
-		p.mu.Unlock()
-	}
-	return sa, err
+		p.sas = &readcache.Cache[corev1.ServiceAccount, *corev1.ServiceAccount]{Reader: p.Reader, TTL: max(ttl, 0), KeepNotFound: true, Now: p.Now}
+	})
+	return p.sas
 }
 
 func (p *Provider) now() time.Time {
