@@ -437,25 +437,17 @@ func newInstanceServer(t *testing.T, sim *cloudsim.Simulator) *instanceServer {
 // "") arrived after since. Every identifier of a test operation (job,
 // cluster, stack, blockchain) contains its name.
 func (s *instanceServer) count(name string, since time.Time) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.reqs {
-		if r.At.After(since) && strings.Contains(r.URI, name) {
-			n++
-		}
-	}
-	return n
+	return len(s.times(name, since))
 }
 
-// times returns when each request naming an operation with the given
-// name prefix arrived after since.
-func (s *instanceServer) times(prefix string, since time.Time) []time.Time {
+// times returns when each request naming the operation (or every
+// operation whose name starts so) arrived after since, in order.
+func (s *instanceServer) times(name string, since time.Time) []time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var at []time.Time
 	for _, r := range s.reqs {
-		if r.At.After(since) && strings.Contains(r.URI, prefix) {
+		if r.At.After(since) && strings.Contains(r.URI, name) {
 			at = append(at, r.At)
 		}
 	}
@@ -465,14 +457,8 @@ func (s *instanceServer) times(prefix string, since time.Time) []time.Time {
 // nth returns when the n-th request naming the operation after since
 // arrived.
 func (s *instanceServer) nth(name string, since time.Time, n int) (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range s.reqs {
-		if r.At.After(since) && strings.Contains(r.URI, name) {
-			if n--; n == 0 {
-				return r.At, true
-			}
-		}
+	if at := s.times(name, since); len(at) >= n {
+		return at[n-1], true
 	}
 	return time.Time{}, false
 }
