@@ -70,6 +70,7 @@ func bindFlags(fs *flag.FlagSet) func() manager.Options {
 	fs.DurationVar(&policy.AuthRetryInterval, "auth-retry-interval", policy.AuthRetryInterval, "Wait before retrying after the service rejected the credentials (faster risks the gateway's key lockout).")
 	fs.DurationVar(&policy.MaxBackoff, "max-backoff", policy.MaxBackoff, "Longest wait between polls after repeated errors or throttling.")
 	fs.DurationVar(&policy.MaxQuietInterval, "max-quiet-interval", policy.MaxQuietInterval, "Longest interval an operation whose state has not changed for a long time is polled at; 0 turns the quiet backoff off.")
+	fs.Float64Var(&policy.StepPaceFactor, "step-pace-factor", policy.StepPaceFactor, "After a poll that saw a step end, wait this share of the operation's mean step duration before the next poll (when longer than the interval; never past --max-quiet-interval, never in the last step); 0 polls every interval. See docs/polling.md.")
 	fs.IntVar(&o.Workers, "workers", 16, "Concurrent reconciles, so slow cloud calls do not starve other objects.")
 	fs.DurationVar(&o.MaxRetryDelay, "max-retry-delay", time.Minute, "Longest per-object wait before retrying a reconcile the Kubernetes API failed (controller-runtime's default is 1000s).")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", 15*time.Second, "Timeout of one cloud API request.")

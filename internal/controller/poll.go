@@ -38,6 +38,15 @@ type PollPolicy struct {
 	// 1/QuietFactor share of that stretch late. Zero turns this off.
 	QuietFactor      int
 	MaxQuietInterval time.Duration
+	// StepPaceFactor skips the polls early in a step: when a poll sees a
+	// step end and the operation's finished steps took S on average, the
+	// next poll waits StepPaceFactor·S (capped by MaxQuietInterval), if
+	// that is longer than the interval. A step much shorter than the
+	// ones before it is then seen up to that long late, the price of
+	// fewer calls on long operations. The last step is exempt: its end
+	// is the operation's, which waiters (kubectl wait, Flux) wait for.
+	// Zero turns this off.
+	StepPaceFactor float64
 	// AlignSpread is how far past a shared tick the polls of services that
 	// serve many operations with one list call (BCS) are spread; it should
 	// stay within the adapter's list window so one call serves them all.
@@ -55,6 +64,7 @@ func DefaultPollPolicy() PollPolicy {
 		JitterFactor:      0.1,
 		QuietFactor:       4,
 		MaxQuietInterval:  5 * time.Minute,
+		StepPaceFactor:    0.75,
 		AlignSpread:       2 * time.Second,
 	}
 }
@@ -84,7 +94,7 @@ func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, next derivedStatus, obs 
 		// the pace of its progress) rather than a full interval later.
 		return max(estimate, p.MinInterval), true
 	}
-	wait := p.quietWait(interval, next.status.LastChangeTime, obs.now)
+	wait := max(p.quietWait(interval, next.status.LastChangeTime, obs.now), p.stepPaceWait(&obj.Status, &next.status, interval))
 	if obj.Spec.Service == opsv1.ServiceBCS && p.AlignSpread > 0 {
 		// Stay on the shared ticks, skipping whole intervals while quiet.
 		return p.aligned(interval, obs.now) + (wait - interval).Truncate(interval), true
@@ -100,6 +110,59 @@ func (p PollPolicy) quietWait(interval time.Duration, lastChange *metav1.Time, n
 	}
 	quiet := now.Sub(lastChange.Time)
 	return min(max(quiet/time.Duration(p.QuietFactor), interval), p.MaxQuietInterval)
+}
+
+// stepPaceWait is the wait after a poll that saw a step end, from the
+// pace of the operation's finished steps (StepPaceFactor); zero when that
+// rule does not apply.
+func (p PollPolicy) stepPaceWait(prev, next *opsv1.CloudOperationStatus, interval time.Duration) time.Duration {
+	if p.StepPaceFactor <= 0 {
+		return 0
+	}
+	before, after := stepPace(prev), stepPace(next)
+	if after.finished <= before.finished || after.left <= 1 || after.timed == 0 {
+		return 0 // no step ended just now, or the last one is running
+	}
+	wait := time.Duration(p.StepPaceFactor * float64(after.took/time.Duration(after.timed)))
+	if wait <= interval {
+		return 0
+	}
+	return min(wait, max(p.MaxQuietInterval, interval))
+}
+
+// stepProgress counts an operation's leaf steps (steps without sub-steps,
+// and sub-steps).
+type stepProgress struct {
+	finished int           // leaf steps that succeeded
+	left     int           // leaf steps that have not
+	timed    int           // finished leaf steps with a start and a completion time
+	took     time.Duration // the timed steps' durations together
+}
+
+// stepPace reads the leaf steps of a status.
+func stepPace(st *opsv1.CloudOperationStatus) stepProgress {
+	var sp stepProgress
+	count := func(s *opsv1.StepStatus) {
+		if s.Phase != opsv1.PhaseSucceeded {
+			sp.left++
+			return
+		}
+		sp.finished++
+		if s.StartTime != nil && s.CompletionTime != nil && s.CompletionTime.After(s.StartTime.Time) {
+			sp.timed++
+			sp.took += s.CompletionTime.Sub(s.StartTime.Time)
+		}
+	}
+	for i := range st.Steps {
+		if len(st.Steps[i].SubSteps) == 0 {
+			count(&st.Steps[i].StepStatus)
+			continue
+		}
+		for j := range st.Steps[i].SubSteps {
+			count(&st.Steps[i].SubSteps[j])
+		}
+	}
+	return sp
 }
 
 // FirstPollWait is how long a new operation waits before its first poll:

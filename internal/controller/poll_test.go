@@ -255,3 +255,67 @@ func TestRetryRateLimiterCapsPerObjectBackoff(t *testing.T) {
 	limiter.Forget(item)
 	NewWithT(t).Expect(limiter.When(item)).To(Equal(5*time.Millisecond), "after a success the backoff starts over")
 }
+
+func TestNextPollSkipsEarlyPollsOfASlowStep(t *testing.T) {
+	policy := DefaultPollPolicy()
+	policy.JitterFactor = 0
+	policy.QuietFactor = 0 // the pace rule alone
+	// leaf is a step that started at start and, when took > 0, succeeded
+	// took later.
+	leaf := func(name string, took time.Duration) opsv1.StepStatus {
+		start := metav1.NewTime(testNow.Add(-time.Hour))
+		s := opsv1.StepStatus{Name: name, Phase: opsv1.PhaseRunning, StartTime: &start}
+		if took > 0 {
+			end := metav1.NewTime(start.Add(took))
+			s.Phase, s.CompletionTime = opsv1.PhaseSucceeded, &end
+		}
+		return s
+	}
+	steps := func(leaves ...opsv1.StepStatus) []opsv1.OperationStep {
+		var out []opsv1.OperationStep
+		for _, l := range leaves {
+			out = append(out, opsv1.OperationStep{StepStatus: l})
+		}
+		return out
+	}
+	cases := []struct {
+		name       string
+		prev, next []opsv1.OperationStep
+		want       time.Duration
+	}{
+		{name: "no step ended: interval",
+			prev: steps(leaf("a", 4*time.Minute), leaf("b", 0), leaf("c", 0)),
+			next: steps(leaf("a", 4*time.Minute), leaf("b", 0), leaf("c", 0)), want: 30 * time.Second},
+		{name: "a step ended: three quarters of the mean step",
+			prev: steps(leaf("a", 4*time.Minute), leaf("b", 0), leaf("c", 0)),
+			next: steps(leaf("a", 4*time.Minute), leaf("b", 2*time.Minute), leaf("c", 0), leaf("d", 0)), want: 135 * time.Second},
+		{name: "the last step is running: interval",
+			prev: steps(leaf("a", 4*time.Minute), leaf("b", 0)),
+			next: steps(leaf("a", 4*time.Minute), leaf("b", 4*time.Minute), leaf("c", 0)), want: 30 * time.Second},
+		{name: "fast steps: interval",
+			prev: steps(leaf("a", 0), leaf("b", 0), leaf("c", 0)),
+			next: steps(leaf("a", 20*time.Second), leaf("b", 0), leaf("c", 0)), want: 30 * time.Second},
+		{name: "slow steps: capped",
+			prev: steps(leaf("a", 0), leaf("b", 0), leaf("c", 0)),
+			next: steps(leaf("a", time.Hour), leaf("b", 0), leaf("c", 0)), want: 5 * time.Minute},
+		{name: "no times reported: interval",
+			prev: steps(opsv1.StepStatus{Name: "a", Phase: opsv1.PhaseRunning}, leaf("b", 0), leaf("c", 0)),
+			next: steps(opsv1.StepStatus{Name: "a", Phase: opsv1.PhaseSucceeded}, leaf("b", 0), leaf("c", 0)), want: 30 * time.Second},
+		{name: "sub-steps count as the steps",
+			prev: []opsv1.OperationStep{{StepStatus: leaf("item", 0), SubSteps: []opsv1.StepStatus{leaf("x", 0), leaf("y", 0), leaf("z", 0)}}},
+			next: []opsv1.OperationStep{{StepStatus: leaf("item", 0), SubSteps: []opsv1.StepStatus{leaf("x", 8*time.Minute), leaf("y", 0), leaf("z", 0)}}},
+			want: 5 * time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := &opsv1.CloudOperation{Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceCCE},
+				Status: opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning, Steps: tc.prev}}
+			var next derivedStatus
+			next.status = opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning, Steps: tc.next}
+			got, more := policy.NextPoll(obj, next, observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: testNow}, 0)
+			g := NewWithT(t)
+			g.Expect(more).To(BeTrue())
+			g.Expect(got).To(Equal(tc.want))
+		})
+	}
+}

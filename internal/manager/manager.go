@@ -182,6 +182,9 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	if o.CloudBudgetShards < 0 {
 		return nil, fmt.Errorf("cloud budget shards %d: must not be negative", o.CloudBudgetShards)
 	}
+	if o.Policy != nil && !(o.Policy.StepPaceFactor >= 0) { // NaN too
+		return nil, fmt.Errorf("step pace factor %v: must be 0 or more", o.Policy.StepPaceFactor)
+	}
 	if o.StepEvents != "" {
 		if err := new(controller.StepEvents).Set(string(o.StepEvents)); err != nil {
 			return nil, fmt.Errorf("step events %w", err)

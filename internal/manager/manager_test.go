@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/controller"
 )
 
 // TestNewRouterServices: every supported service has an adapter, and the
@@ -137,5 +139,18 @@ func TestNewRejectsBadStepEvents(t *testing.T) {
 	_, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, Options{StepEvents: "some"})
 	if err == nil || !strings.Contains(err.Error(), `step events "some"`) {
 		t.Errorf("error %v, want one naming the bad value", err)
+	}
+}
+
+// TestNewRejectsBadStepPaceFactor: a negative or NaN --step-pace-factor
+// stops the manager before it starts, naming the flag.
+func TestNewRejectsBadStepPaceFactor(t *testing.T) {
+	for _, f := range []float64{-0.5, math.NaN()} {
+		policy := controller.DefaultPollPolicy()
+		policy.StepPaceFactor = f
+		_, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, Options{Policy: &policy})
+		if err == nil || !strings.Contains(err.Error(), "step pace factor") {
+			t.Errorf("factor %v: error %v, want one naming the step pace factor", f, err)
+		}
 	}
 }
