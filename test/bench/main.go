@@ -31,8 +31,8 @@ import (
 )
 
 func main() {
-	sizes := flag.String("n", "1000,10000", "Comma-separated numbers of CloudOperations, one run each.")
-	shardCounts := flag.String("shards", "1", "Comma-separated numbers of manager instances to spread the operations over (a default instance plus shard instances, sharding.cloudop.dev/key), one run per N and count.")
+	sizes := flag.String("n", "1000,10000", "Comma-separated numbers of CloudOperations, one run each; empty for none.")
+	shardCounts := flag.String("shards", "1,2", "Comma-separated numbers of manager instances to spread the operations over (a default instance plus shard instances, sharding.cloudop.dev/key), one run per N and count.")
 	interval := flag.Duration("interval", 30*time.Second, "spec.pollInterval of every CloudOperation.")
 	duration := flag.Duration("duration", 4*time.Minute, "Shortest operation run time; operations end spread over one more interval.")
 	out := flag.String("out", "docs/benchmarks.md", "Report file.")
@@ -40,6 +40,8 @@ func main() {
 	workers := flag.Int("workers", 16, "Manager --workers (its default is 16).")
 	kubeQPS := flag.Int("kube-api-qps", 300, "Manager --kube-api-qps (burst twice that): status patches and event creates share it.")
 	memLimit := flag.String("gomemlimit", "200MiB", "GOMEMLIMIT of the manager process, as config/manager sets it from the memory limit; empty for none.")
+	pace := flag.Int("pace", 40, "Operations in the realistic-pace scenario (virtual time, 20-60 min operations); 0 skips it.")
+	paceSeed := flag.Uint64("pace-seed", 1, "Seed of the realistic-pace scenario's durations and jitter.")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 
@@ -59,7 +61,21 @@ func main() {
 			results = append(results, r)
 		}
 	}
-	if err := writeReport(*out, results); err != nil {
+	var paceRes *paceResult
+	if *pace > 0 {
+		fmt.Printf("== realistic pace, %d operations\n", *pace)
+		p, err := runPace(ctx, *pace, *paceSeed)
+		if err != nil {
+			fail(fmt.Errorf("realistic pace: %w", err))
+		}
+		p.print()
+		paceRes = &p
+	}
+	if len(results) == 0 {
+		fmt.Println("no stress run (-n is empty): report not written")
+		return
+	}
+	if err := writeReport(*out, results, paceRes); err != nil {
 		fail(err)
 	}
 	fmt.Println("report written to", *out)
@@ -68,6 +84,9 @@ func main() {
 // positiveInts parses a comma-separated flag value of positive numbers.
 func positiveInts(flagName, list string) []int {
 	var out []int
+	if strings.TrimSpace(list) == "" {
+		return nil
+	}
 	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
@@ -51,6 +52,10 @@ type apiCounter struct {
 	mu          sync.Mutex
 	tally       map[requestKind]requestTally
 	statusBytes []int // body size of every CloudOperation status patch
+	// firstStatusPatch is when each CloudOperation's first status patch
+	// was sent: the manager's side of "first status", before the API
+	// server delivers it to watchers.
+	firstStatusPatch map[string]time.Time
 }
 
 // startAPICounter starts a counting proxy to the API server of upstream.
@@ -63,7 +68,7 @@ func startAPICounter(upstream *rest.Config) (*apiCounter, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &apiCounter{tally: map[requestKind]requestTally{}}
+	c := &apiCounter{tally: map[requestKind]requestTally{}, firstStatusPatch: map[string]time.Time{}}
 	proxy := &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
 		Transport:     transport,
@@ -106,7 +111,47 @@ func (c *apiCounter) count(r *http.Request) {
 	c.tally[kind] = t
 	if kind == (requestKind{"patch", "cloudoperations", "status"}) {
 		c.statusBytes = append(c.statusBytes, int(size))
+		if name := objectName(r); name != "" {
+			if _, seen := c.firstStatusPatch[name]; !seen {
+				c.firstStatusPatch[name] = time.Now()
+			}
+		}
 	}
+}
+
+// objectName is the name in a .../RESOURCE/NAME/SUBRESOURCE path.
+func objectName(r *http.Request) string {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[len(parts)-2]
+}
+
+// firstStatusPatches returns how many objects got a status patch and
+// when the last of them got its first.
+func (c *apiCounter) firstStatusPatches() (int, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var last time.Time
+	for _, t := range c.firstStatusPatch {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return len(c.firstStatusPatch), last
+}
+
+// firstStatusPatchTimes is a copy of when each object got its first status
+// patch.
+func (c *apiCounter) firstStatusPatchTimes() map[string]time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]time.Time, len(c.firstStatusPatch))
+	for k, v := range c.firstStatusPatch {
+		out[k] = v
+	}
+	return out
 }
 
 // classify reads the verb and resource from a request, the way the API

@@ -91,4 +91,8 @@ func TestAPICounter(t *testing.T) {
 	if got, want := counts.byCategory(), []int{2, 1, 1, 2, 1, 2}; !slices.Equal(got, want) {
 		t.Errorf("by category %v, want %v", got, want)
 	}
+	// Two patches of one object: one first status.
+	if n, at := counter.firstStatusPatches(); n != 1 || at.IsZero() {
+		t.Errorf("first status patches: %d objects (want 1), last at %v", n, at)
+	}
 }

@@ -48,12 +48,16 @@ type run struct {
 
 	mu          sync.Mutex
 	expectedEnd map[string]time.Time // when cloudsim's operation turns terminal
+	created     map[string]time.Time // when each create returned
 	firstStatus map[string]time.Time
 	terminal    map[string]time.Time
 	writes      map[string]int
 	changes     map[string]int // writes that changed something a user sees
 	lastStatus  map[string]string
 	lastVisible map[string]string
+	// watchRestarts counts the times the benchmark's own watch had to
+	// start over from a fresh list (its resource version had expired).
+	watchRestarts int
 }
 
 func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, api *apiCounter, cfg config, pids []int, metricsURLs []string) (*run, error) {
@@ -65,7 +69,7 @@ func newRun(_ context.Context, restCfg *rest.Config, sim *cloudsim.Simulator, ap
 	}
 	return &run{
 		cfg: cfg, c: c, sim: sim, api: api, pids: pids, metricsURLs: metricsURLs,
-		expectedEnd: map[string]time.Time{}, firstStatus: map[string]time.Time{}, terminal: map[string]time.Time{},
+		expectedEnd: map[string]time.Time{}, created: map[string]time.Time{}, firstStatus: map[string]time.Time{}, terminal: map[string]time.Time{},
 		writes: map[string]int{}, changes: map[string]int{}, lastStatus: map[string]string{}, lastVisible: map[string]string{},
 	}, nil
 }
@@ -147,6 +151,7 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go r.watch(watchCtx)
+	go r.reportProgress(watchCtx, 30*time.Second)
 
 	specs := make([]cloudsim.OperationSpec, r.cfg.n)
 	objs := make([]*opsv1.CloudOperation, r.cfg.n)
@@ -163,7 +168,7 @@ func (r *run) execute(ctx context.Context) (result, error) {
 		r.expectedEnd[o.Name] = start.Add(durations[i])
 	}
 	r.mu.Unlock()
-	if err := createAll(ctx, r.c, objs); err != nil {
+	if err := createAll(ctx, r.c, objs, r.markCreated); err != nil {
 		return res, err
 	}
 	res.createTime = time.Since(start)
@@ -171,16 +176,16 @@ func (r *run) execute(ctx context.Context) (result, error) {
 
 	// Generous: at N = 10,000 over several instances the API server on this
 	// 2-core machine takes minutes; the figure is what is measured.
-	if err := r.waitFor(ctx, 12*time.Minute, func() bool { return len(r.firstStatus) == r.cfg.n }); err != nil {
-		r.mu.Lock()
-		got := len(r.firstStatus)
-		r.mu.Unlock()
-		return res, fmt.Errorf("first status: %d of %d: %w", got, r.cfg.n, err)
+	if err := r.waitFor(ctx, 12*time.Minute, func() bool { n, _ := r.api.firstStatusPatches(); return n == r.cfg.n }); err != nil {
+		n, _ := r.api.firstStatusPatches()
+		return res, fmt.Errorf("first status written: %d of %d: %w", n, r.cfg.n, err)
 	}
-	res.firstStatusAll = r.latest(r.firstStatus).Sub(start)
-	fmt.Printf("every object has a status after %s\n", res.firstStatusAll.Round(time.Millisecond))
+	_, lastWritten := r.api.firstStatusPatches()
+	res.firstWrittenAll = lastWritten.Sub(start)
+	fmt.Printf("every object's first status written after %s\n", res.firstWrittenAll.Round(time.Millisecond))
 
-	// Steady state: from now until the first operation ends.
+	// Steady state: from now until the first operation ends. The watch
+	// may still be catching up; the manager is past its start-up work.
 	apiServer, etcd := childProcess("kube-apiserver"), childProcess("etcd")
 	instance0 := make([]float64, len(r.pids))
 	for i, pid := range r.pids {
@@ -188,18 +193,31 @@ func (r *run) execute(ctx context.Context) (result, error) {
 	}
 	cpu0, api0, etcd0, t0 := r.sumCPU(), cpuSeconds(apiServer), cpuSeconds(etcd), time.Now()
 	callsSteady0 := r.sim.Counts().Total.Total
+	if err := r.waitFor(ctx, 12*time.Minute, func() bool { return len(r.firstStatus) == r.cfg.n }); err != nil {
+		r.mu.Lock()
+		got := len(r.firstStatus)
+		r.mu.Unlock()
+		return res, fmt.Errorf("first status seen: %d of %d: %w", got, r.cfg.n, err)
+	}
+	res.firstStatusAll = r.latest(r.firstStatus).Sub(start)
+	fmt.Printf("a watch has seen every object's first status after %s\n", res.firstStatusAll.Round(time.Millisecond))
+	res.firstWrittenLatency, res.firstSeenLatency = r.firstStatusLatencies()
 	steadyEnd := start.Add(r.cfg.duration)
 	if wait := time.Until(steadyEnd); wait > 0 {
 		time.Sleep(wait)
 	}
 	elapsed := time.Since(t0).Seconds()
-	res.steadyCores = (r.sumCPU() - cpu0) / elapsed
-	for i, pid := range r.pids {
-		res.instanceCores = append(res.instanceCores, (cpuSeconds(pid)-instance0[i])/elapsed)
+	// Less than one interval of steady state measures start-up or
+	// completions, not polling: say so rather than report it.
+	if res.steadyMeasured = steadyEnd.Sub(t0) >= r.cfg.interval; res.steadyMeasured {
+		res.steadyCores = (r.sumCPU() - cpu0) / elapsed
+		for i, pid := range r.pids {
+			res.instanceCores = append(res.instanceCores, (cpuSeconds(pid)-instance0[i])/elapsed)
+		}
+		res.apiServerCores = (cpuSeconds(apiServer) - api0) / elapsed
+		res.etcdCores = (cpuSeconds(etcd) - etcd0) / elapsed
+		res.steadyCallsPerOpPerInterval = float64(r.sim.Counts().Total.Total-callsSteady0) / float64(r.cfg.n) / (elapsed / r.cfg.interval.Seconds())
 	}
-	res.apiServerCores = (cpuSeconds(apiServer) - api0) / elapsed
-	res.etcdCores = (cpuSeconds(etcd) - etcd0) / elapsed
-	res.steadyCallsPerOpPerInterval = float64(r.sim.Counts().Total.Total-callsSteady0) / float64(r.cfg.n) / (elapsed / r.cfg.interval.Seconds())
 
 	deadline := r.cfg.duration + 3*r.cfg.interval + 5*time.Minute
 	if err := r.waitFor(ctx, deadline, func() bool { return len(r.terminal) == r.cfg.n }); err != nil {
@@ -237,11 +255,49 @@ func (r *run) execute(ctx context.Context) (result, error) {
 		res.watchedWrites += r.writes[name]
 		res.visibleChanges += r.changes[name]
 	}
+	res.benchWatchRestarts = r.watchRestarts
 	return res, nil
 }
 
-// createAll creates the objects with a few parallel workers.
-func createAll(ctx context.Context, c client.Client, objs []*opsv1.CloudOperation) error {
+// markCreated records when an object's create returned.
+func (r *run) markCreated(name string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.created[name] = at
+}
+
+// firstStatusLatencies are, per object, the time from its creation to its
+// first status patch (the manager's side) and to a watch seeing that
+// status (which adds the API server's delivery).
+func (r *run) firstStatusLatencies() (written, seen latencySummary) {
+	patched := r.api.firstStatusPatchTimes()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var w, s []time.Duration
+	for name, at := range patched {
+		w = append(w, at.Sub(r.created[name]))
+	}
+	for name, at := range r.firstStatus {
+		s = append(s, at.Sub(r.created[name]))
+	}
+	return summarize(w), summarize(s)
+}
+
+// latencySummary is the median, 99th percentile and maximum of a set of
+// latencies.
+type latencySummary struct{ p50, p99, max time.Duration }
+
+func summarize(ds []time.Duration) latencySummary {
+	return latencySummary{quantile(ds, 0.5), quantile(ds, 0.99), quantile(ds, 1)}
+}
+
+func (l latencySummary) String() string {
+	return fmt.Sprintf("%s / %s / %s", l.p50.Round(100*time.Millisecond), l.p99.Round(100*time.Millisecond), l.max.Round(100*time.Millisecond))
+}
+
+// createAll creates the objects with a few parallel workers, telling
+// created when each create returned.
+func createAll(ctx context.Context, c client.Client, objs []*opsv1.CloudOperation, created func(name string, at time.Time)) error {
 	work := make(chan *opsv1.CloudOperation)
 	errs := make(chan error, 1)
 	var wg sync.WaitGroup
@@ -255,7 +311,9 @@ func createAll(ctx context.Context, c client.Client, objs []*opsv1.CloudOperatio
 					case errs <- err:
 					default:
 					}
+					continue
 				}
+				created(o.Name, time.Now())
 			}
 		}()
 	}
@@ -283,6 +341,18 @@ func (r *run) watch(ctx context.Context) {
 			continue
 		}
 		for ev := range w.ResultChan() {
+			if ev.Type == watch.Error {
+				// Usually 410 Gone: the resource version left the API
+				// server's window while this watch was closed. Watching
+				// again from it would fail forever; an empty one starts
+				// with every object as it is now, and observe ignores
+				// what it has already seen.
+				rv = ""
+				r.mu.Lock()
+				r.watchRestarts++
+				r.mu.Unlock()
+				continue
+			}
 			o, ok := ev.Object.(*opsv1.CloudOperation)
 			if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
 				continue
@@ -291,6 +361,30 @@ func (r *run) watch(ctx context.Context) {
 			r.observe(o, time.Now())
 		}
 		w.Stop()
+	}
+}
+
+// reportProgress prints, every period, how far the run is and what each
+// manager instance has written, so a stalled instance shows.
+func (r *run) reportProgress(ctx context.Context, period time.Duration) {
+	start := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(period):
+		}
+		writes := make([]string, len(r.metricsURLs))
+		for i, u := range r.metricsURLs {
+			writes[i] = fmt.Sprintf("%.0f", scrapeCounter(u, "cloudop_status_writes_total"))
+		}
+		watches := r.api.snapshot().tally[requestKind{"watch", "cloudoperations", ""}].count
+		written, _ := r.api.firstStatusPatches()
+		r.mu.Lock()
+		fmt.Printf("  %s: first status written %d, seen %d/%d, terminal %d/%d, status writes per instance [%s], manager watches opened %d, bench watch restarts %d\n",
+			time.Since(start).Round(time.Second), written, len(r.firstStatus), r.cfg.n, len(r.terminal), r.cfg.n,
+			strings.Join(writes, " "), watches, r.watchRestarts)
+		r.mu.Unlock()
 	}
 }
 
