@@ -48,8 +48,11 @@ type result struct {
 	peakRSS                       int64 // bytes, the largest instance's
 	instanceCores                 []float64
 	instanceRSS                   []int64 // bytes
-	api                           apiCounts
-	benchWatchRestarts            int // times the benchmark's own watch started over
+	// instanceCloudCalls and instanceWrites are each instance's cloud
+	// requests and status writes over the whole run (its metrics).
+	instanceCloudCalls, instanceWrites []float64
+	api                                apiCounts
+	benchWatchRestarts                 int // times the benchmark's own watch started over
 }
 
 // label names the run's column: its N, and its shards when there are
@@ -70,7 +73,11 @@ func (r result) perInstance() string {
 		if i < len(r.instanceCores) {
 			cores = fmt.Sprintf("%.3f cores", r.instanceCores[i])
 		}
-		parts = append(parts, fmt.Sprintf("%s, %d MiB", cores, r.instanceRSS[i]>>20))
+		part := fmt.Sprintf("%s, %d MiB", cores, r.instanceRSS[i]>>20)
+		if i < len(r.instanceCloudCalls) && i < len(r.instanceWrites) {
+			part += fmt.Sprintf(", %.0f cloud calls, %.0f status writes", r.instanceCloudCalls[i], r.instanceWrites[i])
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, "; ")
 }
@@ -177,7 +184,7 @@ it.
 	}))
 	row("manager CPU seconds, whole run (all instances)", "", func(r result) string { return fmt.Sprintf("%.1f s", r.cpuSeconds) })
 	row("manager peak RSS (largest instance)", "≤ 256 MiB at 10,000", func(r result) string { return fmt.Sprintf("%d MiB", r.peakRSS>>20) })
-	row("per instance: CPU while running, peak RSS", "", func(r result) string { return r.perInstance() })
+	row("per instance: CPU while running, peak RSS, cloud calls, status writes", "", func(r result) string { return r.perInstance() })
 	b.WriteString("\nSee the analysis below for where a target is missed and why.\n")
 	writeAPISection(&b, results)
 	if pace != nil {
@@ -364,6 +371,29 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// scrapeMetricSum adds every series of one metric (whatever its labels)
+// from a Prometheus endpoint; -1 when the endpoint does not answer.
+func scrapeMetricSum(url, name string) float64 {
+	resp, err := http.Get(url)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	total := 0.0
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		f := strings.Fields(s.Text())
+		if len(f) != 2 {
+			continue
+		}
+		if series, _, _ := strings.Cut(f[0], "{"); series == name {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			total += v
+		}
+	}
+	return total
 }
 
 // scrapeCounter reads one counter series from a Prometheus endpoint; name

@@ -237,6 +237,10 @@ func (r *run) execute(ctx context.Context) (result, error) {
 		res.instanceRSS = append(res.instanceRSS, rss)
 		res.peakRSS = max(res.peakRSS, rss)
 	}
+	for _, u := range r.metricsURLs {
+		res.instanceCloudCalls = append(res.instanceCloudCalls, scrapeMetricSum(u, "cloudop_cloud_requests_total"))
+		res.instanceWrites = append(res.instanceWrites, scrapeCounter(u, "cloudop_status_writes_total"))
+	}
 	res.statusWrites = r.scrapeSum("cloudop_status_writes_total")
 	res.eventsCreated = r.scrapeSum(`cloudop_events_total{result="created"}`)
 	res.api = r.api.snapshot()
