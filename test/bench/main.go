@@ -42,6 +42,7 @@ func main() {
 	memLimit := flag.String("gomemlimit", "200MiB", "GOMEMLIMIT of the manager process, as config/manager sets it from the memory limit; empty for none.")
 	pace := flag.Int("pace", 40, "Operations in the realistic-pace scenario (virtual time, 20-60 min operations); 0 skips it.")
 	paceSeed := flag.Uint64("pace-seed", 1, "Seed of the realistic-pace scenario's durations and jitter.")
+	paceFactor := flag.Float64("pace-step-factor", -1, "The realistic-pace scenario's --step-pace-factor; negative keeps the manager default (0 turns the rule off, for comparison).")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 
@@ -64,7 +65,7 @@ func main() {
 	var paceRes *paceResult
 	if *pace > 0 {
 		fmt.Printf("== realistic pace, %d operations\n", *pace)
-		p, err := runPace(ctx, *pace, *paceSeed)
+		p, err := runPace(ctx, *pace, *paceSeed, *paceFactor)
 		if err != nil {
 			fail(fmt.Errorf("realistic pace: %w", err))
 		}

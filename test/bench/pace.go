@@ -49,6 +49,7 @@ type paceResult struct {
 	n, cce, dws      int
 	seed             uint64
 	interval         time.Duration
+	stepPaceFactor   float64
 	virtual, real    time.Duration // virtual time covered, wall time taken
 	reconciles       int
 	cloudCalls       int
@@ -77,7 +78,7 @@ func ratio(a, b int) float64 {
 }
 
 func (p paceResult) print() {
-	fmt.Printf("realistic pace: %d operations (%d CCE upgrades, %d DWS restores), %s virtual in %s\n", p.n, p.cce, p.dws, p.virtual.Round(time.Minute), p.real.Round(time.Second))
+	fmt.Printf("realistic pace: %d operations (%d CCE upgrades, %d DWS restores), step pace factor %v, %s virtual in %s\n", p.n, p.cce, p.dws, p.stepPaceFactor, p.virtual.Round(time.Minute), p.real.Round(time.Second))
 	fmt.Printf("  cloud calls %d, visible changes %d: %.2f calls per change (CCE %.2f, DWS %.2f)\n", p.cloudCalls, p.visibleChanges, p.callsPerChange(),
 		ratio(p.cloudCallsBySvc[cloudsim.CCE], p.visibleBySvc[opsv1.ServiceCCE]), ratio(p.cloudCallsBySvc[cloudsim.DWS], p.visibleBySvc[opsv1.ServiceDWS]))
 	fmt.Printf("  %.2f calls per step end (CCE %.2f, DWS %.2f)\n", ratio(p.cloudCalls, p.stepEnds),
@@ -98,8 +99,10 @@ type paceOp struct {
 	terminal bool
 }
 
-// runPace runs the realistic-pace scenario with n operations.
-func runPace(ctx context.Context, n int, seed uint64) (paceResult, error) {
+// runPace runs the realistic-pace scenario with n operations, with the
+// default poll policy but for its step-pace factor when stepPaceFactor is
+// 0 or more.
+func runPace(ctx context.Context, n int, seed uint64, stepPaceFactor float64) (paceResult, error) {
 	res := paceResult{n: n, seed: seed, interval: opsv1.DefaultPollInterval,
 		cloudCallsBySvc: map[cloudsim.Service]int{}, visibleBySvc: map[opsv1.Service]int{}, stepEndsBySvc: map[opsv1.Service]int{}}
 	env, restCfg, err := testenv.Start()
@@ -145,6 +148,10 @@ func runPace(ctx context.Context, n int, seed uint64) (paceResult, error) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	policy := controller.DefaultPollPolicy()
 	policy.Random = rng.Float64 // one goroutine drives every reconcile
+	if stepPaceFactor >= 0 {
+		policy.StepPaceFactor = stepPaceFactor
+	}
+	res.stepPaceFactor = policy.StepPaceFactor
 	reconciler := &controller.CloudOperationReconciler{
 		Client:   c,
 		Secrets:  &controller.SecretCache{Reader: c, TTL: time.Minute},

@@ -15,7 +15,7 @@ import (
 func TestRealisticPace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := runPace(ctx, 8, 1)
+	res, err := runPace(ctx, 8, 1, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
