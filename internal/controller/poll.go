@@ -119,7 +119,7 @@ func (p PollPolicy) stepPaceWait(prev, next *opsv1.CloudOperationStatus, interva
 	if p.StepPaceFactor <= 0 {
 		return 0
 	}
-	before, after := stepPace(prev), stepPace(next)
+	before, after := leafSteps(prev), leafSteps(next)
 	if after.finished <= before.finished || after.left <= 1 || after.timed == 0 {
 		return 0 // no step ended just now, or the last one is running
 	}
@@ -139,8 +139,8 @@ type stepProgress struct {
 	took     time.Duration // the timed steps' durations together
 }
 
-// stepPace reads the leaf steps of a status.
-func stepPace(st *opsv1.CloudOperationStatus) stepProgress {
+// leafSteps counts the leaf steps of a status and times the finished ones.
+func leafSteps(st *opsv1.CloudOperationStatus) stepProgress {
 	var sp stepProgress
 	count := func(s *opsv1.StepStatus) {
 		if s.Phase != opsv1.PhaseSucceeded {
