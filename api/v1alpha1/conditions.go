@@ -66,8 +66,9 @@ const (
 	// ReasonIdentityInvalid: spec.serviceAccountName names a ServiceAccount
 	// that does not exist in the object's namespace, or that lacks the
 	// identity annotations (AnnotationIdentityProviderID, and
-	// AnnotationIdentityProjectID unless spec.projectID is set). Fixed by
-	// the ServiceAccount's owner; retried every poll interval.
+	// AnnotationIdentityProjectID unless spec.projectID is set), or whose
+	// tokens the manager may not create (RBAC). Fixed by the
+	// ServiceAccount's owner or the install; retried every poll interval.
 	ReasonIdentityInvalid = "IdentityInvalid"
 	// ReasonIdentityRejected: IAM refused to exchange the ServiceAccount's
 	// token: the identity provider is unknown, does not trust the

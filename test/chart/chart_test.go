@@ -419,3 +419,41 @@ func TestPodSecurityRestricted(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityRulesFollowIdentity: the ServiceAccount read and token rules
+// are granted only when workload identity is on; with it off (the
+// hardened set) the other generated rules stay, events and Secrets among
+// them.
+func TestIdentityRulesFollowIdentity(t *testing.T) {
+	needHelm(t)
+	grantsServiceAccounts := func(rule map[string]any) bool {
+		resources, _, _ := unstructured.NestedStringSlice(rule, "resources")
+		return slices.Contains(resources, "serviceaccounts") || slices.Contains(resources, "serviceaccounts/token")
+	}
+	grantsEvents := func(rule map[string]any) bool {
+		resources, _, _ := unstructured.NestedStringSlice(rule, "resources")
+		return slices.Contains(resources, "events")
+	}
+	cases := []struct {
+		set          string
+		wantIdentity bool
+	}{
+		{"default", true},
+		{"hardened", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.set, func(t *testing.T) {
+			role := find(decode(t, render(t, release, namespace, valuesFile(tc.set))), "ClusterRole", "", "cloudop-manager")
+			if role == nil {
+				t.Fatal("no manager ClusterRole")
+			}
+			rs := rules(role)
+			if got := slices.ContainsFunc(rs, grantsServiceAccounts); got != tc.wantIdentity {
+				t.Errorf("ServiceAccount rules granted: %v, want %v; rules %v", got, tc.wantIdentity, rs)
+			}
+			if !slices.ContainsFunc(rs, grantsSecrets) || !slices.ContainsFunc(rs, grantsEvents) {
+				t.Errorf("Secret or event rule missing: %v", rs)
+			}
+		})
+	}
+}

@@ -61,8 +61,9 @@ type ErrorKind int
 
 // Error kinds.
 const (
-	// KindInvalid: the ServiceAccount is missing or lacks an annotation;
-	// its owner fixes it.
+	// KindInvalid: the ServiceAccount is missing or lacks an annotation,
+	// or the manager may not mint its tokens (RBAC); its owner or the
+	// install fixes it.
 	KindInvalid ErrorKind = iota
 	// KindRejected: IAM refused the token (unknown identity provider,
 	// untrusted issuer or audience, no mapping rule); fixed in IAM.
@@ -235,13 +236,26 @@ func (p *Provider) refresh(ctx context.Context, key Key) (*entry, error) {
 	}
 	ahead := min(positiveOr(p.RefreshBefore, DefaultRefreshBefore), life/2)
 	e := &entry{creds: c, expires: expires, refreshAt: expires.Add(-ahead), usableUntil: expires.Add(-min(expiryMargin, life/4))}
+	p.store(key, e, now)
+	return e, nil
+}
+
+// store caches e under key and drops every entry that has expired, so the
+// credentials of ServiceAccounts no longer used (deleted, or whose
+// operations ended) leave memory within one credential lifetime. Stores
+// are rare (one per ServiceAccount per refresh), so the sweep is cheap.
+func (p *Provider) store(key Key, e *entry, now time.Time) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.creds == nil {
 		p.creds = map[Key]*entry{}
 	}
+	for k, old := range p.creds {
+		if !now.Before(old.expires) {
+			delete(p.creds, k)
+		}
+	}
 	p.creds[key] = e
-	p.mu.Unlock()
-	return e, nil
 }
 
 // mintToken asks the API server for a token of the ServiceAccount, bound
@@ -259,7 +273,9 @@ func (p *Provider) mintToken(ctx context.Context, sa types.NamespacedName) (stri
 			return "", &Error{Kind: KindInvalid, Msg: fmt.Sprintf("ServiceAccount %q not found in namespace %q", sa.Name, sa.Namespace)}
 		}
 		if apierrors.IsForbidden(err) {
-			return "", &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("the manager may not create tokens for ServiceAccount %q (RBAC: serviceaccounts/token create)", sa.Name), Err: err}
+			// RBAC, not a passing failure: the install must grant it (a
+			// namespaced install grants it only in its watched namespaces).
+			return "", &Error{Kind: KindInvalid, Msg: fmt.Sprintf("the manager may not create tokens for ServiceAccount %q in namespace %q (RBAC: serviceaccounts/token create)", sa.Name, sa.Namespace), Err: err}
 		}
 		return "", &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("requesting a token for ServiceAccount %q failed", sa.Name), Err: err}
 	}
