@@ -11,6 +11,7 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/identity"
 )
 
 // fixedRandom is a jitter source that always draws v.
@@ -45,6 +46,8 @@ func TestNextPoll(t *testing.T) {
 		{name: "transient capped", err: &cloud.Error{Kind: cloud.KindTransient}, failures: 30, want: 10 * time.Minute, wantMore: true},
 		{name: "throttled honours Retry-After", err: &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 3 * time.Minute}, failures: 1, want: 3 * time.Minute, wantMore: true},
 		{name: "throttled backs off", err: &cloud.Error{Kind: cloud.KindThrottled}, failures: 2, want: time.Minute, wantMore: true},
+		{name: "IAM throttled honours Retry-After", err: &identity.Error{Kind: identity.KindUnavailable, RetryAfter: 3 * time.Minute}, failures: 1, want: 3 * time.Minute, wantMore: true},
+		{name: "IAM unavailable backs off", err: &identity.Error{Kind: identity.KindUnavailable}, failures: 3, want: 2 * time.Minute, wantMore: true},
 		{name: "auth retries slowly", err: &cloud.Error{Kind: cloud.KindAuth}, failures: 1, want: 2 * time.Minute, wantMore: true},
 		{name: "credentials retried at interval", err: &credentialsError{"x"}, failures: 4, want: 30 * time.Second, wantMore: true},
 		{name: "permanent stops", err: &cloud.Error{Kind: cloud.KindPermanent}, failures: 1},
