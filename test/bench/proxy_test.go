@@ -92,7 +92,7 @@ func TestAPICounter(t *testing.T) {
 		t.Errorf("by category %v, want %v", got, want)
 	}
 	// Two patches of one object: one first status.
-	if n, at := counter.firstStatusPatches(); n != 1 || at.IsZero() {
-		t.Errorf("first status patches: %d objects (want 1), last at %v", n, at)
+	if n, times := counter.firstStatusPatches(), counter.firstStatusPatchTimes(); n != 1 || times["op"].IsZero() {
+		t.Errorf("first status patches: %d objects (want 1), times %v", n, times)
 	}
 }

@@ -373,43 +373,49 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
+// scrapeSeries reads a Prometheus endpoint and calls each with every
+// sample's series (name and labels as exposed) and value; false when the
+// endpoint does not answer.
+func scrapeSeries(url string, each func(series string, value float64)) bool {
+	resp, err := http.Get(url)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		if f := strings.Fields(s.Text()); len(f) == 2 {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			each(f[0], v)
+		}
+	}
+	return true
+}
+
 // scrapeMetricSum adds every series of one metric (whatever its labels)
 // from a Prometheus endpoint; -1 when the endpoint does not answer.
 func scrapeMetricSum(url, name string) float64 {
-	resp, err := http.Get(url)
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
 	total := 0.0
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		f := strings.Fields(s.Text())
-		if len(f) != 2 {
-			continue
-		}
-		if series, _, _ := strings.Cut(f[0], "{"); series == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
+	ok := scrapeSeries(url, func(series string, v float64) {
+		if metric, _, _ := strings.Cut(series, "{"); metric == name {
 			total += v
 		}
+	})
+	if !ok {
+		return -1
 	}
 	return total
 }
 
 // scrapeCounter reads one counter series from a Prometheus endpoint; name
-// is the series as exposed, labels included (`x_total{result="ok"}`).
+// is the series as exposed, labels included (`x_total{result="ok"}`); -1
+// when the endpoint does not answer or has no such series.
 func scrapeCounter(url, name string) float64 {
-	resp, err := http.Get(url)
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		if f := strings.Fields(s.Text()); len(f) == 2 && f[0] == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
+	value, found := -1.0, false
+	scrapeSeries(url, func(series string, v float64) {
+		if !found && series == name {
+			value, found = v, true
 		}
-	}
-	return -1
+	})
+	return value
 }
