@@ -97,6 +97,17 @@ const (
 	AnnotationIdentityRegion = "identity.cloudop.dev/region"
 )
 
+// LabelWorkloadIdentity, set to LabelWorkloadIdentityEnabled on a
+// Namespace by a cluster admin, opts that namespace in to workload
+// identity: the ValidatingAdmissionPolicy the install ships lets the
+// manager mint ServiceAccount tokens (with cloudop's audience only) in
+// labelled namespaces and refuses every other TokenRequest it makes.
+// Namespace labels are cluster-scoped writes, out of a tenant's reach.
+const (
+	LabelWorkloadIdentity        = "identity.cloudop.dev/enabled"
+	LabelWorkloadIdentityEnabled = "true"
+)
+
 // Annotations understood by the controller.
 const (
 	// AnnotationSuspend set to "true" stops polling; the status is kept.
