@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudop/cloudop/internal/cloud"
@@ -22,6 +21,7 @@ const (
 	pathSecurityTokens = "/v3.0/OS-CREDENTIAL/securitytokens"
 	headerIdpID        = "X-Idp-Id"
 	headerSubjectToken = "X-Subject-Token"
+	headerAuthToken    = "X-Auth-Token"
 	// maxIAMBody bounds an IAM answer (a token body lists a catalog, a
 	// few KiB).
 	maxIAMBody = 1 << 20
@@ -30,11 +30,29 @@ const (
 // IAMService names IAM in --service-endpoint (IAM=URL).
 const IAMService cloud.Service = "IAM"
 
+// Bounds IAM puts on temporary credentials (securitytokens
+// duration_seconds): IAM answers 400 outside them.
+const (
+	MinCredentialDuration = 15 * time.Minute
+	MaxCredentialDuration = 24 * time.Hour
+)
+
+// CheckCredentialDuration refuses a temporary credential lifetime IAM
+// would refuse, so the manager fails at start instead of every exchange
+// failing as IdentityRejected.
+func CheckCredentialDuration(d time.Duration) error {
+	if d < MinCredentialDuration || d > MaxCredentialDuration || d%time.Second != 0 {
+		return fmt.Errorf("identity credential duration %v: IAM issues temporary credentials for whole seconds from %v to %v", d, MinCredentialDuration, MaxCredentialDuration)
+	}
+	return nil
+}
+
 // Exchanger performs the two IAM calls that turn a ServiceAccount token
 // into temporary credentials.
 type Exchanger struct {
-	// Client sends the requests; nil means transport.NewHTTPTransportClient
-	// (TLS 1.2+, no redirects).
+	// Client sends the requests; nil means one client made on first use by
+	// transport.NewHTTPTransportClient (TLS 1.2+, no redirects) and kept,
+	// so exchanges reuse its connections.
 	Client *http.Client
 	// Endpoint, when set, is IAM's base URL in every region (the
 	// manager's --service-endpoint IAM=URL); otherwise
@@ -42,6 +60,12 @@ type Exchanger struct {
 	Endpoint string
 	// Timeout bounds each call; 0 means transport.DefaultRequestTimeout.
 	Timeout time.Duration
+	// Now is the clock Retry-After dates are read against; nil means
+	// time.Now.
+	Now func() time.Time
+
+	clientOnce sync.Once
+	client     *http.Client
 }
 
 // Exchange trades the ServiceAccount token for temporary credentials
@@ -64,15 +88,25 @@ func (x *Exchanger) Exchange(ctx context.Context, region, idp, token string, dur
 	if iamToken == "" {
 		return cloud.Credentials{}, time.Time{}, &Error{Kind: KindUnavailable, Msg: "IAM CreateTokenWithIdToken answered without " + headerSubjectToken}
 	}
-	seconds := max(int(duration/time.Second), 900)
+	seconds := int(min(max(duration, MinCredentialDuration), MaxCredentialDuration) / time.Second)
+	// The IAM token travels in X-Auth-Token, the documented way (the
+	// body's token.id is deprecated in the SDK's model).
 	body, _ = json.Marshal(map[string]any{"auth": map[string]any{"identity": map[string]any{
 		"methods": []string{"token"},
-		"token":   map[string]any{"id": iamToken, "duration_seconds": seconds},
+		"token":   map[string]any{"duration_seconds": seconds},
 	}}})
-	_, answer, err := x.post(ctx, base+pathSecurityTokens, "CreateTemporaryAccessKeyByToken", nil, body)
+	_, answer, err := x.post(ctx, base+pathSecurityTokens, "CreateTemporaryAccessKeyByToken", map[string]string{headerAuthToken: iamToken}, body)
 	if err != nil {
 		return cloud.Credentials{}, time.Time{}, err
 	}
+	return ParseTemporaryCredentials(answer)
+}
+
+// ParseTemporaryCredentials reads CreateTemporaryAccessKeyByToken's
+// answer: credential {access, secret, securitytoken, expires_at}. Every
+// field must be present and printable (they become request headers), and
+// the expiry must parse; its errors never quote the answer.
+func ParseTemporaryCredentials(answer []byte) (cloud.Credentials, time.Time, error) {
 	var out struct {
 		Credential struct {
 			Access        string `json:"access"`
@@ -87,10 +121,11 @@ func (x *Exchanger) Exchange(ctx context.Context, region, idp, token string, dur
 	c := out.Credential
 	// The SDK's layout; a fraction of a second is accepted when parsing.
 	expires, perr := time.ParseInLocation("2006-01-02T15:04:05Z", c.ExpiresAt, time.UTC)
-	if c.Access == "" || c.Secret == "" || c.SecurityToken == "" || perr != nil {
-		return cloud.Credentials{}, time.Time{}, &Error{Kind: KindUnavailable, Msg: "IAM CreateTemporaryAccessKeyByToken: incomplete credential in the answer"}
+	creds := cloud.Credentials{AccessKey: c.Access, SecretKey: c.Secret, SecurityToken: c.SecurityToken}
+	if perr != nil || creds.Check() != nil || c.SecurityToken == "" {
+		return cloud.Credentials{}, time.Time{}, &Error{Kind: KindUnavailable, Msg: "IAM CreateTemporaryAccessKeyByToken: incomplete or malformed credential in the answer"}
 	}
-	return cloud.Credentials{AccessKey: c.Access, SecretKey: c.Secret, SecurityToken: c.SecurityToken}, expires, nil
+	return creds, expires, nil
 }
 
 // post sends one unsigned JSON POST and returns a 2xx answer's header and
@@ -112,11 +147,7 @@ func (x *Exchanger) post(ctx context.Context, url, api string, headers map[strin
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	c := x.Client
-	if c == nil {
-		c = transport.NewHTTPTransportClient()
-	}
-	resp, err := c.Do(req)
+	resp, err := x.httpClient().Do(req)
 	if err != nil {
 		// The transport's own words, without the URL (it carries nothing
 		// secret, but keeps messages short and stable).
@@ -128,21 +159,22 @@ func (x *Exchanger) post(ctx context.Context, url, api string, headers map[strin
 		return nil, nil, &Error{Kind: KindUnavailable, Msg: "IAM " + api + ": reading the answer failed", Err: err}
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Code    string `json:"error_code"`
-			Message string `json:"error_msg"`
-		}
-		_ = json.Unmarshal(data, &e)
-		return nil, nil, statusError(api, resp.StatusCode, resp.Header, e.Code, e.Message)
+		return nil, nil, statusError(api, transport.ClassifyResponse(resp.StatusCode, resp.Header, data, x.now()))
 	}
 	return resp.Header, data, nil
 }
 
-// retryAfter reads a Retry-After header in whole seconds.
-func retryAfter(h http.Header) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
-	if err != nil || n <= 0 {
-		return 0
+func (x *Exchanger) httpClient() *http.Client {
+	if x.Client != nil {
+		return x.Client
 	}
-	return time.Duration(n) * time.Second
+	x.clientOnce.Do(func() { x.client = transport.NewHTTPTransportClient() })
+	return x.client
+}
+
+func (x *Exchanger) now() time.Time {
+	if x.Now != nil {
+		return x.Now()
+	}
+	return time.Now()
 }

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
 const testIDToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZWFtLWEifQ.c2lnbmF0dXJl"
@@ -23,6 +26,9 @@ type fakeIAM struct {
 	gotIdp                  string
 	gotTokenBody            map[string]any
 	gotCredBody             map[string]any
+	gotAuthToken            string
+	// tokenBody, when set, replaces the token call's error body.
+	tokenBody string
 }
 
 func (f *fakeIAM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,9 +44,14 @@ func (f *fakeIAM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(headerSubjectToken, f.subjectToken)
 		}
 		w.WriteHeader(f.tokenStatus)
-		_, _ = w.Write([]byte(`{"error_code":"IAM.0302","error_msg":"No mapping rule matches"}`))
+		answer := `{"error_code":"IAM.0302","error_msg":"No mapping rule matches"}`
+		if f.tokenBody != "" {
+			answer = f.tokenBody
+		}
+		_, _ = w.Write([]byte(answer))
 	case pathSecurityTokens:
 		_ = json.Unmarshal(body, &f.gotCredBody)
+		f.gotAuthToken = r.Header.Get(headerAuthToken)
 		w.WriteHeader(f.credStatus)
 		_, _ = w.Write([]byte(f.credBody))
 	default:
@@ -61,12 +72,20 @@ func TestExchange(t *testing.T) {
 		{name: "no mapping", iam: fakeIAM{tokenStatus: 403}, wantKind: KindRejected, wantErr: "IAM.0302"},
 		{name: "unknown idp", iam: fakeIAM{tokenStatus: 404}, wantKind: KindRejected, wantErr: "HTTP 404"},
 		{name: "token refused", iam: fakeIAM{tokenStatus: 401}, wantKind: KindRejected, wantErr: "HTTP 401"},
+		// IAM's Keystone-style API nests its errors.
+		{name: "nested error body", iam: fakeIAM{tokenStatus: 403, tokenBody: `{"error":{"code":"IAM.0302","message":"No mapping rule matches","title":"Forbidden"}}`}, wantKind: KindRejected, wantErr: "IAM.0302: No mapping rule matches"},
+		{name: "nested error, no code", iam: fakeIAM{tokenStatus: 400, tokenBody: `{"error":{"message":"duration_seconds out of range"}}`}, wantKind: KindRejected, wantErr: "duration_seconds out of range"},
 		{name: "throttled", iam: fakeIAM{tokenStatus: 429, header: http.Header{"Retry-After": {"7"}}}, wantKind: KindUnavailable, wantErr: "throttled", retryAfter: 7 * time.Second},
+		// One Retry-After parser for IAM and the services: dates read,
+		// absurd values capped instead of overflowing.
+		{name: "throttled until a date", iam: fakeIAM{tokenStatus: 429, header: http.Header{"Retry-After": {"Thu, 30 Nov 2026 10:00:30 GMT"}}}, wantKind: KindUnavailable, wantErr: "throttled", retryAfter: 30 * time.Second},
+		{name: "throttled for ever", iam: fakeIAM{tokenStatus: 429, header: http.Header{"Retry-After": {"99999999999999999999"}}}, wantKind: KindUnavailable, wantErr: "throttled", retryAfter: time.Hour},
 		{name: "down", iam: fakeIAM{tokenStatus: 503}, wantKind: KindUnavailable, wantErr: "HTTP 503"},
 		{name: "no subject token", iam: fakeIAM{tokenStatus: 201}, wantKind: KindUnavailable, wantErr: "X-Subject-Token"},
 		{name: "credential refused", iam: fakeIAM{tokenStatus: 201, subjectToken: "iam-token", credStatus: 401, credBody: `{"error_code":"IAM.0301","error_msg":"token expired"}`}, wantKind: KindRejected, wantErr: "IAM.0301"},
 		{name: "incomplete credential", iam: fakeIAM{tokenStatus: 201, subjectToken: "iam-token", credStatus: 201, credBody: `{"credential":{"access":"TMPAK","expires_at":"2026-11-30T07:00:00Z"}}`}, wantKind: KindUnavailable, wantErr: "incomplete"},
 		{name: "bad expiry", iam: fakeIAM{tokenStatus: 201, subjectToken: "iam-token", credStatus: 201, credBody: `{"credential":{"access":"A","secret":"S","securitytoken":"T","expires_at":"tomorrow"}}`}, wantKind: KindUnavailable, wantErr: "incomplete"},
+		{name: "line break in the access key", iam: fakeIAM{tokenStatus: 201, subjectToken: "iam-token", credStatus: 201, credBody: `{"credential":{"access":"A\r\nB","secret":"S","securitytoken":"T","expires_at":"2026-11-30T07:00:00Z"}}`}, wantKind: KindUnavailable, wantErr: "malformed"},
 		{name: "not JSON", iam: fakeIAM{tokenStatus: 201, subjectToken: "iam-token", credStatus: 201, credBody: `<html>`}, wantKind: KindUnavailable, wantErr: "unreadable"},
 	}
 	for _, tc := range cases {
@@ -74,7 +93,7 @@ func TestExchange(t *testing.T) {
 			iam := tc.iam
 			srv := httptest.NewServer(&iam)
 			defer srv.Close()
-			x := &Exchanger{Endpoint: srv.URL}
+			x := &Exchanger{Endpoint: srv.URL, Now: func() time.Time { return time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC) }}
 			c, exp, err := x.Exchange(context.Background(), "cn-north-4", "idp-1", testIDToken, 6*time.Hour)
 			if tc.wantErr == "" {
 				if err != nil {
@@ -92,8 +111,13 @@ func TestExchange(t *testing.T) {
 				}
 				ident := iam.gotCredBody["auth"].(map[string]any)["identity"].(map[string]any)
 				tok := ident["token"].(map[string]any)
-				if m := ident["methods"].([]any); len(m) != 1 || m[0] != "token" || tok["id"] != "iam-token" || tok["duration_seconds"] != float64(21600) {
+				if m := ident["methods"].([]any); len(m) != 1 || m[0] != "token" || tok["duration_seconds"] != float64(21600) {
 					t.Errorf("securitytokens body %v", iam.gotCredBody)
+				}
+				// The IAM token goes in X-Auth-Token, never in the body
+				// (token.id is deprecated).
+				if iam.gotAuthToken != "iam-token" || tok["id"] != nil {
+					t.Errorf("X-Auth-Token %q, body token %v", iam.gotAuthToken, tok)
 				}
 				return
 			}
@@ -122,4 +146,74 @@ func TestExchangeUnreachableAndDefaultEndpoint(t *testing.T) {
 	if k, ok := KindOf(err); !ok || k != KindInvalid {
 		t.Fatalf("bad region: %v", err)
 	}
+}
+
+// TestExchangeAsksForDurationsIAMAccepts: the duration sent is within
+// IAM's 900 to 86,400 seconds whatever the caller asks.
+func TestExchangeAsksForDurationsIAMAccepts(t *testing.T) {
+	good := `{"credential":{"access":"TMPAK","secret":"tmp-secret","securitytoken":"tmp-token","expires_at":"2026-11-30T07:00:00Z"}}`
+	for _, tc := range []struct {
+		ask  time.Duration
+		want float64
+	}{{time.Minute, 900}, {6 * time.Hour, 21600}, {48 * time.Hour, 86400}} {
+		iam := fakeIAM{tokenStatus: 201, credStatus: 201, subjectToken: "iam-token", credBody: good}
+		srv := httptest.NewServer(&iam)
+		if _, _, err := (&Exchanger{Endpoint: srv.URL}).Exchange(context.Background(), "cn-north-4", "idp", testIDToken, tc.ask); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		got := iam.gotCredBody["auth"].(map[string]any)["identity"].(map[string]any)["token"].(map[string]any)["duration_seconds"]
+		if got != tc.want {
+			t.Errorf("asked %v: sent duration_seconds %v, want %v", tc.ask, got, tc.want)
+		}
+	}
+}
+
+// FuzzParseTemporaryCredentials: any answer is either refused with a
+// message that quotes nothing from it, or gives credentials that can be
+// sent as headers.
+func FuzzParseTemporaryCredentials(f *testing.F) {
+	f.Add([]byte(`{"credential":{"access":"TMPAK","secret":"tmp-secret","securitytoken":"tmp-token","expires_at":"2026-11-30T07:00:00.000000Z"}}`))
+	f.Add([]byte(`{"credential":{"access":"A\r\nB","secret":"S","securitytoken":"T","expires_at":"2026-11-30T07:00:00Z"}}`))
+	f.Add([]byte(`{"credential":null}`))
+	f.Add([]byte(`<html>`))
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		c, exp, err := ParseTemporaryCredentials(answer)
+		if err != nil {
+			if k, ok := KindOf(err); !ok || k != KindUnavailable {
+				t.Fatalf("error %v is not KindUnavailable", err)
+			}
+			if strings.ContainsAny(err.Error(), "{}\"") {
+				t.Fatalf("error %q quotes the answer", err.Error())
+			}
+			return
+		}
+		if c.Check() != nil || c.SecurityToken == "" || exp.IsZero() {
+			t.Fatalf("accepted unusable credentials %v expiring %v", c, exp)
+		}
+	})
+}
+
+// FuzzIAMError: every failed answer, whatever its status, body and
+// Retry-After, is classified with a bounded, valid UTF-8 message and a
+// wait of at most an hour.
+func FuzzIAMError(f *testing.F) {
+	f.Add(403, []byte(`{"error":{"code":"IAM.0302","message":"No mapping rule matches","title":"Forbidden"}}`), "")
+	f.Add(429, []byte(`{"error_code":"IAM.0008","error_msg":"too many requests"}`), "99999999999999999999")
+	f.Add(500, []byte(`<html>`), "Thu, 30 Nov 2026 10:00:30 GMT")
+	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter string) {
+		if status < 100 || status > 999 || status/100 == 2 {
+			return
+		}
+		e := statusError("CreateTokenWithIdToken", transport.ClassifyResponse(status, http.Header{"Retry-After": {retryAfter}}, body, time.Now()))
+		if !utf8.ValidString(e.Msg) || utf8.RuneCountInString(e.Msg) > 400 {
+			t.Fatalf("message %q", e.Msg)
+		}
+		if e.RetryAfter < 0 || e.RetryAfter > transport.MaxRetryAfter {
+			t.Fatalf("retry after %v", e.RetryAfter)
+		}
+		if e.Kind == KindRejected && status/100 == 5 {
+			t.Fatalf("a %d is no rejection", status)
+		}
+	})
 }

@@ -37,7 +37,7 @@ const HeaderRequestID = "X-Request-Id"
 // throttling whatever HTTP status carries them.
 var throttleCodes = []string{"APIGW.0308", "APIG.0308"}
 
-// classifyResponse turns a non-2xx answer into a classified *Error:
+// ClassifyResponse turns a non-2xx answer into a classified *Error:
 // 400 → KindPermanent; 401/403 → KindAuth; 404 → KindNotFound; 429 or a
 // gateway throttling code (APIGW.0308/APIG.0308, any status) →
 // KindThrottled; 5xx and everything else, including bodies that are not
@@ -48,8 +48,9 @@ var throttleCodes = []string{"APIGW.0308", "APIG.0308"}
 // {code, message}; also nested under "error"). The message never carries
 // header values or the raw body of a non-JSON answer (often an HTML page
 // from a proxy), and is cut to MaxErrorMessageRunes. now is the time a
-// Retry-After date is measured from.
-func classifyResponse(status int, header http.Header, body []byte, now time.Time) *cloud.Error {
+// Retry-After date is measured from. IAM's answers go through it too, so
+// one parser reads every error body and Retry-After cloudop receives.
+func ClassifyResponse(status int, header http.Header, body []byte, now time.Time) *cloud.Error {
 	e := &cloud.Error{HTTPStatus: status}
 	if header != nil {
 		e.RequestID = cloud.Excerpt(header.Get(HeaderRequestID), maxRequestIDRunes)
@@ -184,7 +185,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+		// More seconds than an int64 holds: as long as we ever wait.
+		return MaxRetryAfter
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}

@@ -71,6 +71,8 @@ func TestClassifyResponse(t *testing.T) {
 			wantKind: cloud.KindThrottled, wantCode: "APIG.0308", wantMsg: "The throttling threshold has been reached: policy user over ratelimit, limit:10, time:1 second", wantRetry: 90 * time.Second},
 		{name: "429 without body, huge Retry-After capped", status: 429, header: http.Header{"Retry-After": {"999999"}},
 			wantKind: cloud.KindThrottled, wantMsg: "too many requests", wantRetry: MaxRetryAfter},
+		{name: "429 without body, Retry-After beyond int64 capped", status: 429, header: http.Header{"Retry-After": {"99999999999999999999"}},
+			wantKind: cloud.KindThrottled, wantMsg: "too many requests", wantRetry: MaxRetryAfter},
 		{name: "429 Retry-After in the past", status: 429, header: http.Header{"Retry-After": {now.Add(-time.Minute).Format(http.TimeFormat)}},
 			wantKind: cloud.KindThrottled, wantMsg: "too many requests"},
 		{name: "429 Retry-After garbage", status: 429, header: http.Header{"Retry-After": {"soon"}},
@@ -105,7 +107,7 @@ func TestClassifyResponse(t *testing.T) {
 			if tt.file != "" {
 				body = readFile(t, tt.file)
 			}
-			e := classifyResponse(tt.status, tt.header, body, now)
+			e := ClassifyResponse(tt.status, tt.header, body, now)
 			if e.Kind != tt.wantKind || e.Code != tt.wantCode || e.Message != tt.wantMsg ||
 				e.RetryAfter != tt.wantRetry || e.RequestID != tt.wantReqID || e.HTTPStatus != tt.status {
 				t.Errorf("got kind=%v code=%q msg=%q retry=%v req=%q status=%d\nwant kind=%v code=%q msg=%q retry=%v req=%q",
@@ -125,7 +127,7 @@ func TestClassifyResponse(t *testing.T) {
 func TestClassifyResponseMessageBounded(t *testing.T) {
 	long := strings.Repeat("é", 5000)
 	e := ClassifyResponse(500, http.Header{"Authorization": {"SDK-HMAC-SHA256 Access=AK, Signature=abc"}},
-		[]byte(`{"error_code":"X.1","error_msg":"`+long+`"}`))
+		[]byte(`{"error_code":"X.1","error_msg":"`+long+`"}`), time.Now())
 	if n := utf8.RuneCountInString(e.Message); n != MaxErrorMessageRunes {
 		t.Errorf("message has %d runes, want %d", n, MaxErrorMessageRunes)
 	}
@@ -135,7 +137,7 @@ func TestClassifyResponseMessageBounded(t *testing.T) {
 	if strings.Contains(e.Error(), "Signature") || strings.Contains(e.Error(), "Access=") {
 		t.Errorf("header value leaked into %q", e.Error())
 	}
-	bad := ClassifyResponse(400, nil, []byte("{\"error_msg\":\"\xff\xfe ok\"}"))
+	bad := ClassifyResponse(400, nil, []byte("{\"error_msg\":\"\xff\xfe ok\"}"), time.Now())
 	if !utf8.ValidString(bad.Message) {
 		t.Errorf("message is not valid UTF-8: %q", bad.Message)
 	}
@@ -201,7 +203,7 @@ func FuzzClassifyResponse(f *testing.F) {
 	}
 	f.Add(500, "Wed, 21 Oct 2015 07:28:00 GMT", []byte(`{"error":{"code":1,"message":[1]}}`))
 	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
-		e := ClassifyResponse(status, http.Header{"Retry-After": {retryAfter}}, body)
+		e := ClassifyResponse(status, http.Header{"Retry-After": {retryAfter}}, body, time.Now())
 		if e == nil {
 			t.Fatal("nil error")
 		}

@@ -92,7 +92,7 @@ var defaultTransportClient = NewHTTPTransportClient()
 // headers, Accept: application/json and X-Project-Id (when the project is
 // known). It returns the body of a 2xx answer, or a classified *Error:
 // transport failures and bodies over MaxBodyBytes are KindTransient, other
-// statuses are classified by classifyResponse.
+// statuses are classified by ClassifyResponse.
 //
 // Identical requests in flight at the same time (same URL and query, same
 // headers, same credentials) share one HTTP exchange (see Coalesce); each
@@ -236,7 +236,7 @@ func (c *HTTPClient) exchange(ctx context.Context, req *http.Request) (body []by
 	}
 	// An oversized error body is classified from its first bytes; it will
 	// not parse, which is fine: the status alone decides the kind.
-	return nil, resp.StatusCode, classifyResponse(resp.StatusCode, resp.Header, body[:min(int64(len(body)), limit)], c.now())
+	return nil, resp.StatusCode, ClassifyResponse(resp.StatusCode, resp.Header, body[:min(int64(len(body)), limit)], c.now())
 }
 
 func (c *HTTPClient) httpClient() *http.Client {

@@ -1,19 +1,9 @@
 package transport
 
-import (
-	"net/http"
-	"time"
-
-	"github.com/cloudop/cloudop/internal/cloud"
-)
+import "time"
 
 // Test-only accessors: the production code never needs them, so they are
 // declared here, where only this package's tests see them.
-
-// ClassifyResponse is classifyResponse at the current time.
-func ClassifyResponse(status int, header http.Header, body []byte) *cloud.Error {
-	return classifyResponse(status, header, body, time.Now())
-}
 
 // Rate returns the current rate of key's bucket in requests per second:
 // QPS unless throttling slowed it.
