@@ -244,9 +244,15 @@ func TestCredentialsProblemsHaveClearReasonsAndRecover(t *testing.T) {
 		message string
 	}{
 		{name: "missing secret", message: `credentials Secret "creds" not found`},
-		{name: "missing key", secret: map[string]string{"secretKey": "x", "projectID": "p1"}, message: `has no key "accessKey"`},
-		{name: "empty value", secret: map[string]string{"accessKey": "AK", "secretKey": " ", "projectID": "p1"}, message: `has an empty "secretKey"`},
+		{name: "missing key", secret: map[string]string{"secretKey": "x", "projectID": "p1"}, message: `key "accessKey" is missing`},
+		{name: "empty value", secret: map[string]string{"accessKey": "AK", "secretKey": " ", "projectID": "p1"}, message: `key "secretKey" is empty`},
 		{name: "no project anywhere", secret: map[string]string{"accessKey": "AK", "secretKey": "SK"}, message: "no project"},
+		// Header injection or a pasted line break: named, not a transport
+		// error retried forever; the value is never quoted.
+		{name: "line break in the access key", secret: map[string]string{"accessKey": "AK\r\nX-Evil: 1", "secretKey": "SK", "projectID": "p1"}, message: `key "accessKey" has a line break at byte 3`},
+		{name: "control character in the secret key", secret: map[string]string{"accessKey": "AK", "secretKey": "S\x00K", "projectID": "p1"}, message: `key "secretKey" has a control character at byte 2`},
+		{name: "space in the security token", secret: map[string]string{"accessKey": "AK", "secretKey": "SK", "securityToken": "tok en", "projectID": "p1"}, message: `key "securityToken" has a space at byte 4`},
+		{name: "project ID that is no path segment", secret: map[string]string{"accessKey": "AK", "secretKey": "SK", "projectID": "../p1"}, message: `key "projectID" is not a valid project ID`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,13 +14,9 @@ import (
 	"github.com/cloudop/cloudop/internal/readcache"
 )
 
-// Keys of the credentials Secret.
-const (
-	secretKeyAccessKey     = "accessKey"
-	secretKeySecretKey     = "secretKey"
-	secretKeySecurityToken = "securityToken"
-	secretKeyProjectID     = "projectID"
-)
+// secretKeyProjectID is the credentials Secret's optional project key
+// (the signing keys are cloud.CredentialsFromSecretData's).
+const secretKeyProjectID = "projectID"
 
 // credentialsError says what is wrong with a credentials Secret. Its
 // message names the Secret and key, never a value.
@@ -58,10 +53,16 @@ func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOpera
 	}
 	project := obj.Spec.ProjectID
 	if project == "" {
+		// From the Secret: a bad value is the Secret's to fix, so it is a
+		// credentialsError (retried every interval), not the stalling
+		// InvalidConfiguration a bad spec.projectID gets.
 		project = secretValue(secret, secretKeyProjectID)
-	}
-	if project == "" {
-		return cloud.Target{}, &credentialsError{fmt.Sprintf("no project: set spec.projectID or key %q in Secret %q", secretKeyProjectID, name)}
+		if project == "" {
+			return cloud.Target{}, &credentialsError{fmt.Sprintf("no project: set spec.projectID or key %q in Secret %q", secretKeyProjectID, name)}
+		}
+		if !cloud.ValidPathSegment(project) {
+			return cloud.Target{}, &credentialsError{fmt.Sprintf("credentials Secret %q: key %q is not a valid project ID", name, secretKeyProjectID)}
+		}
 	}
 	return newTarget(obj, project, creds), nil
 }
@@ -96,6 +97,7 @@ func loadIdentityTarget(ctx context.Context, ids WorkloadIdentity, obj *opsv1.Cl
 	}
 	project := obj.Spec.ProjectID
 	if project == "" {
+		// Checked by the identity provider, which names the annotation.
 		project = res.ProjectID
 	}
 	if project == "" {
@@ -127,25 +129,18 @@ func secretKey(obj *opsv1.CloudOperation) types.NamespacedName {
 }
 
 // credentialsFromSecret extracts and checks the signing keys of a
-// credentials Secret (its projectID is read by loadTarget).
+// credentials Secret (its projectID is read by loadTarget). Its errors name
+// the Secret, the key and the problem (missing, empty, a line break),
+// never a value.
 func credentialsFromSecret(secret *corev1.Secret) (cloud.Credentials, error) {
-	for _, key := range []string{secretKeyAccessKey, secretKeySecretKey} {
-		if _, ok := secret.Data[key]; !ok {
-			return cloud.Credentials{}, &credentialsError{fmt.Sprintf("credentials Secret %q has no key %q", secret.Name, key)}
-		}
-		if secretValue(secret, key) == "" {
-			return cloud.Credentials{}, &credentialsError{fmt.Sprintf("credentials Secret %q has an empty %q", secret.Name, key)}
-		}
+	creds, err := cloud.CredentialsFromSecretData(secret.Data)
+	if err != nil {
+		return cloud.Credentials{}, &credentialsError{fmt.Sprintf("credentials Secret %q: key %q %v", secret.Name, string(err.Field), err.Reason)}
 	}
-	return cloud.Credentials{
-		AccessKey:     secretValue(secret, secretKeyAccessKey),
-		SecretKey:     secretValue(secret, secretKeySecretKey),
-		SecurityToken: secretValue(secret, secretKeySecurityToken),
-	}, nil
+	return creds, nil
 }
 
-// secretValue is a Secret key's value without surrounding white space (a
-// trailing newline from `kubectl create secret --from-file` is common).
+// secretValue is a Secret key's value without surrounding white space.
 func secretValue(secret *corev1.Secret, key string) string {
-	return strings.TrimSpace(string(secret.Data[key]))
+	return cloud.SecretDataValue(secret.Data, key)
 }

@@ -12,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudop/cloudop/internal/quietlog"
 )
 
 // Cache reads objects of one kind (T, through its pointer type PT) with an
@@ -53,7 +55,8 @@ func (c *Cache[T, PT]) Get(ctx context.Context, key types.NamespacedName) (PT, e
 		return e.obj, e.err
 	}
 	obj := PT(new(T))
-	err := c.Reader.Get(ctx, key, obj)
+	// The answer may be a Secret's data: no body dump may log it.
+	err := c.Reader.Get(quietlog.Context(ctx), key, obj)
 	switch {
 	case err != nil && !(c.KeepNotFound && apierrors.IsNotFound(err)):
 		return nil, err

@@ -13,12 +13,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,6 +28,7 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/quietlog"
 	"github.com/cloudop/cloudop/internal/readcache"
 )
 
@@ -50,6 +51,28 @@ const (
 	// DefaultServiceAccountTTL is how long a ServiceAccount read serves
 	// other polls.
 	DefaultServiceAccountTTL = 5 * time.Second
+	// DefaultMinExchangeInterval is the shortest time between two IAM
+	// exchanges for one ServiceAccount: credentials the cloud rejected
+	// (a 401/403, e.g. an object pointed at a project the ServiceAccount
+	// has no rights in) are replaced at most this often, so a tenant's
+	// objects cannot turn every poll into a TokenRequest and an exchange.
+	DefaultMinExchangeInterval = time.Minute
+	// DefaultRejectionTTL is how long IAM's refusal (or a refused
+	// TokenRequest) is answered from memory before asking again.
+	DefaultRejectionTTL = time.Minute
+	// DefaultFailureTTL is how long a passing failure (IAM down, the
+	// TokenRequest API failing) is answered from memory when IAM named no
+	// Retry-After: long enough that the polls of many objects sharing one
+	// ServiceAccount cost one attempt.
+	DefaultFailureTTL = 5 * time.Second
+	// maxFailureTTL bounds a replayed failure, whatever Retry-After IAM
+	// sent.
+	maxFailureTTL = 10 * time.Minute
+	// DefaultExchangeQPS and DefaultExchangeBurst bound the IAM exchanges
+	// of all ServiceAccounts together, so one tenant's many ServiceAccounts
+	// cannot spend the IAM budget every tenant depends on.
+	DefaultExchangeQPS   = 1.0
+	DefaultExchangeBurst = 10
 	// expiryMargin: credentials this close to expiring (or within a
 	// quarter of their lifetime, if less) are not handed out, so a request
 	// signed with them still arrives in time.
@@ -138,22 +161,46 @@ type Provider struct {
 	// ServiceAccountTTL: how long a ServiceAccount read is reused; 0 means
 	// DefaultServiceAccountTTL, negative reads every time.
 	ServiceAccountTTL time.Duration
+	// MinExchangeInterval: see DefaultMinExchangeInterval; 0 means that.
+	MinExchangeInterval time.Duration
+	// RejectionTTL: see DefaultRejectionTTL; 0 means that.
+	RejectionTTL time.Duration
+	// FailureTTL: see DefaultFailureTTL; 0 means that.
+	FailureTTL time.Duration
+	// ExchangeQPS and ExchangeBurst size the bucket every exchange takes a
+	// token from; 0 means DefaultExchangeQPS and DefaultExchangeBurst.
+	ExchangeQPS   float64
+	ExchangeBurst int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	flight singleflight.Group
-	mu     sync.Mutex
-	creds  map[Key]*entry
-	saOnce sync.Once
-	sas    *readcache.Cache[corev1.ServiceAccount, *corev1.ServiceAccount]
+	flight     singleflight.Group
+	mu         sync.Mutex
+	creds      map[Key]*entry
+	saOnce     sync.Once
+	sas        *readcache.Cache[corev1.ServiceAccount, *corev1.ServiceAccount]
+	bucketOnce sync.Once
+	bucket     *rate.Limiter
 }
 
+// entry is what the Provider remembers of one Key: the credentials last
+// issued, and the last failure, replayed until retryAt.
 type entry struct {
 	creds     cloud.Credentials
 	expires   time.Time
 	refreshAt time.Time
 	// usableUntil is expires less the safety margin.
 	usableUntil time.Time
+	// exchanged is when the last exchange was attempted (success or not).
+	exchanged time.Time
+
+	err     error
+	retryAt time.Time
+}
+
+// valid reports whether e holds credentials still usable at now.
+func (e *entry) valid(now time.Time) bool {
+	return e != nil && e.creds.AccessKey != "" && now.Before(e.usableUntil)
 }
 
 // Credentials returns temporary credentials for the ServiceAccount name in
@@ -165,34 +212,41 @@ func (p *Provider) Credentials(ctx context.Context, namespace, name, region stri
 	if err != nil {
 		return Result{}, err
 	}
-	ann := sa.GetAnnotations()
-	idp := strings.TrimSpace(ann[opsv1.AnnotationIdentityProviderID])
-	if idp == "" {
-		return Result{}, &Error{Kind: KindInvalid, Msg: fmt.Sprintf("ServiceAccount %q has no annotation %s naming the IAM identity provider", name, opsv1.AnnotationIdentityProviderID)}
+	key, res, err := keyOf(types.NamespacedName{Namespace: namespace, Name: name}, sa, region)
+	if err != nil {
+		return Result{}, err
 	}
-	iamRegion := strings.TrimSpace(ann[opsv1.AnnotationIdentityRegion])
-	if iamRegion == "" {
-		iamRegion = region
-	}
-	key := Key{ServiceAccount: types.NamespacedName{Namespace: namespace, Name: name}, IdentityProvider: idp, Region: iamRegion}
-	res := Result{ProjectID: strings.TrimSpace(ann[opsv1.AnnotationIdentityProjectID]), Key: key}
 	now := p.now()
 	old := p.cached(key)
-	if old != nil && now.Before(old.refreshAt) {
+	switch {
+	case old != nil && old.creds.AccessKey != "" && now.Before(old.refreshAt):
+		res.Credentials = old.creds
+		return res, nil
+	case old != nil && old.err != nil && now.Before(old.retryAt):
+		// A recent failure: answered from memory, no TokenRequest, no IAM
+		// call, until it may have passed.
+		if old.valid(now) {
+			res.Credentials = old.creds
+			return res, nil
+		}
+		return Result{}, old.err
+	case old.valid(now) && now.Sub(old.exchanged) < p.minExchangeInterval():
+		// Marked for refresh (Forget) right after an exchange: keep
+		// these until the interval is over.
 		res.Credentials = old.creds
 		return res, nil
 	}
-	v, err, _ := p.flight.Do(fmt.Sprintf("%s\x00%s\x00%s", key.ServiceAccount, idp, iamRegion), func() (any, error) {
+	v, err, _ := p.flight.Do(fmt.Sprintf("%s\x00%s\x00%s", key.ServiceAccount, key.IdentityProvider, key.Region), func() (any, error) {
 		// Shared by every caller: not cancelled when the first one is.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if e := p.cached(key); e != nil && p.now().Before(e.refreshAt) {
+		if e := p.cached(key); e != nil && e.creds.AccessKey != "" && p.now().Before(e.refreshAt) {
 			return e, nil // refreshed by a flight that just ended
 		}
 		return p.refresh(ctx, key)
 	})
 	if err != nil {
-		if old != nil && p.now().Before(old.usableUntil) {
+		if old.valid(p.now()) {
 			log.FromContext(ctx).Info("refreshing workload identity credentials failed; using the current ones until they expire",
 				"serviceAccount", key.ServiceAccount.String(), "expires", old.expires, "error", err.Error())
 			res.Credentials = old.creds
@@ -204,11 +258,48 @@ func (p *Provider) Credentials(ctx context.Context, namespace, name, region stri
 	return res, nil
 }
 
-// Forget drops the cached credentials of key, e.g. after the cloud
-// rejected them; the next call exchanges again.
+// keyOf reads the identity annotations of sa: the cache key and what a
+// poll learns besides credentials. Annotation values go into a header, a
+// host name and a URL path, so each is checked here and a bad one is
+// KindInvalid naming the annotation, never a request that fails forever.
+func keyOf(name types.NamespacedName, sa *corev1.ServiceAccount, region string) (Key, Result, error) {
+	ann := sa.GetAnnotations()
+	invalid := func(annotation, problem string) error {
+		return &Error{Kind: KindInvalid, Msg: fmt.Sprintf("ServiceAccount %q: annotation %s %s", name.Name, annotation, problem)}
+	}
+	idp := strings.TrimSpace(ann[opsv1.AnnotationIdentityProviderID])
+	if idp == "" {
+		return Key{}, Result{}, &Error{Kind: KindInvalid, Msg: fmt.Sprintf("ServiceAccount %q has no annotation %s naming the IAM identity provider", name.Name, opsv1.AnnotationIdentityProviderID)}
+	}
+	if err := cloud.CheckToken(idp); err != nil {
+		return Key{}, Result{}, invalid(opsv1.AnnotationIdentityProviderID, err.Error())
+	}
+	iamRegion := strings.TrimSpace(ann[opsv1.AnnotationIdentityRegion])
+	if iamRegion == "" {
+		iamRegion = region
+	} else if err := cloud.CheckToken(iamRegion); err != nil {
+		return Key{}, Result{}, invalid(opsv1.AnnotationIdentityRegion, err.Error())
+	}
+	project := strings.TrimSpace(ann[opsv1.AnnotationIdentityProjectID])
+	if project != "" && !cloud.ValidPathSegment(project) {
+		return Key{}, Result{}, invalid(opsv1.AnnotationIdentityProjectID, "is not a valid project ID")
+	}
+	key := Key{ServiceAccount: name, IdentityProvider: idp, Region: iamRegion}
+	return key, Result{ProjectID: project, Key: key}, nil
+}
+
+// Forget marks the credentials of key for replacement, e.g. after the
+// cloud rejected them: the next call exchanges again, but not sooner than
+// MinExchangeInterval after the last exchange (until then the current
+// credentials serve), so a 401/403 per poll costs one exchange per
+// interval, not one per poll. The ServiceAccount is read again too.
 func (p *Provider) Forget(key Key) {
 	p.mu.Lock()
-	delete(p.creds, key)
+	if e, ok := p.creds[key]; ok {
+		cp := *e
+		cp.refreshAt = time.Time{}
+		p.creds[key] = &cp
+	}
 	p.mu.Unlock()
 	p.serviceAccounts().Forget(key.ServiceAccount)
 }
@@ -219,8 +310,33 @@ func (p *Provider) cached(key Key) *entry {
 	return p.creds[key]
 }
 
-// refresh mints a token and exchanges it, then caches the result.
+// refresh mints a token and exchanges it, then caches the result; a
+// failure is cached too, for a time that depends on its kind (see
+// failureTTL), so that the polls which follow replay it.
 func (p *Provider) refresh(ctx context.Context, key Key) (*entry, error) {
+	now := p.now()
+	if r := p.exchangeBucket().ReserveN(now, 1); !r.OK() || r.DelayFrom(now) > 0 {
+		wait := time.Second
+		if r.OK() {
+			wait = r.DelayFrom(now)
+			r.CancelAt(now)
+		}
+		exchanges.WithLabelValues(resultRateLimited).Inc()
+		return nil, &Error{Kind: KindUnavailable, Msg: "IAM exchanges are rate-limited by the manager; retrying shortly", RetryAfter: wait}
+	}
+	e, err := p.exchange(ctx, key, now)
+	if err != nil {
+		exchanges.WithLabelValues(resultLabel(err)).Inc()
+		p.storeFailure(key, err, now)
+		return nil, err
+	}
+	exchanges.WithLabelValues(resultOK).Inc()
+	p.store(key, e, now)
+	return e, nil
+}
+
+// exchange mints a token and exchanges it at IAM.
+func (p *Provider) exchange(ctx context.Context, key Key, now time.Time) (*entry, error) {
 	token, err := p.mintToken(ctx, key.ServiceAccount)
 	if err != nil {
 		return nil, err
@@ -229,15 +345,67 @@ func (p *Provider) refresh(ctx context.Context, key Key) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := p.now()
+	now = p.now()
 	life := expires.Sub(now)
 	if life <= time.Second {
 		return nil, &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("IAM issued credentials that expire at %s, too soon to use", expires.UTC().Format(time.RFC3339))}
 	}
 	ahead := min(positiveOr(p.RefreshBefore, DefaultRefreshBefore), life/2)
-	e := &entry{creds: c, expires: expires, refreshAt: expires.Add(-ahead), usableUntil: expires.Add(-min(expiryMargin, life/4))}
-	p.store(key, e, now)
-	return e, nil
+	return &entry{creds: c, expires: expires, refreshAt: expires.Add(-ahead), usableUntil: expires.Add(-min(expiryMargin, life/4)), exchanged: now}, nil
+}
+
+// failureTTL is how long a failure is replayed: IAM's refusal and a
+// refused TokenRequest for RejectionTTL, a passing failure until IAM's
+// Retry-After (at most maxFailureTTL) or FailureTTL.
+func (p *Provider) failureTTL(err error) time.Duration {
+	var e *Error
+	if !errors.As(err, &e) {
+		return positiveOr(p.FailureTTL, DefaultFailureTTL)
+	}
+	switch {
+	case e.Kind != KindUnavailable:
+		return positiveOr(p.RejectionTTL, DefaultRejectionTTL)
+	case e.RetryAfter > 0:
+		return min(e.RetryAfter, maxFailureTTL)
+	}
+	return positiveOr(p.FailureTTL, DefaultFailureTTL)
+}
+
+// storeFailure remembers err for key until it may have passed, keeping
+// the credentials of an earlier exchange for as long as they are usable.
+func (p *Provider) storeFailure(key Key, err error, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.creds == nil {
+		p.creds = map[Key]*entry{}
+	}
+	e := &entry{}
+	if old, ok := p.creds[key]; ok {
+		cp := *old
+		e = &cp
+	}
+	e.err, e.retryAt, e.exchanged = err, now.Add(p.failureTTL(err)), now
+	p.creds[key] = e
+}
+
+func (p *Provider) minExchangeInterval() time.Duration {
+	return positiveOr(p.MinExchangeInterval, DefaultMinExchangeInterval)
+}
+
+// exchangeBucket is the token bucket of all exchanges, made on first use.
+func (p *Provider) exchangeBucket() *rate.Limiter {
+	p.bucketOnce.Do(func() {
+		qps := p.ExchangeQPS
+		if qps <= 0 {
+			qps = DefaultExchangeQPS
+		}
+		burst := p.ExchangeBurst
+		if burst <= 0 {
+			burst = DefaultExchangeBurst
+		}
+		p.bucket = rate.NewLimiter(rate.Limit(qps), burst)
+	})
+	return p.bucket
 }
 
 // store caches e under key and drops every entry that has expired, so the
@@ -251,7 +419,7 @@ func (p *Provider) store(key Key, e *entry, now time.Time) {
 		p.creds = map[Key]*entry{}
 	}
 	for k, old := range p.creds {
-		if !now.Before(old.expires) {
+		if !now.Before(old.expires) && !now.Before(old.retryAt) {
 			delete(p.creds, k)
 		}
 	}
@@ -268,14 +436,17 @@ func (p *Provider) mintToken(ctx context.Context, sa types.NamespacedName) (stri
 	}}
 	obj := &corev1.ServiceAccount{}
 	obj.Namespace, obj.Name = sa.Namespace, sa.Name
-	if err := p.Tokens.SubResource("token").Create(ctx, obj, tr); err != nil {
+	// The answer carries the token: no body dump may log it.
+	if err := p.Tokens.SubResource("token").Create(quietlog.Context(ctx), obj, tr); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", &Error{Kind: KindInvalid, Msg: fmt.Sprintf("ServiceAccount %q not found in namespace %q", sa.Name, sa.Namespace)}
 		}
-		if apierrors.IsForbidden(err) {
-			// RBAC, not a passing failure: the install must grant it (a
-			// namespaced install grants it only in its watched namespaces).
-			return "", &Error{Kind: KindInvalid, Msg: fmt.Sprintf("the manager may not create tokens for ServiceAccount %q in namespace %q (RBAC: serviceaccounts/token create)", sa.Name, sa.Namespace), Err: err}
+		if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+			// RBAC or the install's admission policy, not a passing
+			// failure: a namespaced install grants tokens only in its
+			// watched namespaces, and the policy only in namespaces a
+			// cluster admin labelled.
+			return "", &Error{Kind: KindInvalid, Msg: fmt.Sprintf("the manager may not create tokens for ServiceAccount %q in namespace %q: the namespace needs label %s=%s (cluster admin), and the manager serviceaccounts/token create there (RBAC)", sa.Name, sa.Namespace, opsv1.LabelWorkloadIdentity, opsv1.LabelWorkloadIdentityEnabled), Err: err}
 		}
 		return "", &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("requesting a token for ServiceAccount %q failed", sa.Name), Err: err}
 	}
@@ -334,19 +505,18 @@ func positiveOr(d, def time.Duration) time.Duration {
 	return def
 }
 
-// statusError classifies a failed IAM answer.
-func statusError(api string, status int, header http.Header, code, msg string) *Error {
-	detail := strings.TrimSpace(code + ": " + msg)
-	if code == "" {
-		detail = strings.TrimSpace(msg)
+// statusError classifies a failed IAM answer, read by the transport's
+// classifier (every body shape IAM uses, Retry-After capped).
+func statusError(api string, ce *cloud.Error) *Error {
+	detail := ce.Message
+	if ce.Code != "" {
+		detail = ce.Code + ": " + ce.Message
 	}
-	text := fmt.Sprintf("IAM %s: %s (HTTP %d)", api, cloud.Excerpt(detail, 300), status)
-	switch {
-	case status == http.StatusTooManyRequests:
-		return &Error{Kind: KindUnavailable, Msg: "IAM throttled " + api + fmt.Sprintf(" (HTTP %d)", status), RetryAfter: retryAfter(header)}
-	case status >= 500:
-		return &Error{Kind: KindUnavailable, Msg: text}
-	case status == http.StatusBadRequest, status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound:
+	text := fmt.Sprintf("IAM %s: %s (HTTP %d)", api, cloud.Excerpt(detail, 300), ce.HTTPStatus)
+	switch ce.Kind {
+	case cloud.KindThrottled:
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("IAM throttled %s (HTTP %d)", api, ce.HTTPStatus), RetryAfter: ce.RetryAfter}
+	case cloud.KindPermanent, cloud.KindAuth, cloud.KindNotFound:
 		return &Error{Kind: KindRejected, Msg: text}
 	}
 	return &Error{Kind: KindUnavailable, Msg: text}
