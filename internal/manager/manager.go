@@ -97,6 +97,13 @@ type Options struct {
 	// IdentityCredentialDuration is the lifetime asked of IAM for
 	// temporary credentials; 0 means identity.DefaultCredentialDuration.
 	IdentityCredentialDuration time.Duration
+	// IdentityMinExchangeInterval is the shortest time between two IAM
+	// exchanges for one ServiceAccount whose credentials the cloud
+	// rejected; 0 means identity.DefaultMinExchangeInterval.
+	IdentityMinExchangeInterval time.Duration
+	// IdentityExchangeQPS bounds the IAM exchanges of all ServiceAccounts
+	// together; 0 means identity.DefaultExchangeQPS.
+	IdentityExchangeQPS float64
 	// AllowedEndpoints are the patterns spec.endpoint may match.
 	AllowedEndpoints []string
 	// StepEvents says which step changes are announced as events: ""
@@ -185,6 +192,11 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	if o.Policy != nil && !(o.Policy.StepPaceFactor >= 0) { // NaN too
 		return nil, fmt.Errorf("step pace factor %v: must be 0 or more", o.Policy.StepPaceFactor)
 	}
+	if o.IdentityCredentialDuration != 0 {
+		if err := identity.CheckCredentialDuration(o.IdentityCredentialDuration); err != nil {
+			return nil, err
+		}
+	}
 	if o.StepEvents != "" {
 		if err := new(controller.StepEvents).Set(string(o.StepEvents)); err != nil {
 			return nil, fmt.Errorf("step events %w", err)
@@ -259,12 +271,15 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	}
 	if !o.DisableWorkloadIdentity {
 		reconciler.Identity = &identity.Provider{
-			Reader:             mgr.GetAPIReader(),
-			Tokens:             mgr.GetClient(),
-			Exchanger:          &identity.Exchanger{Endpoint: iamEndpoint, Timeout: o.RequestTimeout},
-			Audience:           o.IdentityAudience,
-			CredentialDuration: o.IdentityCredentialDuration,
-			ServiceAccountTTL:  o.SecretCacheTTL,
+			Reader: mgr.GetAPIReader(),
+			Tokens: mgr.GetClient(),
+			// One client for every exchange, so they reuse connections.
+			Exchanger:           &identity.Exchanger{Client: transport.NewHTTPTransportClient(), Endpoint: iamEndpoint, Timeout: o.RequestTimeout},
+			Audience:            o.IdentityAudience,
+			CredentialDuration:  o.IdentityCredentialDuration,
+			MinExchangeInterval: o.IdentityMinExchangeInterval,
+			ExchangeQPS:         o.IdentityExchangeQPS,
+			ServiceAccountTTL:   o.SecretCacheTTL,
 		}
 	}
 	if o.ManagerIdentity != "" {

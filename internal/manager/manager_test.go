@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/identity"
 	"github.com/cloudop/cloudop/internal/controller"
 )
 
@@ -151,6 +152,36 @@ func TestNewRejectsBadStepPaceFactor(t *testing.T) {
 		_, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, Options{Policy: &policy})
 		if err == nil || !strings.Contains(err.Error(), "step pace factor") {
 			t.Errorf("factor %v: error %v, want one naming the step pace factor", f, err)
+		}
+	}
+}
+
+// TestNewChecksIdentityCredentialDuration: IAM issues temporary
+// credentials for 15 min to 24 h in whole seconds; anything else stops the
+// manager at start instead of failing every exchange as IdentityRejected.
+func TestNewChecksIdentityCredentialDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d  time.Duration
+		ok bool
+	}{
+		{14*time.Minute + 59*time.Second, false},
+		{15 * time.Minute, true},
+		{6 * time.Hour, true},
+		{24 * time.Hour, true},
+		{24*time.Hour + time.Second, false},
+		{time.Hour + 500*time.Millisecond, false},
+		{-time.Hour, false},
+	} {
+		err := identity.CheckCredentialDuration(tc.d)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckCredentialDuration(%v) = %v, want ok %v", tc.d, err, tc.ok)
+		}
+		if tc.ok {
+			continue
+		}
+		_, err = New(&rest.Config{Host: "https://127.0.0.1:1"}, Options{IdentityCredentialDuration: tc.d})
+		if err == nil || !strings.Contains(err.Error(), "identity credential duration") {
+			t.Errorf("New with duration %v: error %v, want one naming the duration", tc.d, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -89,6 +91,7 @@ func TestSecureMetrics(t *testing.T) {
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: reader.Name},
 		Subjects: subject(system, "prometheus")})
 	readerToken := serviceAccount(t, system, "prometheus")
+	wrongAudience := audienceToken(t, system, "prometheus", "cloudop")
 	strangerToken := serviceAccount(t, system, "stranger")
 
 	certDir, roots := servingCert(t)
@@ -97,15 +100,16 @@ func TestSecureMetrics(t *testing.T) {
 	verified := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
 	url := "https://" + addr + "/metrics"
 	waitServing(t, verified, url)
+	_, logStart := managerLog.Since(0)
 	for _, tc := range []struct {
 		name, token string
 		want        int
 	}{
 		{"no token", "", http.StatusUnauthorized},
-		// controller-runtime's filter answers 500 ("Authentication
-		// failed") when the TokenReview names an error, as it does for a
-		// token the API server cannot read: refused all the same.
-		{"invalid token", "not-a-token", http.StatusInternalServerError},
+		// A token the API server cannot verify is unauthenticated (401),
+		// not a server error (controller-runtime's filter answers 500).
+		{"invalid token", "not-a-token", http.StatusUnauthorized},
+		{"a reader's token for another audience", wrongAudience, http.StatusUnauthorized},
 		{"token without get /metrics", strangerToken, http.StatusForbidden},
 		{"metrics-reader token", readerToken, http.StatusOK},
 	} {
@@ -116,6 +120,10 @@ func TestSecureMetrics(t *testing.T) {
 		if has := strings.Contains(body, "cloudop_build_info"); has != (tc.want == http.StatusOK) {
 			t.Errorf("%s: metrics served: %v", tc.name, has)
 		}
+	}
+
+	if logged, _ := managerLog.Since(logStart); strings.Contains(logged, "stacktrace") || strings.Contains(logged, "Authentication failed") {
+		t.Errorf("refused scrapes logged an error with a stack trace:\n%.2000s", logged)
 	}
 
 	if resp, err := verified.Get(url); err != nil {
@@ -143,6 +151,17 @@ func TestSecureMetrics(t *testing.T) {
 	if code, body := scrape(t, plainClient, "http://"+plain+"/metrics", ""); code != http.StatusOK || !strings.Contains(body, "cloudop_build_info") {
 		t.Errorf("plain HTTP, no token: %d, want 200 with the metrics: %.200s", code, body)
 	}
+}
+
+// audienceToken is a token of ServiceAccount ns/name for audience alone.
+func audienceToken(t *testing.T, ns, name, audience string) string {
+	t.Helper()
+	tr, err := clientset.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{audience}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token for %s/%s: %v", ns, name, err)
+	}
+	return tr.Status.Token
 }
 
 // generatedClusterRole reads the ClusterRole `make manifests` generates,

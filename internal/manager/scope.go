@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
@@ -68,7 +67,7 @@ func metricsOptions(addr string, secure bool, certDir string) (metricsserver.Opt
 		}
 	}
 	o.SecureServing = true
-	o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	o.FilterProvider = metricsAuthFilter
 	o.CertDir, o.CertName, o.KeyName = certDir, metricsCertName, metricsKeyName
 	// HTTP/1.1 only, as kubebuilder's scaffold does: a scraper gains
 	// nothing from HTTP/2, and it keeps the endpoint out of HTTP/2's
