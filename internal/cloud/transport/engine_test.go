@@ -276,8 +276,7 @@ func TestThrottledBucketSlowsSiblings(t *testing.T) {
 		tg.Credentials = cloud.Credentials{AccessKey: ak, SecretKey: "SK"}
 		return tg
 	}
-	keyA := BucketKey{AccessKey: "A", Service: svc, Region: "cn-north-4"}
-	keyB := BucketKey{AccessKey: "B", Service: svc, Region: "cn-north-4"}
+	keyA, keyB := bucketKeyOf(target("A")), bucketKeyOf(target("B"))
 	waits := func() float64 { return testutil.ToFloat64(throttledWaits.WithLabelValues(svc)) }
 	deferred := func() float64 { return testutil.ToFloat64(deferredRequests.WithLabelValues(svc)) }
 	waits0, deferred0 := waits(), deferred()
@@ -381,7 +380,7 @@ func TestThrottledSiblingWaits(t *testing.T) {
 
 // TestRateLimiterRecord covers how throttled answers change a bucket.
 func TestRateLimiterRecord(t *testing.T) {
-	key := BucketKey{AccessKey: "A", Service: cloud.ServiceCCE, Region: "r"}
+	key := BucketKey{Signer: "A", Service: cloud.ServiceCCE, Region: "r"}
 	throttled := &cloud.Error{Kind: cloud.KindThrottled, HTTPStatus: 429}
 	withRetry := &cloud.Error{Kind: cloud.KindThrottled, HTTPStatus: 429, RetryAfter: 30 * time.Second}
 	local := &cloud.Error{Kind: cloud.KindThrottled, Err: cloud.ErrRateLimited, RetryAfter: time.Minute}
@@ -427,7 +426,7 @@ func TestRateLimiterRecord(t *testing.T) {
 			if p := lim.PausedFor(key); p != tc.wantPause {
 				t.Errorf("paused for %v, want %v", p, tc.wantPause)
 			}
-			if r := lim.Rate(BucketKey{AccessKey: "B", Service: cloud.ServiceCCE, Region: "r"}); r != lim.cfg.QPS {
+			if r := lim.Rate(BucketKey{Signer: "B", Service: cloud.ServiceCCE, Region: "r"}); r != lim.cfg.QPS {
 				t.Errorf("another key's rate = %v", r)
 			}
 		})
@@ -437,7 +436,7 @@ func TestRateLimiterRecord(t *testing.T) {
 // TestRateLimiterWait covers tokens, the global bucket, MaxWait and the
 // context's deadline.
 func TestRateLimiterWait(t *testing.T) {
-	keyOf := func(ak string) BucketKey { return BucketKey{AccessKey: ak, Service: "TEST-WAITS", Region: "r"} }
+	keyOf := func(ak string) BucketKey { return BucketKey{Signer: ak, Service: "TEST-WAITS", Region: "r"} }
 
 	t.Run("bucket burst, then deferral with the delay", func(t *testing.T) {
 		clk := testingclock.NewFakeClock(fixedNow)

@@ -128,16 +128,23 @@ func (c RateLimitConfig) withDefaults() RateLimitConfig {
 }
 
 // BucketKey names one rate-limit bucket. The gateway throttles per user
-// and API; the access key is the closest identity the operator sees.
+// and API; the signing key pair is the closest identity the operator sees.
 type BucketKey struct {
-	AccessKey string
-	Service   cloud.Service
-	Region    string
+	// Signer identifies the credentials that sign the requests (their
+	// Fingerprint), not the access key alone: an access key is no secret,
+	// and a tenant who copied another team's into its own Secret must not
+	// share, and drain, that team's bucket. Requests it signs with a
+	// secret key of its own draw from a bucket of their own; every
+	// namespace holding the same key pair shares one, as the account's
+	// budget at the gateway is one.
+	Signer  string
+	Service cloud.Service
+	Region  string
 }
 
 // bucketKeyOf returns the bucket a target's requests draw from.
 func bucketKeyOf(t cloud.Target) BucketKey {
-	return BucketKey{AccessKey: t.Credentials.AccessKey, Service: t.Service, Region: t.Region}
+	return BucketKey{Signer: Fingerprint(t.Credentials), Service: t.Service, Region: t.Region}
 }
 
 // RateLimiter is a set of token buckets, one per BucketKey plus one global

@@ -1,9 +1,14 @@
 package transport
 
 import (
+	"context"
 	"math"
 	"reflect"
 	"testing"
+
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // TestRateLimitConfigSplit: N shards sharing an account each get 1/N of
@@ -57,6 +62,45 @@ func TestRateLimitConfigSplit(t *testing.T) {
 			account := tc.in.withDefaults().Burst
 			if tc.shards > 1 && account >= tc.shards && got.Burst*tc.shards > account {
 				t.Errorf("%d shards burst %d together, more than the account's %d", tc.shards, got.Burst*tc.shards, account)
+			}
+		})
+	}
+}
+
+// TestBucketsAreKeyedByKeyPair: a tenant who puts another team's access
+// key (no secret) into its own Secret, with a secret key of its own, draws
+// from a bucket of its own: draining it leaves the team's bucket full.
+// Namespaces holding the very same key pair share one bucket, as they
+// share one budget at the gateway.
+func TestBucketsAreKeyedByKeyPair(t *testing.T) {
+	target := func(ak, sk string) cloud.Target {
+		return cloud.Target{Service: cloud.ServiceECS, Region: "cn-north-4", Credentials: cloud.Credentials{AccessKey: ak, SecretKey: sk}}
+	}
+	team := target("TEAMAK", "team-secret")
+	for _, tc := range []struct {
+		name             string
+		spender          cloud.Target
+		sharesTeamBucket bool
+	}{
+		{"another team's access key with a guessed secret", target("TEAMAK", "guess"), false},
+		{"another team's access key with an empty secret", target("TEAMAK", ""), false},
+		{"the team's key pair from another namespace", target("TEAMAK", "team-secret"), true},
+		{"a different access key", target("OTHERAK", "team-secret"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := testingclock.NewFakeClock(fixedNow)
+			lim := NewRateLimiter(RateLimitConfig{QPS: 1, Burst: 3, Now: clk.Now, MaxWait: -1})
+			// The spender drains its bucket.
+			drained := 0
+			for lim.Wait(context.Background(), bucketKeyOf(tc.spender)) == nil {
+				drained++
+			}
+			if drained != 3 {
+				t.Fatalf("spender sent %d before being deferred, want its burst 3", drained)
+			}
+			err := lim.Wait(context.Background(), bucketKeyOf(team))
+			if shared := cloud.IsRateLimited(err); shared != tc.sharesTeamBucket {
+				t.Errorf("team deferred after the spender drained its bucket: %v, want %v (err %v)", shared, tc.sharesTeamBucket, err)
 			}
 		})
 	}
