@@ -93,7 +93,7 @@ func bindFlags(fs *flag.FlagSet) func() manager.Options {
 	fs.DurationVar(&o.IdentityMinExchangeInterval, "identity-min-exchange-interval", identity.DefaultMinExchangeInterval, "Shortest time between two IAM exchanges for one ServiceAccount when the cloud rejects its credentials: a 401/403 per poll costs one exchange per interval, not one per poll.")
 	fs.Float64Var(&o.IdentityExchangeQPS, "identity-exchange-qps", identity.DefaultExchangeQPS, "IAM exchanges per second of all ServiceAccounts together (burst 10), so no tenant spends the IAM budget every tenant depends on.")
 	fs.Var(&o.StepEvents, "step-events", "Which step changes are announced as StepChanged events: warnings (steps that fail, are cancelled or unknown; the others are in status.steps) or all.")
-	fs.Var(&allowedEndpoints, "allowed-endpoint", "Base URL pattern spec.endpoint may use, e.g. https://*.example.com (repeatable). Default: HTTPS under the official Huawei Cloud domains.")
+	fs.Var(&allowedEndpoints, "allowed-endpoint", "Base URL pattern spec.endpoint may use, e.g. https://*.example.com (repeatable); replaces the default, which allows only the service's own Huawei Cloud API hosts in the object's region.")
 	return func() manager.Options {
 		o.KubeQPS = float32(kubeQPS)
 		o.ServiceEndpoints = serviceEndpoints

@@ -7,20 +7,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cloudop/cloudop/internal/cloud"
 )
-
-// DefaultAllowedEndpoints is the spec.endpoint allowlist used when
-// EndpointResolver.Allowed is nil: HTTPS hosts under Huawei Cloud's public
-// API domains. A user-supplied endpoint is a server-side request the
-// manager makes with the user's credentials, so anything else (cluster
-// internal addresses, metadata services) must be allowed explicitly.
-var DefaultAllowedEndpoints = []string{
-	"https://*.myhuaweicloud.com",
-	"https://*.myhuaweicloud.cn",
-	"https://*.myhuaweicloud.eu",
-}
 
 // EndpointResolver decides the base URL each request goes to.
 type EndpointResolver struct {
@@ -32,31 +22,51 @@ type EndpointResolver struct {
 	// match: an exact base URL ("http://127.0.0.1:8080") or a scheme with
 	// a "*." host wildcard ("https://*.example.com", matching any host
 	// strictly below example.com). A pattern without a port matches only
-	// the scheme's default port. nil means DefaultAllowedEndpoints; an
+	// the scheme's default port. nil means the default: only the
+	// service's own API hosts in the object's region (see Resolve); an
 	// empty non-nil slice forbids spec.endpoint altogether.
 	Allowed []string
 }
 
 // Resolve returns the base URL (scheme://host[:port]) for service: the
-// spec endpoint when set (it must match the allowlist, else a
-// KindPermanent error naming spec.endpoint), else the service's override,
-// else the regional default (see DefaultEndpoint).
+// spec endpoint when set (it must be allowed, else a KindPermanent error
+// naming spec.endpoint), else the service's override, else the regional
+// default (see DefaultEndpoint).
+//
+// With Allowed nil, a spec endpoint is allowed only if it is one of the
+// service's own API hosts, read from the table DefaultEndpoint uses:
+// https://{label}.{region}.{domain} on the default port, where label is a
+// label the service has in any region, domain a domain it has in any
+// region, and region is the object's own region (a Huawei region name,
+// never containing a dot); or the service's whole base URL for that
+// region where the table has one (RFS in eu-west-101). It never allows a
+// wildcard: hosts under myhuaweicloud.com with more labels are customers'
+// (OBS buckets <bucket>.obs.<region>..., static websites
+// <bucket>.obs-website.<region>..., IoTDA instances), and a signed request
+// with its X-Security-Token must not reach them. The region must be the
+// object's because requests are paced per (credentials, service,
+// spec.region) and sign for spec.region's project: another region's host
+// would dodge that region's pacing and fail anyway. So spec.endpoint
+// chooses among the documented variants of the host (another label or
+// domain the SDK lists), for when the default is wrong.
 func (r *EndpointResolver) Resolve(service cloud.Service, region, specEndpoint string) (string, error) {
 	if strings.TrimSpace(specEndpoint) != "" {
 		base, err := NormalizeBaseURL(specEndpoint)
 		if err != nil {
 			return "", cloud.Permanentf("spec.endpoint %q is not a valid base URL: %s", cloud.Excerpt(specEndpoint, cloud.MaxQuotedRunes), err)
 		}
-		allowed := DefaultAllowedEndpoints
-		if r != nil && r.Allowed != nil {
-			allowed = r.Allowed
+		if r == nil || r.Allowed == nil {
+			if defaultAllows(service, region, base) {
+				return base, nil
+			}
+			return "", cloud.Permanentf("spec.endpoint %q is not allowed by the manager: without --allowed-endpoint only %s", base, describeDefaultAllowed(service, region))
 		}
-		for _, p := range allowed {
+		for _, p := range r.Allowed {
 			if matchEndpointPattern(p, base) {
 				return base, nil
 			}
 		}
-		return "", cloud.Permanentf("spec.endpoint %q is not allowed by the manager (allowed: %s)", base, strings.Join(allowed, ", "))
+		return "", cloud.Permanentf("spec.endpoint %q is not allowed by the manager (allowed: %s)", base, strings.Join(r.Allowed, ", "))
 	}
 	if r != nil {
 		if o, ok := r.Overrides[service]; ok && o != "" {
@@ -89,126 +99,252 @@ func (r *EndpointResolver) Validate() error {
 	return nil
 }
 
-// regionPattern keeps a region safe to splice into a host name.
-var regionPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+// regionName is the shape of every Huawei Cloud region name in the SDK's
+// tables: a two-letter area, one word, a number (cn-north-4, ap-southeast-1,
+// eu-west-101, ae-ad-1, my-kualalumpur-1). It is the middle label of an API
+// host, so it must never hold a dot, nor be a word like "obs" that would
+// turn {label}.{region}.myhuaweicloud.com into a bucket's host
+// (iam.obs.myhuaweicloud.com is bucket "iam" on OBS's global endpoint).
+var regionName = regexp.MustCompile(`^[a-z]{2}-[a-z]{2,16}-[0-9]{1,3}$`)
 
-// Regional domain exceptions, from the Huawei Cloud Go SDK v0.1.207 region
-// tables. eu-west-101 (the EU sovereign region) lives under
-// myhuaweicloud.eu; eu-west-0 (Paris) under .com. Some DWS regions answer
-// only under myhuaweicloud.cn.
-var (
-	regionDomains = map[string]string{
-		"eu-west-0": "myhuaweicloud.com",
-	}
-	serviceRegionDomains = map[cloud.Service]map[string]string{
-		cloud.ServiceDWS: {
-			"ap-southeast-4": "myhuaweicloud.cn",
-			"cn-east-4":      "myhuaweicloud.cn",
-			"cn-north-12":    "myhuaweicloud.cn",
-			"cn-south-4":     "myhuaweicloud.cn",
-			"tr-west-1":      "myhuaweicloud.cn",
-		},
-	}
+// labelPattern keeps a host label safe to splice into a host name.
+var labelPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Huawei Cloud's API domains.
+const (
+	domainCOM = "myhuaweicloud.com"
+	domainCN  = "myhuaweicloud.cn"
+	domainEU  = "myhuaweicloud.eu"
 )
 
-// Host labels of the services whose lower-cased name is not their host,
-// from the same SDK region tables: the usual label, then the regions that
-// name another one. GaussDB (for MySQL) answers on gaussdb.{region} but in
-// some regions on gaussdbformysql or gaussdb-mysql; GaussDB for openGauss
-// on gaussdb-opengauss, in some regions on gaussdb (the label GaussDB for
-// MySQL has elsewhere); GaussDB for NoSQL on gaussdb-nosql everywhere.
+// The domain rule for every service, from the Huawei Cloud Go SDK v0.1.207
+// region tables: myhuaweicloud.com, but .eu for eu-* regions (eu-west-101
+// is the EU sovereign region), except eu-west-0 (Paris), which is .com.
 var (
-	serviceHosts = map[cloud.Service]string{
-		cloud.ServiceGaussDBforOpenGauss: "gaussdb-opengauss",
-		cloud.ServiceGaussDBforNoSQL:     "gaussdb-nosql",
-	}
-	serviceRegionHosts = map[cloud.Service]map[string]string{
-		cloud.ServiceGaussDB: {
-			"ap-southeast-1": "gaussdbformysql",
-			"ap-southeast-2": "gaussdbformysql",
-			"cn-north-11":    "gaussdbformysql",
-			"me-east-1":      "gaussdbformysql",
-			"tr-west-1":      "gaussdbformysql",
-			"af-south-1":     "gaussdb-mysql",
-			"cn-east-5":      "gaussdb-mysql",
-			"cn-southwest-3": "gaussdb-mysql",
-			"la-north-2":     "gaussdb-mysql",
-		},
-		cloud.ServiceGaussDBforOpenGauss: {
-			"af-north-1":     "gaussdb",
-			"ap-southeast-5": "gaussdb",
-			"cn-east-2":      "gaussdb",
-			"cn-east-4":      "gaussdb",
-			"cn-east-5":      "gaussdb",
-			"cn-north-12":    "gaussdb",
-			"me-east-1":      "gaussdb",
-			"tr-west-1":      "gaussdb",
-		},
-	}
+	regionPrefixDomains = []struct{ prefix, domain string }{{"eu-", domainEU}}
+	regionDomains       = map[string]string{"eu-west-0": domainCOM}
 )
 
-// serviceRegionBaseURLs are whole base URLs the SDK's tables give instead
-// of the {label}.{region}.{domain} rule: RFS in eu-west-101 answers on
-// aos.myhuaweicloud.eu, without the region.
-var serviceRegionBaseURLs = map[cloud.Service]map[string]string{
-	cloud.ServiceRFS: {"eu-west-101": "https://aos.myhuaweicloud.eu"},
+// hostRule is where one service's API answers: https://{label}.{region}.{domain}
+// with the exceptions the SDK's region tables give.
+type hostRule struct {
+	// label is the host's first label; "" means the service's name in
+	// lower case.
+	label string
+	// regionLabels are the regions whose host has another first label.
+	regionLabels map[string]string
+	// regionDomains are the regions whose domain differs from the rule
+	// every service follows (regionPrefixDomains, regionDomains).
+	regionDomains map[string]string
+	// regionBaseURLs are whole base URLs the SDK gives instead of the
+	// {label}.{region}.{domain} rule.
+	regionBaseURLs map[string]string
 }
 
-// hostLabel is the first label of service's host in region: the SDK's
-// label where it differs from the service's name, else the name in lower
-// case.
-func hostLabel(service cloud.Service, region string) string {
-	if h, ok := serviceRegionHosts[service][region]; ok {
-		return h
-	}
-	if h, ok := serviceHosts[service]; ok {
-		return h
+// serviceHostRules holds every supported service (TestServiceHostRules
+// checks), so that adding one is a decision about its hosts. DefaultEndpoint
+// builds hosts from it, and the default spec.endpoint allowlist allows
+// only hosts built from it.
+// A service absent here (IAM) follows the plain rule in DefaultEndpoint
+// and has no spec.endpoint.
+//
+// Exceptions, from the SDK's tables: some DWS regions answer only under
+// myhuaweicloud.cn. GaussDB (for MySQL) answers on gaussdb.{region} but in
+// some regions on gaussdbformysql or gaussdb-mysql; GaussDB for openGauss
+// on gaussdb-opengauss, in some regions on gaussdb (the label GaussDB for
+// MySQL has elsewhere); GaussDB for NoSQL on gaussdb-nosql everywhere. RFS
+// in eu-west-101 answers on aos.myhuaweicloud.eu, without the region.
+var serviceHostRules = map[cloud.Service]hostRule{
+	cloud.ServiceBCS: {},
+	cloud.ServiceCCE: {},
+	cloud.ServiceAOS: {},
+	cloud.ServiceDWS: {regionDomains: map[string]string{
+		"ap-southeast-4": domainCN,
+		"cn-east-4":      domainCN,
+		"cn-north-12":    domainCN,
+		"cn-south-4":     domainCN,
+		"tr-west-1":      domainCN,
+	}},
+	cloud.ServiceECS: {},
+	cloud.ServiceEVS: {},
+	cloud.ServiceIMS: {},
+	cloud.ServiceBMS: {},
+	cloud.ServiceVPC: {},
+	cloud.ServiceRDS: {},
+	cloud.ServiceGaussDB: {regionLabels: map[string]string{
+		"ap-southeast-1": "gaussdbformysql",
+		"ap-southeast-2": "gaussdbformysql",
+		"cn-north-11":    "gaussdbformysql",
+		"me-east-1":      "gaussdbformysql",
+		"tr-west-1":      "gaussdbformysql",
+		"af-south-1":     "gaussdb-mysql",
+		"cn-east-5":      "gaussdb-mysql",
+		"cn-southwest-3": "gaussdb-mysql",
+		"la-north-2":     "gaussdb-mysql",
+	}},
+	cloud.ServiceDDS: {},
+	cloud.ServiceGaussDBforOpenGauss: {label: "gaussdb-opengauss", regionLabels: map[string]string{
+		"af-north-1":     "gaussdb",
+		"ap-southeast-5": "gaussdb",
+		"cn-east-2":      "gaussdb",
+		"cn-east-4":      "gaussdb",
+		"cn-east-5":      "gaussdb",
+		"cn-north-12":    "gaussdb",
+		"me-east-1":      "gaussdb",
+		"tr-west-1":      "gaussdb",
+	}},
+	cloud.ServiceGaussDBforNoSQL: {label: "gaussdb-nosql"},
+	cloud.ServiceRFS:             {regionBaseURLs: map[string]string{"eu-west-101": "https://aos.myhuaweicloud.eu"}},
+}
+
+// mainLabel is the label of service's host outside the regions that name
+// another.
+func (h hostRule) mainLabel(service cloud.Service) string {
+	if h.label != "" {
+		return h.label
 	}
 	return strings.ToLower(string(service))
+}
+
+// labelIn is the first label of service's host in region.
+func (h hostRule) labelIn(service cloud.Service, region string) string {
+	if l, ok := h.regionLabels[region]; ok {
+		return l
+	}
+	return h.mainLabel(service)
+}
+
+// domainIn is the domain of the service's host in region.
+func (h hostRule) domainIn(region string) string {
+	if d, ok := h.regionDomains[region]; ok {
+		return d
+	}
+	if d, ok := regionDomains[region]; ok {
+		return d
+	}
+	for _, p := range regionPrefixDomains {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.domain
+		}
+	}
+	return domainCOM
+}
+
+// labels are every first label the service's host has in some region, its
+// main one first.
+func (h hostRule) labels(service cloud.Service) []string {
+	out := []string{h.mainLabel(service)}
+	return appendSortedNew(out, h.regionLabels)
+}
+
+// domains are every domain domainIn can give the service, .com
+// first.
+func (h hostRule) domains() []string {
+	out := []string{domainCOM}
+	for _, p := range regionPrefixDomains {
+		if !slices.Contains(out, p.domain) {
+			out = append(out, p.domain)
+		}
+	}
+	out = appendSortedNew(out, regionDomains)
+	return appendSortedNew(out, h.regionDomains)
+}
+
+// appendSortedNew appends m's values not yet in out, sorted, so that
+// messages do not depend on map order.
+func appendSortedNew(out []string, m map[string]string) []string {
+	var add []string
+	for _, v := range m {
+		if !slices.Contains(out, v) && !slices.Contains(add, v) {
+			add = append(add, v)
+		}
+	}
+	slices.Sort(add)
+	return append(out, add...)
 }
 
 // DefaultEndpoint returns https://{host}.{region}.{domain}, where host is
 // the service's name in lower case (GaussDB for openGauss and for NoSQL:
 // gaussdb-opengauss and gaussdb-nosql; GaussDB and openGauss take other
-// labels in the regions the SDK names, see serviceRegionHosts) and domain
+// labels in the regions the SDK names, see serviceHostRules) and domain
 // is myhuaweicloud.com except: myhuaweicloud.eu for eu-* regions other
 // than eu-west-0, and myhuaweicloud.cn for the DWS regions the SDK lists
 // there. BCS uses .com (the SDK lists .cn only as a second choice). The AOS
 // host (aos.{region}...) is unverified; override it if it does not answer.
 // EIP jobs are served by the VPC host (vpc.{region}...). RFS answers on
 // rfs.{region}..., but in eu-west-101, its only eu-* region in the SDK, on
-// https://aos.myhuaweicloud.eu (see serviceRegionBaseURLs). For ECS, EVS, IMS
-// and VPC in eu-west-101 the SDK's tables say .com where CCE, DWS and most
-// other services say .eu; clients in the field call the .eu hosts, so the
-// .eu rule is kept for them too (unverified). RDS, DDS and GaussDB for
-// NoSQL are .eu in eu-west-101 in the SDK's tables as well; GaussDB and
-// openGauss have no eu-* region there, so the rule is unverified for them.
+// https://aos.myhuaweicloud.eu. For ECS, EVS, IMS and VPC in eu-west-101
+// the SDK's tables say .com where CCE, DWS and most other services say
+// .eu; clients in the field call the .eu hosts, so the .eu rule is kept
+// for them too (unverified). RDS, DDS and GaussDB for NoSQL are .eu in
+// eu-west-101 in the SDK's tables as well; GaussDB and openGauss have no
+// eu-* region there, so the rule is unverified for them. A service not in
+// serviceHostRules (IAM) follows the plain rule. region must look like a
+// Huawei region name (regionName).
 func DefaultEndpoint(service cloud.Service, region string) (string, error) {
 	region = strings.TrimSpace(region)
 	if region == "" {
 		return "", cloud.Permanentf("spec.region is required to find the %s endpoint", service)
 	}
-	if len(region) > 63 || !regionPattern.MatchString(region) {
+	if !regionName.MatchString(region) {
 		return "", cloud.Permanentf("spec.region %q is not a valid region name", cloud.Excerpt(region, cloud.MaxQuotedRunes))
 	}
-	if u, ok := serviceRegionBaseURLs[service][region]; ok {
+	rule := serviceHostRules[service]
+	if u, ok := rule.regionBaseURLs[region]; ok {
 		return u, nil
 	}
-	svc := hostLabel(service, region)
-	if svc == "" || !regionPattern.MatchString(svc) {
+	label := rule.labelIn(service, region)
+	if label == "" || !labelPattern.MatchString(label) {
 		return "", cloud.Permanentf("unsupported service %q", cloud.Excerpt(string(service), cloud.MaxQuotedRunes))
 	}
-	domain := "myhuaweicloud.com"
-	if strings.HasPrefix(region, "eu-") {
-		domain = "myhuaweicloud.eu"
+	return "https://" + label + "." + region + "." + rule.domainIn(region), nil
+}
+
+// defaultAllows reports whether the normalized base URL is one of
+// service's own API hosts in region (see Resolve).
+func defaultAllows(service cloud.Service, region, base string) bool {
+	rule, ok := serviceHostRules[service]
+	region = strings.TrimSpace(region)
+	if !ok || !regionName.MatchString(region) {
+		return false
 	}
-	if d, ok := regionDomains[region]; ok {
-		domain = d
+	if u, ok := rule.regionBaseURLs[region]; ok && base == u {
+		return true
 	}
-	if d, ok := serviceRegionDomains[service][region]; ok {
-		domain = d
+	// base is normalized: lower case, no userinfo or path, and a port
+	// only when not 443, which then stays glued to the domain and fails.
+	host, ok := strings.CutPrefix(base, "https://")
+	if !ok {
+		return false
 	}
-	return "https://" + svc + "." + region + "." + domain, nil
+	// Labels and regions hold no dot, so this is exactly three parts.
+	label, rest, _ := strings.Cut(host, ".")
+	r, domain, _ := strings.Cut(rest, ".")
+	return r == region && slices.Contains(rule.labels(service), label) && slices.Contains(rule.domains(), domain)
+}
+
+// describeDefaultAllowed says, briefly, which spec.endpoint values the
+// default allows for service in region, for the refusal's message.
+func describeDefaultAllowed(service cloud.Service, region string) string {
+	rule, ok := serviceHostRules[service]
+	if !ok {
+		return fmt.Sprintf("the supported services' own hosts are allowed, and %q is not one", cloud.Excerpt(string(service), cloud.MaxQuotedRunes))
+	}
+	region = strings.TrimSpace(region)
+	if !regionName.MatchString(region) {
+		return fmt.Sprintf("%s's API hosts in spec.region are allowed, and spec.region %q is not a region name", service, cloud.Excerpt(region, cloud.MaxQuotedRunes))
+	}
+	alt := func(s []string) string {
+		if len(s) == 1 {
+			return s[0]
+		}
+		return "{" + strings.Join(s, "|") + "}"
+	}
+	hosts := "https://" + alt(rule.labels(service)) + "." + region + "." + alt(rule.domains())
+	if u, ok := rule.regionBaseURLs[region]; ok {
+		hosts += " or " + u
+	}
+	return fmt.Sprintf("%s's API hosts in %s are allowed: %s", service, region, hosts)
 }
 
 // ParseServiceEndpoint parses a --service-endpoint flag value such as
@@ -253,6 +389,12 @@ func NormalizeBaseURL(s string) (string, error) {
 	}
 	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return "", fmt.Errorf("only scheme://host[:port] is allowed, without path, query or fragment")
+	}
+	if !isASCII(u.Hostname()) {
+		// strings.ToLower maps some (İ, the Kelvin sign) to ASCII letters
+		// and the HTTP client's IDNA others (fullwidth ｅ): a host would
+		// not be what it looks like.
+		return "", fmt.Errorf("host must be ASCII (write an IDN in its xn-- form)")
 	}
 	host := strings.ToLower(u.Hostname())
 	if strings.ContainsAny(host, "*%") {
@@ -333,6 +475,15 @@ func matchEndpointPattern(pattern, base string) bool {
 		return label != host && label != "" && !strings.HasSuffix(label, ".")
 	}
 	return host == ep.host
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func defaultPort(scheme string) string {

@@ -85,6 +85,7 @@ func TestEndpointResolverResolve(t *testing.T) {
 		name     string
 		r        *EndpointResolver
 		service  cloud.Service
+		region   string // "" means cn-north-4
 		spec     string
 		want     string
 		wantErr  string
@@ -96,7 +97,8 @@ func TestEndpointResolverResolve(t *testing.T) {
 		{name: "override other service unaffected", r: &EndpointResolver{Overrides: overrides}, service: cloud.ServiceBCS, want: "https://bcs.cn-north-4.myhuaweicloud.com"},
 		{name: "spec endpoint in default allowlist", r: &EndpointResolver{Overrides: overrides}, service: cloud.ServiceCCE,
 			spec: "https://CCE.cn-north-4.myhuaweicloud.com/", want: "https://cce.cn-north-4.myhuaweicloud.com"},
-		{name: "spec endpoint .eu", r: nil, service: cloud.ServiceCCE, spec: "https://cce.eu-west-101.myhuaweicloud.eu", want: "https://cce.eu-west-101.myhuaweicloud.eu"},
+		{name: "spec endpoint .eu", r: nil, service: cloud.ServiceCCE, region: "eu-west-101", spec: "https://cce.eu-west-101.myhuaweicloud.eu", want: "https://cce.eu-west-101.myhuaweicloud.eu"},
+		{name: "spec endpoint in another region refused", r: nil, service: cloud.ServiceCCE, spec: "https://cce.eu-west-101.myhuaweicloud.eu", wantErr: "not allowed", wantKind: cloud.KindPermanent},
 		{name: "spec endpoint explicit 443", r: nil, service: cloud.ServiceCCE, spec: "https://cce.cn-north-4.myhuaweicloud.com:443", want: "https://cce.cn-north-4.myhuaweicloud.com"},
 		{name: "spec endpoint other port refused", r: nil, service: cloud.ServiceCCE, spec: "https://cce.cn-north-4.myhuaweicloud.com:8443", wantErr: "spec.endpoint", wantKind: cloud.KindPermanent},
 		{name: "spec endpoint http refused by default", r: nil, service: cloud.ServiceCCE, spec: "http://cce.cn-north-4.myhuaweicloud.com", wantErr: "not allowed", wantKind: cloud.KindPermanent},
@@ -122,7 +124,11 @@ func TestEndpointResolverResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.r.Resolve(tt.service, "cn-north-4", tt.spec)
+			region := tt.region
+			if region == "" {
+				region = "cn-north-4"
+			}
+			got, err := tt.r.Resolve(tt.service, region, tt.spec)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || cloud.KindOf(err) != tt.wantKind {
 					t.Fatalf("got %q, %v; want error containing %q of kind %v", got, err, tt.wantErr, tt.wantKind)
