@@ -9,7 +9,6 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
-	"github.com/cloudop/cloudop/internal/cloud/identity"
 )
 
 // PollPolicy decides when an operation is polled next. docs/polling.md
@@ -227,16 +226,12 @@ func (p PollPolicy) afterError(next derivedStatus, err error, interval time.Dura
 		return p.jitter(max(p.AuthRetryInterval, interval)), true
 	case opsv1.ReasonCredentialsInvalid, opsv1.ReasonIdentityInvalid, opsv1.ReasonNotFound:
 		return p.jitter(interval), true
-	case opsv1.ReasonThrottled:
+	case opsv1.ReasonThrottled, opsv1.ReasonIdentityUnavailable:
+		// The service or IAM throttled and said when to come back (an
+		// identity error carries IAM's classified answer as its cause).
 		var ce *cloud.Error
 		if errors.As(err, &ce) && ce.RetryAfter > 0 {
 			return max(ce.RetryAfter, p.backoff(interval, failures)), true
-		}
-	case opsv1.ReasonIdentityUnavailable:
-		// IAM throttled the token exchange and said when to come back.
-		var ie *identity.Error
-		if errors.As(err, &ie) && ie.RetryAfter > 0 {
-			return max(ie.RetryAfter, p.backoff(interval, failures)), true
 		}
 	}
 	return p.jitter(p.backoff(interval, failures)), true

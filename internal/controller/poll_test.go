@@ -46,7 +46,7 @@ func TestNextPoll(t *testing.T) {
 		{name: "transient capped", err: &cloud.Error{Kind: cloud.KindTransient}, failures: 30, want: 10 * time.Minute, wantMore: true},
 		{name: "throttled honours Retry-After", err: &cloud.Error{Kind: cloud.KindThrottled, RetryAfter: 3 * time.Minute}, failures: 1, want: 3 * time.Minute, wantMore: true},
 		{name: "throttled backs off", err: &cloud.Error{Kind: cloud.KindThrottled}, failures: 2, want: time.Minute, wantMore: true},
-		{name: "IAM throttled honours Retry-After", err: &identity.Error{Kind: identity.KindUnavailable, RetryAfter: 3 * time.Minute}, failures: 1, want: 3 * time.Minute, wantMore: true},
+		{name: "IAM throttled honours Retry-After", err: &identity.Error{Kind: identity.KindUnavailable, Err: &cloud.Error{Kind: cloud.KindThrottled, HTTPStatus: 429, RetryAfter: 3 * time.Minute}}, failures: 1, want: 3 * time.Minute, wantMore: true},
 		{name: "IAM unavailable backs off", err: &identity.Error{Kind: identity.KindUnavailable}, failures: 3, want: 2 * time.Minute, wantMore: true},
 		{name: "auth retries slowly", err: &cloud.Error{Kind: cloud.KindAuth}, failures: 1, want: 2 * time.Minute, wantMore: true},
 		{name: "credentials retried at interval", err: &credentialsError{"x"}, failures: 4, want: 30 * time.Second, wantMore: true},

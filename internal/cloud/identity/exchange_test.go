@@ -122,7 +122,7 @@ func TestExchange(t *testing.T) {
 				return
 			}
 			var e *Error
-			if !errors.As(err, &e) || e.Kind != tc.wantKind || !strings.Contains(e.Error(), tc.wantErr) || e.RetryAfter != tc.retryAfter {
+			if !errors.As(err, &e) || e.Kind != tc.wantKind || !strings.Contains(e.Error(), tc.wantErr) || e.RetryAfter() != tc.retryAfter {
 				t.Fatalf("got %#v, want kind %d saying %q (retry after %s)", err, tc.wantKind, tc.wantErr, tc.retryAfter)
 			}
 			for _, secret := range []string{testIDToken, "iam-token", "tmp-secret", "tmp-token"} {
@@ -209,8 +209,8 @@ func FuzzIAMError(f *testing.F) {
 		if !utf8.ValidString(e.Msg) || utf8.RuneCountInString(e.Msg) > 400 {
 			t.Fatalf("message %q", e.Msg)
 		}
-		if e.RetryAfter < 0 || e.RetryAfter > transport.MaxRetryAfter {
-			t.Fatalf("retry after %v", e.RetryAfter)
+		if e.RetryAfter() < 0 || e.RetryAfter() > transport.MaxRetryAfter {
+			t.Fatalf("retry after %v", e.RetryAfter())
 		}
 		if e.Kind == KindRejected && status/100 == 5 {
 			t.Fatalf("a %d is no rejection", status)

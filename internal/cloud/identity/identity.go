@@ -97,13 +97,25 @@ const (
 )
 
 // Error is a failure to obtain credentials. Its message names the
-// ServiceAccount, annotation or IAM answer, never a token or key.
+// ServiceAccount, annotation or IAM answer, never a token or key. An IAM
+// answer's classified *cloud.Error is its cause, so IAM's Retry-After
+// reaches the poll policy the way a service's does; a wait imposed by the
+// manager's own exchange budget wraps cloud.ErrRateLimited, like a
+// request the transport's limiter held back.
 type Error struct {
 	Kind ErrorKind
 	Msg  string
-	// RetryAfter is IAM's requested wait, if any.
-	RetryAfter time.Duration
-	Err        error
+	Err  error
+}
+
+// RetryAfter is the wait the cause asked for (IAM's Retry-After or the
+// exchange budget's), or zero.
+func (e *Error) RetryAfter() time.Duration {
+	var ce *cloud.Error
+	if errors.As(e.Err, &ce) {
+		return ce.RetryAfter
+	}
+	return 0
 }
 
 // Error implements error.
@@ -193,6 +205,9 @@ type entry struct {
 	usableUntil time.Time
 	// exchanged is when the last exchange was attempted (success or not).
 	exchanged time.Time
+	// rejected: the cloud refused these credentials (Forget); they are
+	// replaced once MinExchangeInterval after exchanged has passed.
+	rejected bool
 
 	err     error
 	retryAt time.Time
@@ -219,7 +234,7 @@ func (p *Provider) Credentials(ctx context.Context, namespace, name, region stri
 	now := p.now()
 	old := p.cached(key)
 	switch {
-	case old != nil && old.creds.AccessKey != "" && now.Before(old.refreshAt):
+	case old != nil && old.creds.AccessKey != "" && now.Before(old.refreshAt) && !old.rejected:
 		res.Credentials = old.creds
 		return res, nil
 	case old != nil && old.err != nil && now.Before(old.retryAt):
@@ -230,9 +245,9 @@ func (p *Provider) Credentials(ctx context.Context, namespace, name, region stri
 			return res, nil
 		}
 		return Result{}, old.err
-	case old.valid(now) && now.Sub(old.exchanged) < p.minExchangeInterval():
-		// Marked for refresh (Forget) right after an exchange: keep
-		// these until the interval is over.
+	case old.valid(now) && old.rejected && now.Before(old.refreshAt) && now.Sub(old.exchanged) < p.minExchangeInterval():
+		// Rejected by the cloud (Forget) right after an exchange, and no
+		// refresh due: keep these until the interval is over.
 		res.Credentials = old.creds
 		return res, nil
 	}
@@ -240,7 +255,7 @@ func (p *Provider) Credentials(ctx context.Context, namespace, name, region stri
 		// Shared by every caller: not cancelled when the first one is.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if e := p.cached(key); e != nil && e.creds.AccessKey != "" && p.now().Before(e.refreshAt) {
+		if e := p.cached(key); e != nil && e.creds.AccessKey != "" && p.now().Before(e.refreshAt) && !e.rejected {
 			return e, nil // refreshed by a flight that just ended
 		}
 		return p.refresh(ctx, key)
@@ -297,7 +312,7 @@ func (p *Provider) Forget(key Key) {
 	p.mu.Lock()
 	if e, ok := p.creds[key]; ok {
 		cp := *e
-		cp.refreshAt = time.Time{}
+		cp.rejected = true
 		p.creds[key] = &cp
 	}
 	p.mu.Unlock()
@@ -322,7 +337,8 @@ func (p *Provider) refresh(ctx context.Context, key Key) (*entry, error) {
 			r.CancelAt(now)
 		}
 		exchanges.WithLabelValues(resultRateLimited).Inc()
-		return nil, &Error{Kind: KindUnavailable, Msg: "IAM exchanges are rate-limited by the manager; retrying shortly", RetryAfter: wait}
+		return nil, &Error{Kind: KindUnavailable, Msg: "IAM exchanges are rate-limited by the manager; retrying shortly",
+			Err: &cloud.Error{Kind: cloud.KindThrottled, Message: "IAM exchange budget", RetryAfter: wait, Err: cloud.ErrRateLimited}}
 	}
 	e, err := p.exchange(ctx, key, now)
 	if err != nil {
@@ -365,8 +381,8 @@ func (p *Provider) failureTTL(err error) time.Duration {
 	switch {
 	case e.Kind != KindUnavailable:
 		return positiveOr(p.RejectionTTL, DefaultRejectionTTL)
-	case e.RetryAfter > 0:
-		return min(e.RetryAfter, maxFailureTTL)
+	case e.RetryAfter() > 0:
+		return min(e.RetryAfter(), maxFailureTTL)
 	}
 	return positiveOr(p.FailureTTL, DefaultFailureTTL)
 }
@@ -515,9 +531,9 @@ func statusError(api string, ce *cloud.Error) *Error {
 	text := fmt.Sprintf("IAM %s: %s (HTTP %d)", api, cloud.Excerpt(detail, 300), ce.HTTPStatus)
 	switch ce.Kind {
 	case cloud.KindThrottled:
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("IAM throttled %s (HTTP %d)", api, ce.HTTPStatus), RetryAfter: ce.RetryAfter}
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("IAM throttled %s (HTTP %d)", api, ce.HTTPStatus), Err: ce}
 	case cloud.KindPermanent, cloud.KindAuth, cloud.KindNotFound:
-		return &Error{Kind: KindRejected, Msg: text}
+		return &Error{Kind: KindRejected, Msg: text, Err: ce}
 	}
-	return &Error{Kind: KindUnavailable, Msg: text}
+	return &Error{Kind: KindUnavailable, Msg: text, Err: ce}
 }

@@ -180,7 +180,7 @@ func TestExchangeBudgetSpansServiceAccounts(t *testing.T) {
 		_, err := e.poll(t, a, false)
 		var ie *Error
 		if err != nil {
-			if !errors.As(err, &ie) || ie.Kind != KindUnavailable || ie.RetryAfter <= 0 || !strings.Contains(ie.Msg, "rate-limited") {
+			if !errors.As(err, &ie) || ie.Kind != KindUnavailable || ie.RetryAfter() <= 0 || !strings.Contains(ie.Msg, "rate-limited") {
 				t.Fatalf("%s: %v", a, err)
 			}
 			limited++
