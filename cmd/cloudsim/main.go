@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -37,8 +34,6 @@ func run() error {
 	tlsKey := flag.String("tls-key", "", "TLS key file")
 	seed := flag.Uint64("seed", 0, "seed for probabilistic faults (0: random)")
 	logLevel := flag.String("log-level", "info", "debug logs one line per request; info, warn or error")
-	oidcCA := flag.String("oidc-ca-file", "", "CA bundle trusted when fetching identity providers' discovery documents and JWKS (e.g. the kube-apiserver's CA)")
-	oidcToken := flag.String("oidc-token-file", "", "bearer token sent when fetching discovery documents and JWKS (the kube-apiserver's /openid/v1/jwks needs an authenticated user)")
 	showVersion := flag.Bool("version", false, "print the version and commit, then exit")
 	flag.Parse()
 	if *showVersion {
@@ -69,13 +64,6 @@ func run() error {
 	opts := []cloudsim.Option{cloudsim.WithLogger(logger)}
 	if *seed != 0 {
 		opts = append(opts, cloudsim.WithSeed(*seed))
-	}
-	if *oidcCA != "" || *oidcToken != "" {
-		c, err := oidcClient(*oidcCA, *oidcToken)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, cloudsim.WithOIDCClient(c))
 	}
 	sim, err := cloudsim.New(cfg, opts...)
 	if err != nil {
@@ -125,46 +113,4 @@ func run() error {
 		return err
 	}
 	return nil
-}
-
-// oidcClient is the HTTP client fetching discovery documents and JWKS:
-// trusting caFile (when given) and sending the token in tokenFile (when
-// given), re-read on every request so a rotated token keeps working.
-func oidcClient(caFile, tokenFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("oidc CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("oidc CA %s: no PEM certificate", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	if tokenFile == "" {
-		return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
-	}
-	if _, err := os.ReadFile(tokenFile); err != nil {
-		return nil, fmt.Errorf("oidc token: %w", err)
-	}
-	return &http.Client{Transport: bearer{tr, tokenFile}, Timeout: 10 * time.Second}, nil
-}
-
-// bearer adds the token of a file to each request.
-type bearer struct {
-	next http.RoundTripper
-	file string
-}
-
-// RoundTrip implements http.RoundTripper.
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	tok, err := os.ReadFile(b.file)
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	return b.next.RoundTrip(r)
 }

@@ -239,7 +239,8 @@ type Settings struct {
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 	// TemporaryCredentialLifetime caps the lifetime of temporary
 	// credentials IAM issues; 0 gives what the client asks for (15m when
-	// it names no duration). Tests set a short one.
+	// it names no duration). IAM has no such setting: it is how tests get
+	// credentials shorter than the 900 s a request must ask for at least.
 	TemporaryCredentialLifetime Duration `json:"temporaryCredentialLifetime,omitzero"`
 	// IAMFaults apply to the IAM endpoints (latency, throttle, error500,
 	// reset, unauthorized).

@@ -153,7 +153,9 @@ func New(cfg Config, opts ...Option) (*Simulator, error) {
 	s.bcsNotFound = st.BCSNotFound
 	s.global.set(st.Faults)
 	s.counts.init()
-	s.iam.init(cfg.IdentityProviders, st.TemporaryCredentialLifetime.Duration, st.IAMFaults)
+	if err := s.iam.init(cfg.IdentityProviders, st.TemporaryCredentialLifetime.Duration, st.IAMFaults); err != nil {
+		return nil, err
+	}
 	s.reqPrefix = fmt.Sprintf("%016x", uint64(s.now().UnixNano()))
 	for _, a := range cfg.Accounts {
 		if err := s.AddAccount(a); err != nil {

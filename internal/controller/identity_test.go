@@ -17,7 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -42,6 +42,9 @@ type identityEnv struct {
 	tokens   *countingTokens
 	captured *captureTransport
 	provider *identity.Provider
+	// issuer and signingKey are the API server's service-account issuer
+	// and its JWKS, uploaded to cloudsim's identity provider.
+	issuer, signingKey string
 }
 
 // newIdentityEnv starts cloudsim with team-a's account and an identity
@@ -49,36 +52,56 @@ type identityEnv struct {
 func newIdentityEnv(t *testing.T, lifetime time.Duration) *identityEnv {
 	t.Helper()
 	g := NewWithT(t)
-	httpClient, err := rest.HTTPClientFor(restConfig)
-	g.Expect(err).NotTo(HaveOccurred())
 	sim, err := cloudsim.New(cloudsim.Config{
 		Accounts: []cloudsim.Account{{AccessKey: teamAccessKey, SecretKey: "team-a-secret", ProjectIDs: []string{teamProject}}},
 		Settings: cloudsim.Settings{TemporaryCredentialLifetime: cloudsim.D(lifetime), StepDuration: cloudsim.D(time.Hour)},
-	}, cloudsim.WithOIDCClient(httpClient))
+	})
 	g.Expect(err).NotTo(HaveOccurred())
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	env := &identityEnv{sim: sim, srv: srv, tokens: &countingTokens{c: k8s}, captured: &captureTransport{next: http.DefaultTransport}}
+	env.issuer, env.signingKey = readIssuer(t)
 	env.provider = &identity.Provider{
 		Reader:            k8s,
 		Tokens:            env.tokens,
 		Exchanger:         &identity.Exchanger{Endpoint: srv.URL, Client: &http.Client{Transport: env.captured}},
 		Audience:          identityAudience,
 		ServiceAccountTTL: -1,
+		// These tests time refreshes of 6 s credentials against the
+		// reconciler; the exchange budget (at most one replacement per
+		// minute, failures replayed for seconds) would hide them, and is
+		// the subject of the identity package's own tests.
+		MinExchangeInterval: time.Millisecond,
+		FailureTTL:          time.Millisecond,
 	}
 	return env
 }
 
-// issuer is the envtest API server's service-account issuer.
-func issuer() string { return strings.TrimSuffix(restConfig.Host, "/") + "/" }
+// readIssuer reads the envtest API server's service-account issuer and
+// its public keys, as an admin does before creating IAM's identity
+// provider (IAM never fetches them itself).
+func readIssuer(t *testing.T) (issuer, jwks string) {
+	t.Helper()
+	g := NewWithT(t)
+	dc, err := discovery.NewDiscoveryClientForConfig(restConfig)
+	g.Expect(err).NotTo(HaveOccurred())
+	raw, err := dc.RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	g.Expect(json.Unmarshal(raw, &doc)).To(Succeed())
+	g.Expect(doc.Issuer).NotTo(BeEmpty())
+	keys, err := dc.RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	return doc.Issuer, string(keys)
+}
 
-// trust registers the identity provider mapping the given subjects to
-// team-a's account.
+// trust registers the identity provider, with the API server's keys
+// uploaded, mapping the given subjects to team-a's account.
 func (e *identityEnv) trust(t *testing.T, subjects ...string) {
 	t.Helper()
-	// The discovery document's jwks_uri names the API server's advertised
-	// address, which envtest does not listen on.
-	idp := cloudsim.IdentityProvider{ID: identityIdp, Issuer: issuer(), Audience: identityAudience, JWKSURL: issuer() + "openid/v1/jwks"}
+	idp := cloudsim.IdentityProvider{ID: identityIdp, Issuer: e.issuer, Audience: identityAudience, SigningKey: e.signingKey}
 	for _, s := range subjects {
 		idp.Mappings = append(idp.Mappings, cloudsim.IdentityMapping{Subject: s, AccessKey: teamAccessKey})
 	}

@@ -60,8 +60,13 @@ type Environment struct {
 	// Kubectl is the path of the built kubectl.
 	Kubectl string
 
+	// identityMu guards the identity provider ApplyIdentity builds up:
+	// the subjects mapped so far and the control plane's issuer and keys
+	// (read once).
 	identityMu       sync.Mutex
 	identitySubjects []string
+	issuerURL        string
+	signingKey       string
 
 	env        *envtest.Environment
 	simServer  *http.Server
@@ -105,13 +110,9 @@ func Start(ctx context.Context, simConfig cloudsim.Config, o Options) (_ *Enviro
 		return nil, err
 	}
 
-	// cloudsim plays IAM too: it verifies ServiceAccount tokens against
-	// this control plane's discovery document and keys.
-	oidcClient, err := rest.HTTPClientFor(e.RestConfig)
-	if err != nil {
-		return nil, err
-	}
-	if e.Sim, err = cloudsim.New(simConfig, cloudsim.WithOIDCClient(oidcClient)); err != nil {
+	// cloudsim plays IAM too: ApplyIdentity uploads this control plane's
+	// issuer and keys to its identity provider.
+	if e.Sim, err = cloudsim.New(simConfig); err != nil {
 		return nil, fmt.Errorf("cloudsim: %w", err)
 	}
 	listener, err := net.Listen("tcp", "127.0.0.1:0")

@@ -6,16 +6,20 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/demo"
 )
 
 // TestWorkloadIdentityEndToEnd: the manager, as the demo runs it, tracks
 // an operation signed by its namespace's ServiceAccount through cloudsim's
-// IAM (which verifies the token against the control plane's keys); a
-// namespace IAM maps to nothing gets IdentityRejected and no call; no
-// token or key issued along the way shows in status, events, logs or
-// metrics.
+// IAM (which verifies the token against the control plane's keys,
+// uploaded once as to IAM); a namespace IAM maps to nothing gets
+// IdentityRejected and no call; no token or key issued along the way
+// shows in status, events, logs or metrics. Both namespaces are labelled
+// as opted in, as an install's admission policy requires.
 func TestWorkloadIdentityEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	teamA, teamB := newNamespace(t), newNamespace(t)
@@ -24,6 +28,15 @@ func TestWorkloadIdentityEndToEnd(t *testing.T) {
 	}
 	if err := env.ApplyIdentity(ctx, teamB, accessKey, project, false); err != nil {
 		t.Fatal(err)
+	}
+	for _, ns := range []string{teamA, teamB} {
+		var got corev1.Namespace
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: ns}, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Labels[opsv1.LabelWorkloadIdentity] != opsv1.LabelWorkloadIdentityEnabled {
+			t.Errorf("namespace %s labels %v: want %s=%s", ns, got.Labels, opsv1.LabelWorkloadIdentity, opsv1.LabelWorkloadIdentityEnabled)
+		}
 	}
 	eventually(t, 90*time.Second, "team-a Succeeded", func() (bool, string) {
 		o := get(t, teamA, demo.IdentityOperation)

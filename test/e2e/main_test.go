@@ -37,8 +37,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	// Debug logs, so the leak test sees everything the manager would log.
-	ctrl.SetLogger(zap.New(zap.WriteTo(managerLog), zap.UseDevMode(false), zap.Level(zapcore.DebugLevel)))
+	// The highest verbosity (V10: client-go dumps whole request and
+	// response bodies), so the leak checks see everything the manager
+	// could ever log.
+	ctrl.SetLogger(zap.New(zap.WriteTo(managerLog), zap.UseDevMode(false), zap.Level(zapcore.Level(-maxVerbosity))))
 	var err error
 	if files, err = demo.LoadFiles(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -51,6 +53,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if code == 0 {
+		// Every secret of the whole run, in everything it wrote.
+		if err := leakSweep(); err != nil {
+			fmt.Fprintln(os.Stderr, "leak sweep:", err)
+			code = 1
+		}
+	}
 	env.Stop()
 	_ = os.RemoveAll(workDir)
 	os.Exit(code)
