@@ -136,9 +136,9 @@ func TestClassicJobsOverTime(t *testing.T) {
 		percent  float64
 	}{
 		{2 * time.Second, "INIT", [2]string{"INIT", "INIT"}, [2]bool{false, false}, -1, 0},
-		{10 * time.Second, "RUNNING", [2]string{"RUNNING", "INIT"}, [2]bool{true, false}, -1, 25},
-		{20 * time.Second, "RUNNING", [2]string{"SUCCESS", "RUNNING"}, [2]bool{true, true}, -1, 75},
-		{30 * time.Second, "SUCCESS", [2]string{"SUCCESS", "SUCCESS"}, [2]bool{true, true}, 25 * time.Second, 100},
+		{10 * time.Second, "RUNNING", [2]string{"RUNNING", "INIT"}, [2]bool{true, false}, -1, 0.25},
+		{20 * time.Second, "RUNNING", [2]string{"SUCCESS", "RUNNING"}, [2]bool{true, true}, -1, 0.75},
+		{30 * time.Second, "SUCCESS", [2]string{"SUCCESS", "SUCCESS"}, [2]bool{true, true}, 25 * time.Second, 1},
 	}
 	for _, c := range classicJobCases {
 		for _, st := range steps {

@@ -566,9 +566,9 @@ func (rc *renderCtx) classicJob() classicJob {
 	}
 	switch sp.Service {
 	case IMS:
-		// A percentage: the one published example (0.24) does not settle
-		// the scale, and cloudop reads a percentage.
-		pct := math.Floor(sn.progress * 100)
+		// A fraction of 1, as IMS's documented examples show it (0.20,
+		// 0.24, and 1 for a finished job), in whole hundredths.
+		pct := math.Floor(sn.progress*100) / 100
 		job.Entities.ProcessPercent = &pct
 		job.Entities.SubJobsResult, job.Entities.SubJobsList = subs, ids
 	case ECS, BMS:

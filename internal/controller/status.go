@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -171,7 +172,12 @@ func phaseMessage(op *cloud.Operation) string {
 	case cloud.PhaseCancelled:
 		msg = "operation was cancelled"
 	default:
-		msg = fmt.Sprintf("service reported unknown status %q", op.ServiceStatus)
+		// A missing status word says "(missing)", as docs/services.md
+		// promises, not an empty quote.
+		msg = "service reported unknown status (missing)"
+		if w := strings.TrimSpace(op.ServiceStatus); w != "" {
+			msg = fmt.Sprintf("service reported unknown status %q", w)
+		}
 	}
 	// The step says where a running operation is, or where a failed one
 	// stopped; after success or cancellation it adds nothing.

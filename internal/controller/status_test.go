@@ -234,3 +234,21 @@ func TestMergeResources(t *testing.T) {
 		})
 	}
 }
+
+// TestPhaseMessageUnknownStatus: the Ready message quotes an unmapped
+// status word, and says "(missing)" when the service sent none (EVS
+// failures with only an error object).
+func TestPhaseMessageUnknownStatus(t *testing.T) {
+	for _, tc := range []struct {
+		word, want string
+	}{
+		{"paused", `service reported unknown status "paused"`},
+		{"", "service reported unknown status (missing)"},
+		{"  ", "service reported unknown status (missing)"},
+	} {
+		got := phaseMessage(&cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: tc.word, Message: "EVS.9999: XXXX"})
+		if want := tc.want + ": EVS.9999: XXXX"; got != want {
+			t.Errorf("word %q: %q, want %q", tc.word, got, want)
+		}
+	}
+}

@@ -17,6 +17,14 @@ var JobPhases = cloud.StatusTable{
 	"Failed":       cloud.PhaseFailed,
 }
 
+// maxUnfinishedJobPercent is the most a job that is not terminal shows.
+// CCE completes a job only after all its sub-jobs (the SDK's JobSpec) and
+// may list more sub-jobs as the job goes on, so every listed sub-job
+// having succeeded does not make the job done. 99 keeps the share of
+// sub-jobs done as it is until then, rather than guessing how many are
+// still to come.
+const maxUnfinishedJobPercent = 99
+
 // job is a ShowJob answer; each of its sub-jobs is a full job again.
 type job struct {
 	Metadata metadata `json:"metadata"`
@@ -81,8 +89,12 @@ func ParseJob(body []byte) (*cloud.Operation, error) {
 	}
 
 	op.Progress = cloud.PercentOf(done, len(steps))
-	if op.Progress == nil && op.Phase == cloud.PhaseSucceeded {
+	switch {
+	case op.Phase == cloud.PhaseSucceeded:
+		// Success is the job's own word that it is complete.
 		op.Progress = cloud.PercentOf(1, 1)
+	case !op.Phase.IsTerminal() && op.Progress != nil && *op.Progress > maxUnfinishedJobPercent:
+		*op.Progress = maxUnfinishedJobPercent
 	}
 	op.CurrentStep = cloud.CurrentStepOf(steps)
 	op.StartTime = parseTime(string(j.Metadata.CreationTimestamp))

@@ -62,6 +62,21 @@ var jobFixtures = []struct {
 		StartTime: at("2024-05-14 09:30:00.000412957 +0000 UTC"), CompletionTime: at("2024-05-14 09:30:02.119384206 +0000 UTC"),
 		Resources: []cloud.Resource{res("cluster", fixtureCluster), res("nodepool", "c3d4e5f6-12ab-11ef-9c3d-0255ac100f02")},
 	}},
+	// The documented example (one trailing comma removed, see
+	// testdata/README.md): Running with both listed sub-jobs done is 99 %,
+	// not 100 %.
+	{"doc_cce_show_job_running_no_trailing_comma.json", &cloud.Operation{
+		Phase: cloud.PhaseRunning, ServiceStatus: "Running", Progress: pct(99),
+		StartTime: at("2020-02-02 08:12:40.672772389 +0000 UTC"),
+		Steps: []cloud.Step{
+			{Name: "InstallMaster", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success",
+				StartTime: at("2020-02-02 03:52:34.615819618 +0000 UTC"), CompletionTime: at("2020-02-02 04:05:29.196243031 +0000 UTC")},
+			{Name: "CreatePSMCert", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success",
+				StartTime: at("2020-02-02 03:52:33.859150791 +0000 UTC"), CompletionTime: at("2020-02-02 03:52:34.615655429 +0000 UTC")},
+		},
+		Resources: []cloud.Resource{res("cluster", "4d1ecb2c-229a-11e8-9c75-0255ac100ceb"), res("cluster", "6f4dcb2c-229a-11e8-9c75-0255ac100ceb"),
+			res("cluster", "fcc72de0-9606-11e8-baa8-0255ac10215d"), res("resource", "fd3b4ac0-9606-11e8-baa8-0255ac10215d")},
+	}},
 }
 
 // TestParseJob: the fixtures, then answers written inline for the rules
@@ -101,12 +116,39 @@ func TestParseJob(t *testing.T) {
 				Resources: []cloud.Resource{res("nodepool", "p1"), res("node", "n1"), res("resource", "v1")}},
 		},
 		{
+			Name: "Initializing with every listed sub-job done: capped at 99",
+			Body: `{"spec":{"subJobs":[{"status":{"phase":"Success"}}]},"status":{"phase":"Initializing"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhasePending, ServiceStatus: "Initializing", Progress: pct(99),
+				Steps: []cloud.Step{{Name: "sub-job-1", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success"}}},
+		},
+		{
+			Name: "unknown job word with every listed sub-job done: capped at 99",
+			Body: `{"spec":{"subJobs":[{"status":{"phase":"Success"}}]},"status":{"phase":"Paused"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: "Paused", Progress: pct(99), UnknownStatuses: []string{"Paused"},
+				Steps: []cloud.Step{{Name: "sub-job-1", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success"}}},
+		},
+		{
+			Name: "Success is 100 even with a sub-job not marked done",
+			Body: `{"spec":{"subJobs":[{"status":{"phase":"Success"}},{"metadata":{"uid":"u2"},"status":{}}]},"status":{"phase":"Success"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseSucceeded, ServiceStatus: "Success", Progress: pct(100), CurrentStep: "u2",
+				Steps: []cloud.Step{{Name: "sub-job-1", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success"}, {Name: "u2", Phase: cloud.PhasePending}}},
+		},
+		{
+			Name: "Failed after every sub-job succeeded keeps the count: the cap is for unfinished jobs",
+			Body: `{"spec":{"subJobs":[{"status":{"phase":"Success"}}]},"status":{"phase":"Failed","reason":"post-check failed"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "Failed", Progress: pct(100), Message: "post-check failed",
+				Steps: []cloud.Step{{Name: "sub-job-1", Phase: cloud.PhaseSucceeded, ServiceStatus: "Success"}}},
+		},
+		{
 			Name: "missing phase",
 			Body: `{"metadata":{"updateTimestamp":"garbage"},"status":{"reason":"?"}}`,
 			Want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"}, Message: "?"},
 		},
 	}...))
-	for _, body := range []string{``, `null`, `{"status":"broken"}`, `{"spec":[]}`} {
+	// The documented example as published is not JSON (a comma after the
+	// subJobs list): like any broken body, a transient error.
+	documented := string(read(t, "doc_cce_show_job_running.json"))
+	for _, body := range []string{``, `null`, `{"status":"broken"}`, `{"spec":[]}`, documented} {
 		if _, err := ParseJob([]byte(body)); err == nil || cloud.KindOf(err) != cloud.KindTransient {
 			t.Errorf("ParseJob(%q): want a transient error, got %v", body, err)
 		}
@@ -191,6 +233,8 @@ func FuzzParseJob(f *testing.F) {
 		f.Add(read(f, fx.file))
 	}
 	f.Add([]byte(`{"spec":{"subJobs":[{"spec":{"subJobs":[{"spec":{"subJobs":[{}]}}]}}]},"status":{"phase":"Success"}}`))
+	f.Add(read(f, "doc_cce_show_job_running.json"))
+	f.Add([]byte(`{"spec":{"subJobs":[{"status":{"phase":"Success"}},{"status":{"phase":"Success"}}]},"status":{"phase":"Running"}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if op, err := ParseJob(body); err == nil {
 			adaptertest.CheckInvariants(t, op)

@@ -5,11 +5,13 @@
 // answers share one shape (status, job_type, begin_time, end_time,
 // error_code, fail_reason, entities with sub-jobs), so one Adapter serves
 // them all; where they differ (IMS's sub_jobs_result and process_percent,
-// each service's entity IDs) Parse reads the union.
+// EVS's error object, each service's entity IDs) Parse reads the union.
 package classicjob
 
 import (
+	"bytes"
 	"context"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,9 +52,29 @@ type job struct {
 	ErrorCode  flex.String `json:"error_code"`
 	FailReason flex.String `json:"fail_reason"`
 	// Code and Message (ECS, BMS) describe an error of the query itself.
-	Code     flex.String `json:"code"`
-	Message  flex.String `json:"message"`
-	Entities entities    `json:"entities"`
+	Code    flex.String `json:"code"`
+	Message flex.String `json:"message"`
+	// Error is the same for EVS, whose reference nests it: "error":
+	// {"message", "code"} (not in the SDK's EVS model).
+	Error    apiError `json:"error"`
+	Entities entities `json:"entities"`
+}
+
+// apiError is EVS's error object. A bare string there is kept as the
+// message, anything else that is not an object is ignored.
+type apiError struct {
+	Code    flex.String `json:"code"`
+	Message flex.String `json:"message"`
+}
+
+// UnmarshalJSON reads an error object leniently; it never fails.
+func (e *apiError) UnmarshalJSON(data []byte) error {
+	type plain apiError
+	if d := bytes.TrimSpace(data); len(d) > 0 && d[0] == '"' {
+		*e = apiError{}
+		return e.Message.UnmarshalJSON(d)
+	}
+	return flex.Object(data, (*plain)(e))
 }
 
 // entities is the union of the services' entities objects.
@@ -69,13 +91,15 @@ type entities struct {
 
 	// ErrorcodeMessage is an ECS sub-job's failure detail.
 	ErrorcodeMessage flex.String `json:"errorcode_message"`
-	// IMS: failure details, the task in progress, the progress.
+	// IMS: failure details, the task in progress, the progress (a
+	// float64 in the SDK; see imsPercent), kept as text to read it as a
+	// number whether it comes as one or as a string.
 	ErrorCode         flex.String `json:"error_code"`
 	Error             flex.String `json:"error"`
 	AdditionErrorCode flex.String `json:"addition_error_code"`
 	AdditionErrorMsg  flex.String `json:"addition_error_msg"`
 	CurrentTask       flex.String `json:"current_task"`
-	ProcessPercent    flex.Int    `json:"process_percent"`
+	ProcessPercent    flex.String `json:"process_percent"`
 
 	SubJobsTotal flex.Int       `json:"sub_jobs_total"`
 	SubJobs      flex.List[job] `json:"sub_jobs"`
@@ -169,13 +193,16 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		// as not done.
 		total = int(e.SubJobsTotal.Value)
 	}
-	switch {
-	case e.ProcessPercent.Valid:
-		op.Progress = cloud.ClampPercent(float64(e.ProcessPercent.Value))
-	case total > 0:
-		op.Progress = cloud.PercentOf(done, total)
+	// A finished job is 100 % whatever else it says: IMS's documented
+	// SUCCESS example still carries the process_percent of its first task
+	// (0.20), and a count of sub-jobs may lag behind the job's status.
+	switch pct := imsPercent(string(e.ProcessPercent)); {
 	case op.Phase == cloud.PhaseSucceeded:
 		op.Progress = cloud.PercentOf(1, 1)
+	case pct != nil:
+		op.Progress = pct
+	case total > 0:
+		op.Progress = cloud.PercentOf(done, total)
 	}
 
 	op.CurrentStep = cloud.CurrentStepOf(steps)
@@ -190,7 +217,8 @@ func Parse(body []byte) (*cloud.Operation, error) {
 		codeText(j.ErrorCode, j.FailReason),
 		codeText(e.ErrorCode, e.Error),
 		codeText(e.AdditionErrorCode, e.AdditionErrorMsg),
-		codeText(j.Code, j.Message)))
+		codeText(j.Code, j.Message),
+		codeText(j.Error.Code, j.Error.Message)))
 	if op.Message == "" && op.Phase == cloud.PhaseFailed {
 		op.Message = cloud.FailureMessage(steps)
 	}
@@ -251,6 +279,25 @@ func addResources(op *cloud.Operation, e *entities) {
 	for _, r := range e.resources() {
 		op.AddResource(r.Type, r.ID)
 	}
+}
+
+// imsPercent reads IMS's process_percent. The SDK types it float64 and the
+// references' examples are fractions of 1 (0.20 and 0.24 next to the task
+// in progress, 1 for a finished job), so a value from 0 to 1 is scaled to
+// 0..100. A
+// value above 1 cannot be a fraction and is read as a percentage, bounded
+// to 100 (no service documents one; the adapter read percentages before).
+// The fraction is dropped after rounding away float noise (0.29 × 100 is
+// 28.999…). Empty or unreadable text is nil: no progress known.
+func imsPercent(s string) *int32 {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	if v >= 0 && v <= 1 {
+		v = math.Round(v*100*1e6) / 1e6
+	}
+	return cloud.ClampPercent(v)
 }
 
 // codeText is "code: text", or whichever of them is set.

@@ -92,6 +92,18 @@ var fixtures = []struct {
 		Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100),
 		StartTime: at("2024-05-14T12:30:05.112Z"), CompletionTime: at("2024-05-14T12:30:07.480Z"),
 	}},
+	// The documented IMS example: SUCCESS with process_percent 0.20 (a
+	// fraction, and stale): 100 %, not 20 % nor 0 %.
+	{cloud.ServiceIMS, "doc_ims_show_job_success.json", &cloud.Operation{
+		Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100),
+		StartTime: at("2015-06-04T18:11:06.586Z"),
+		Resources: []cloud.Resource{res("image", "e9e91bff-14b6-4a0b-8377-4ed0813e3360"), res("image", "49e9447f-7dff-41e0-8036-f66fe5488c8b")},
+	}},
+	// The documented EVS error answer: no status, the error object's
+	// code and message as the message.
+	{cloud.ServiceEVS, "doc_evs_show_job_error.json", &cloud.Operation{
+		Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"}, Message: "XXX: XXXX",
+	}},
 }
 
 // TestParse: the fixtures, then answers written inline for the rules they
@@ -141,6 +153,65 @@ func TestParse(t *testing.T) {
 				CurrentStep: "ImportImageTask:ObtainImageInfoTask",
 				Message:     "IMG.0001: import failed; IMG.0102: the image file is not valid",
 				Resources:   []cloud.Resource{res("image", "i1")}},
+		},
+		{
+			Name: "IMS process_percent is a fraction of 1 while running (0.24, the progress query's documented value)",
+			Body: `{"status":"RUNNING","entities":{"process_percent":0.24,"current_task":"ImportImageTask:ObtainImageInfoTask"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(24),
+				CurrentStep: "ImportImageTask:ObtainImageInfoTask"},
+		},
+		{
+			Name: "IMS fraction without float noise (0.29 is 29, not 28)",
+			Body: `{"status":"RUNNING","entities":{"process_percent":0.29}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(29)},
+		},
+		{
+			Name: "IMS fraction 1 is 100, as a string too",
+			Body: `{"status":"RUNNING","entities":{"process_percent":"1"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(100)},
+		},
+		{
+			Name: "IMS process_percent below 0 is 0, and still wins over the sub-jobs' count",
+			Body: `{"status":"FAIL","entities":{"process_percent":-0.5,"sub_jobs_result":[{"status":"SUCCESS","job_id":"j1"},{"status":"FAIL","job_id":"j2"}]}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Progress: pct(0), CurrentStep: "j2",
+				Message: "j2 failed",
+				Steps: []cloud.Step{{Name: "j1", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS"},
+					{Name: "j2", Phase: cloud.PhaseFailed, ServiceStatus: "FAIL"}}},
+		},
+		{
+			Name: "IMS unreadable process_percent falls back to the sub-jobs",
+			Body: `{"status":"RUNNING","entities":{"process_percent":"N/A","sub_jobs_result":[{"status":"SUCCESS","job_id":"j1"},{"status":"RUNNING","job_id":"j2"}]}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING", Progress: pct(50), CurrentStep: "j2",
+				Steps: []cloud.Step{{Name: "j1", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS"},
+					{Name: "j2", Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING"}}},
+		},
+		{
+			Name: "SUCCESS is 100 even when sub_jobs_total says more are to come",
+			Body: `{"status":"SUCCESS","entities":{"sub_jobs_total":4,"sub_jobs":[{"status":"SUCCESS","job_id":"j1"}]}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS", Progress: pct(100),
+				Steps: []cloud.Step{{Name: "j1", Phase: cloud.PhaseSucceeded, ServiceStatus: "SUCCESS"}}},
+		},
+		{
+			Name: "EVS failed job: its reason and the error object, each once",
+			Body: `{"status":"FAIL","job_type":"extendVolume","error_code":"EVS.2024","fail_reason":"quota exceeded",
+				"error":{"message":"quota exceeded","code":"EVS.2024"},"entities":{"volume_id":"v1"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Message: "EVS.2024: quota exceeded",
+				Resources: []cloud.Resource{res("volume", "v1")}},
+		},
+		{
+			Name: "EVS error object with only a code",
+			Body: `{"status":"FAIL","error":{"code":"EVS.5400"}}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseFailed, ServiceStatus: "FAIL", Message: "EVS.5400"},
+		},
+		{
+			Name: "EVS error as a bare string",
+			Body: `{"error":"the job does not exist"}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"}, Message: "the job does not exist"},
+		},
+		{
+			Name: "EVS error of an odd shape is ignored",
+			Body: `{"status":"RUNNING","error":[{"code":"x"}]}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseRunning, ServiceStatus: "RUNNING"},
 		},
 		{
 			Name: "failed without a reason names the failed sub-job",
@@ -263,6 +334,8 @@ func FuzzParse(f *testing.F) {
 		f.Add(adaptertest.Read(f, fx.file))
 	}
 	f.Add([]byte(`{"status":"RUNNING","entities":{"sub_jobs_total":"9e18","process_percent":-1e300,"sub_jobs":[{"entities":{"sub_jobs":[{"entities":{"sub_jobs":[{}]}}]}}]}}`))
+	f.Add([]byte(`{"status":"RUNNING","error":{"code":7,"message":null},"entities":{"process_percent":"0.999999999"}}`))
+	f.Add([]byte(`{"error":"x","entities":{"process_percent":1e400}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if op, err := Parse(body); err == nil {
 			adaptertest.CheckInvariants(t, op)
