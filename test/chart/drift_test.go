@@ -12,8 +12,9 @@ import (
 // TestChartMatchesKustomize renders the chart with its defaults and
 // config/default with kubectl kustomize and compares what the two installs
 // must agree on: every kustomize object exists in the chart, the CRDs are
-// identical, the RBAC rules equal, and the manager Deployment runs with the
-// same args, ports, resources and security contexts.
+// identical, the RBAC rules and the token admission policy equal, and the
+// manager Deployment runs with the same args, ports, resources and security
+// contexts.
 func TestChartMatchesKustomize(t *testing.T) {
 	needHelm(t)
 	if kubectl == "" {
@@ -27,6 +28,7 @@ func TestChartMatchesKustomize(t *testing.T) {
 	chart := decode(t, render(t, release, namespace, valuesFile("default")))
 
 	for _, k := range kustomized {
+		checkScope(t, k)
 		if k.GetKind() == "Namespace" {
 			continue // helm install --create-namespace, not the chart, makes it
 		}
@@ -55,6 +57,27 @@ func TestChartMatchesKustomize(t *testing.T) {
 	}
 }
 
+// checkScope: a namespaced object of config/default lives in
+// cloudop-system and a cluster-scoped one has no namespace, as the API
+// server's discovery says, since config/default sets no namespace of its
+// own (kustomize would wrongly give one to a ValidatingAdmissionPolicy).
+func checkScope(t *testing.T, obj *unstructured.Unstructured) {
+	t.Helper()
+	gvk := obj.GroupVersionKind()
+	namespaced, err := kube.IsObjectNamespaced(obj)
+	if err != nil {
+		t.Errorf("%s %s: the API server does not know its kind: %v", gvk.Kind, obj.GetName(), err)
+		return
+	}
+	want := ""
+	if namespaced {
+		want = namespace
+	}
+	if obj.GetNamespace() != want {
+		t.Errorf("config/default renders %s %s in namespace %q, want %q", gvk.Kind, obj.GetName(), obj.GetNamespace(), want)
+	}
+}
+
 // comparedFields are the fields of each kind that must be equal in both.
 var comparedFields = map[string][][]string{
 	"CustomResourceDefinition": {{"spec"}},
@@ -65,6 +88,9 @@ var comparedFields = map[string][][]string{
 	"ServiceAccount":           {},
 	"Service":                  {{"spec", "ports"}, {"spec", "type"}},
 	"Deployment":               {{"spec", "replicas"}, {"spec", "template", "spec", "serviceAccountName"}},
+	// The token policy: the same user name, audience and limits in both.
+	"ValidatingAdmissionPolicy":        {{"spec"}},
+	"ValidatingAdmissionPolicyBinding": {{"spec"}},
 }
 
 // compareManager compares the manager containers and pod security context.

@@ -150,9 +150,10 @@ func TestClusterWideInstall(t *testing.T) {
 }
 
 // TestNamespacedInstall: with watchNamespaces [team-a] the manager's
-// ServiceAccount can read nothing outside team-a, tracks team-a's
-// operation and never touches team-b's; uninstalling with crds.keep false
-// removes the CRD too.
+// ServiceAccount can read nothing and mint no token outside team-a (no
+// ClusterRole grants Secrets, CloudOperations or ServiceAccounts), tracks
+// team-a's operation and never touches team-b's; uninstalling with
+// crds.keep false removes the CRD too.
 func TestNamespacedInstall(t *testing.T) {
 	simURL, sim := setUpContainers(t)
 	createNamespace(t, "team-a")
@@ -168,7 +169,7 @@ func TestNamespacedInstall(t *testing.T) {
 				continue
 			}
 			for _, rule := range objs["rules"].([]any) {
-				if r := fmt.Sprint(rule); strings.Contains(r, "secrets") || strings.Contains(r, "cloudoperations") {
+				if r := fmt.Sprint(rule); strings.Contains(r, "secrets") || strings.Contains(r, "cloudoperations") || strings.Contains(r, "serviceaccounts") {
 					t.Errorf("namespaced install renders ClusterRole %v granting %s", objs["metadata"].(map[string]any)["name"], r)
 				}
 			}
@@ -186,6 +187,11 @@ func TestNamespacedInstall(t *testing.T) {
 			{"create", "events", "", "team-b", "no"},
 			{"get", "secrets", "", "kube-system", "no"},
 			{"get", "secrets", "", releaseNamespace, "no"},
+			// Token rights stay in team-a's Role; TestTokenRequests shows
+			// what the admission policy adds.
+			{"create", "serviceaccounts", "token", "team-a", "yes"},
+			{"create", "serviceaccounts", "token", "team-b", "no"},
+			{"create", "serviceaccounts", "token", "kube-system", "no"},
 		} {
 			args := []string{"auth", "can-i", tc.verb, tc.resource, "--namespace", tc.namespace, "--as", as}
 			if tc.subresource != "" {
