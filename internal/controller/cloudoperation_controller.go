@@ -133,6 +133,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 
 	obs := r.observe(ctx, obj)
+	obs.pollRequest = pollRequest
 	if cloud.IsRateLimited(obs.err) {
 		// Nothing was sent: our own token bucket deferred the call. Not a
 		// failure, nothing to report; try again when a token is due.
@@ -143,7 +144,6 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		log.FromContext(ctx).V(1).Info("observation failed", "kind", cloud.KindOf(obs.err).String(), "error", obs.err.Error(), "failures", failures)
 	}
 	next := computeStatus(obj, obs)
-	next.status.LastHandledPollRequest = pollRequest
 
 	// Announce, then write: a kill in between announces the same
 	// transition again after the restart, which the recorder turns into a

@@ -26,6 +26,9 @@ type observation struct {
 	err error
 	// now is the time of the observation.
 	now time.Time
+	// pollRequest is the requested-poll annotation this poll answers; the
+	// status records it as handled.
+	pollRequest string
 }
 
 // derivedStatus is what computeStatus decided from one observation.
@@ -53,10 +56,7 @@ func (o observation) unknownWords() []string {
 func initialStatus(obj *opsv1.CloudOperation) opsv1.CloudOperationStatus {
 	st := *obj.Status.DeepCopy()
 	st.ObservedGeneration = obj.Generation
-	msg := "waiting for the first poll of the operation"
-	setCondition(&st, obj.Generation, opsv1.ConditionReconciling, metav1.ConditionTrue, opsv1.ReasonProgressing, msg)
-	setCondition(&st, obj.Generation, opsv1.ConditionReady, metav1.ConditionFalse, opsv1.ReasonProgressing, msg)
-	setCondition(&st, obj.Generation, opsv1.ConditionSucceeded, metav1.ConditionUnknown, opsv1.ReasonProgressing, msg)
+	setConditions(&st, obj.Generation, conditionsByReason[opsv1.ReasonProgressing], opsv1.ReasonProgressing, "waiting for the first poll of the operation")
 	return st
 }
 
@@ -75,6 +75,7 @@ func computeStatus(obj *opsv1.CloudOperation, obs observation) derivedStatus {
 	st := *obj.Status.DeepCopy()
 	gen := obj.Generation
 	st.ObservedGeneration = gen
+	st.LastHandledPollRequest = obs.pollRequest
 
 	if obs.err != nil {
 		reason, stalled := errorReason(obj, obs)
@@ -120,38 +121,101 @@ func progressETA(prev, next *opsv1.CloudOperationStatus, now time.Time) time.Dur
 // applyPhaseConditions sets the four conditions from a successful
 // observation.
 func applyPhaseConditions(st *opsv1.CloudOperationStatus, gen int64, op *cloud.Operation) {
-	msg := phaseMessage(op)
+	reason := phaseReason(op)
+	setConditions(st, gen, conditionsByReason[reason], reason, phaseMessage(op))
+}
+
+// phaseReason is the condition reason of an observed phase.
+func phaseReason(op *cloud.Operation) string {
 	switch op.Phase {
-	case cloud.PhasePending, cloud.PhaseRunning:
-		reason := opsv1.ReasonInProgress
-		if op.Phase == cloud.PhasePending {
-			reason = opsv1.ReasonPending
-		}
-		setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, reason, msg)
-		setCondition(st, gen, opsv1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
-		setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionUnknown, reason, msg)
-		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionStalled)
+	case cloud.PhasePending:
+		return opsv1.ReasonPending
+	case cloud.PhaseRunning:
+		return opsv1.ReasonInProgress
 	case cloud.PhaseSucceeded:
-		setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionTrue, opsv1.ReasonSucceeded, msg)
-		setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionTrue, opsv1.ReasonSucceeded, msg)
-		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionReconciling)
-		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionStalled)
-	case cloud.PhaseFailed, cloud.PhaseCancelled:
-		reason := opsv1.ReasonFailed
-		if op.Phase == cloud.PhaseCancelled {
-			reason = opsv1.ReasonCancelled
-		} else if op.Resumable {
-			reason = opsv1.ReasonResumable
+		return opsv1.ReasonSucceeded
+	case cloud.PhaseFailed:
+		if op.Resumable {
+			return opsv1.ReasonResumable
 		}
-		setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, reason, msg)
-		setCondition(st, gen, opsv1.ConditionStalled, metav1.ConditionTrue, reason, msg)
-		setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionFalse, reason, msg)
-		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionReconciling)
-	default: // Unknown: keep polling, say what the service said.
-		setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, opsv1.ReasonUnknownStatus, msg)
-		setCondition(st, gen, opsv1.ConditionReconciling, metav1.ConditionTrue, opsv1.ReasonUnknownStatus, msg)
-		setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionUnknown, opsv1.ReasonUnknownStatus, msg)
-		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionStalled)
+		return opsv1.ReasonFailed
+	case cloud.PhaseCancelled:
+		return opsv1.ReasonCancelled
+	}
+	return opsv1.ReasonUnknownStatus
+}
+
+// conditionSet is what the four conditions say in one situation: a
+// status, absent (the condition is removed) or keep (left as it is).
+type conditionSet struct {
+	ready, reconciling, stalled, succeeded metav1.ConditionStatus
+}
+
+// Values of a conditionSet field besides the three condition statuses.
+const (
+	absent metav1.ConditionStatus = ""
+	keep   metav1.ConditionStatus = "(keep)"
+)
+
+// The situations an object can be in, as kstatus, kubectl wait, Flux and
+// Argo CD read them (docs/conditions).
+var (
+	// inProgress: still running (or not yet observed); kstatus InProgress.
+	inProgress = conditionSet{ready: metav1.ConditionFalse, reconciling: metav1.ConditionTrue, stalled: absent, succeeded: metav1.ConditionUnknown}
+	// succeeded: done; kstatus Current.
+	succeeded = conditionSet{ready: metav1.ConditionTrue, reconciling: absent, stalled: absent, succeeded: metav1.ConditionTrue}
+	// ended: failed or cancelled; kstatus Failed.
+	ended = conditionSet{ready: metav1.ConditionFalse, reconciling: absent, stalled: metav1.ConditionTrue, succeeded: metav1.ConditionFalse}
+	// retrying: a poll failed for a reason that may pass; InProgress.
+	retrying = conditionSet{ready: metav1.ConditionFalse, reconciling: metav1.ConditionTrue, stalled: absent, succeeded: metav1.ConditionUnknown}
+	// blocked: a poll failed for a reason that will not pass as
+	// configured; kstatus Failed, the operation's own outcome unknown.
+	blocked = conditionSet{ready: metav1.ConditionFalse, reconciling: absent, stalled: metav1.ConditionTrue, succeeded: metav1.ConditionUnknown}
+	// paused: not polled (suspend annotation); what was known stays.
+	paused = conditionSet{ready: metav1.ConditionFalse, reconciling: metav1.ConditionFalse, stalled: keep, succeeded: keep}
+)
+
+// conditionsByReason declares, once, the conditions of every reason an
+// observed phase or the reconciler itself reports. Errors are not here:
+// their set depends on whether they stall (see errorConditions).
+var conditionsByReason = map[string]conditionSet{
+	opsv1.ReasonProgressing:   inProgress,
+	opsv1.ReasonPending:       inProgress,
+	opsv1.ReasonInProgress:    inProgress,
+	opsv1.ReasonUnknownStatus: inProgress,
+	opsv1.ReasonSucceeded:     succeeded,
+	opsv1.ReasonFailed:        ended,
+	opsv1.ReasonResumable:     ended,
+	opsv1.ReasonCancelled:     ended,
+	opsv1.ReasonSuspended:     paused,
+}
+
+// errorConditions is the set of a failed observation's reason.
+func errorConditions(stalled bool) conditionSet {
+	if stalled {
+		return blocked
+	}
+	return retrying
+}
+
+// setConditions writes set's four conditions with reason and msg.
+func setConditions(st *opsv1.CloudOperationStatus, gen int64, set conditionSet, reason, msg string) {
+	for _, c := range []struct {
+		typ    string
+		status metav1.ConditionStatus
+	}{
+		{opsv1.ConditionReady, set.ready},
+		{opsv1.ConditionReconciling, set.reconciling},
+		{opsv1.ConditionStalled, set.stalled},
+		{opsv1.ConditionSucceeded, set.succeeded},
+	} {
+		switch c.status {
+		case keep:
+		case absent:
+			meta.RemoveStatusCondition(&st.Conditions, c.typ)
+		default:
+			setCondition(st, gen, c.typ, c.status, reason, msg)
+		}
 	}
 }
 
@@ -210,15 +274,7 @@ func applyError(st *opsv1.CloudOperationStatus, gen int64, reason string, stalle
 		return
 	}
 	st.Message = msg
-	setCondition(st, gen, opsv1.ConditionReady, metav1.ConditionFalse, reason, msg)
-	if stalled {
-		setCondition(st, gen, opsv1.ConditionStalled, metav1.ConditionTrue, reason, msg)
-		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionReconciling)
-	} else {
-		setCondition(st, gen, opsv1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
-		meta.RemoveStatusCondition(&st.Conditions, opsv1.ConditionStalled)
-	}
-	setCondition(st, gen, opsv1.ConditionSucceeded, metav1.ConditionUnknown, reason, msg)
+	setConditions(st, gen, errorConditions(stalled), reason, msg)
 }
 
 // errorReason maps an observation error to a condition reason and whether
@@ -345,10 +401,8 @@ func suspendedStatus(obj *opsv1.CloudOperation) opsv1.CloudOperationStatus {
 	if st.Phase.IsTerminal() {
 		return st
 	}
-	gen := obj.Generation
-	st.ObservedGeneration = gen
-	msg := "polling is suspended by the " + opsv1.AnnotationSuspend + " annotation"
-	setCondition(&st, gen, opsv1.ConditionReady, metav1.ConditionFalse, opsv1.ReasonSuspended, msg)
-	setCondition(&st, gen, opsv1.ConditionReconciling, metav1.ConditionFalse, opsv1.ReasonSuspended, msg)
+	st.ObservedGeneration = obj.Generation
+	setConditions(&st, obj.Generation, conditionsByReason[opsv1.ReasonSuspended], opsv1.ReasonSuspended,
+		"polling is suspended by the "+opsv1.AnnotationSuspend+" annotation")
 	return st
 }
