@@ -386,8 +386,13 @@ type CloudOperation struct {
 	// +required
 	Spec CloudOperationSpec `json:"spec"`
 
-	// Status is the operation's last observed state.
+	// Status is the operation's last observed state. Until the controller
+	// first writes it, the API server shows observedGeneration 0, so
+	// kstatus (Flux), which takes an object without status for done, sees
+	// it in progress from the moment it is created, and the first
+	// reconcile needs only one status write.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status CloudOperationStatus `json:"status,omitempty"`
 }
 

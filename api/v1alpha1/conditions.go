@@ -27,7 +27,8 @@ const (
 
 // Condition reasons.
 const (
-	// ReasonProgressing: the object has been seen but not polled yet.
+	// ReasonProgressing: the object has been seen but its first poll is
+	// put off (an aligned BCS tick, a rate-limit token).
 	ReasonProgressing = "Progressing"
 	// ReasonPending: the service accepted the operation; it has not started.
 	ReasonPending = "Pending"

@@ -55,6 +55,9 @@ func TestStatusReadByKstatusAndArgoCD(t *testing.T) {
 		wantKstatus kstatus.Status
 		wantHealth  string
 	}{
+		// The API server's default (status.observedGeneration 0) makes a
+		// fresh object in progress before the controller wrote anything.
+		{name: "created, not yet reconciled", op: runningOp(), reconciles: 0, wantKstatus: kstatus.InProgressStatus, wantHealth: "Progressing"},
 		{name: "first status only", op: runningOp(), reconciles: 1, wantKstatus: kstatus.InProgressStatus, wantHealth: "Progressing"},
 		{name: "running", op: runningOp(), reconciles: 2, wantKstatus: kstatus.InProgressStatus, wantHealth: "Progressing"},
 		{name: "succeeded", op: succeededOp(), reconciles: 2, wantKstatus: kstatus.CurrentStatus, wantHealth: "Healthy"},

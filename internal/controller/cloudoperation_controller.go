@@ -107,15 +107,9 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 
-	// Say "in progress" before anything else, so a fresh object never looks
-	// done to kstatus while its first poll is under way. This is the one
-	// reconcile that may write status twice.
-	if needsInitialStatus(obj) {
-		var err error
-		if obj, err = r.patchStatus(ctx, obj, initialStatus(obj)); err != nil {
-			return writeFailed(ctx, err)
-		}
-	}
+	// A fresh object needs no status write before its first poll: the
+	// API server defaults status.observedGeneration to 0, which kstatus
+	// reads as in progress, so the first reconcile writes once.
 	pollRequest := obj.GetAnnotations()[opsv1.AnnotationRequestedPoll]
 	pollRequested := pollRequest != "" && pollRequest != obj.Status.LastHandledPollRequest
 	if obj.IsSuspended() && !pollRequested {
@@ -129,7 +123,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 
 	if wait := r.Policy.FirstPollWait(obj, r.Clock.Now()); wait > 0 && !pollRequested {
-		return ctrl.Result{RequeueAfter: wait}, nil
+		return r.waitForFirstPoll(ctx, obj, wait)
 	}
 
 	obs := r.observe(ctx, obj)
@@ -137,7 +131,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if cloud.IsRateLimited(obs.err) {
 		// Nothing was sent: our own token bucket deferred the call. Not a
 		// failure, nothing to report; try again when a token is due.
-		return ctrl.Result{RequeueAfter: r.Policy.deferral(obs.err)}, nil
+		return r.waitForFirstPoll(ctx, obj, r.Policy.deferral(obs.err))
 	}
 	failures := r.failures.next(req.NamespacedName, obs.err)
 	if obs.err != nil {
@@ -166,6 +160,18 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// waitForFirstPoll requeues obj after wait without observing it. An object
+// never polled yet says so in its conditions first, since its first poll
+// is some time away (an aligned BCS tick, a rate-limit token).
+func (r *CloudOperationReconciler) waitForFirstPoll(ctx context.Context, obj *opsv1.CloudOperation, wait time.Duration) (ctrl.Result, error) {
+	if needsInitialStatus(obj) {
+		if _, err := r.patchStatus(ctx, obj, initialStatus(obj)); err != nil {
+			return writeFailed(ctx, err)
+		}
+	}
+	return ctrl.Result{RequeueAfter: wait}, nil
 }
 
 // writeFailed turns a failed announcement or status patch into the

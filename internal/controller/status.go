@@ -51,8 +51,9 @@ func (o observation) unknownWords() []string {
 	return o.op.UnknownStatuses
 }
 
-// initialStatus is written as soon as an object is first seen, so kstatus
-// and kubectl wait never mistake a fresh object for a finished one.
+// initialStatus is written when an object's first poll is deferred (an
+// aligned BCS tick, a rate-limit token), so it says why nothing is known
+// yet.
 func initialStatus(obj *opsv1.CloudOperation) opsv1.CloudOperationStatus {
 	st := *obj.Status.DeepCopy()
 	st.ObservedGeneration = obj.Generation
