@@ -10,7 +10,6 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
-	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/testenv"
 )
@@ -79,17 +78,10 @@ func TestEnumsMatch(t *testing.T) {
 	slices.Sort(phases)
 	g.Expect(phases).To(Equal(enum(schema.Properties["status"].Properties["phase"])))
 
-	services := sortedWords(cloud.Services)
-	g.Expect(services).To(Equal(enum(schema.Properties["spec"].Properties["service"])))
-	for _, s := range services {
-		g.Expect(cloudService(opsv1.Service(s))).To(BeEquivalentTo(s))
-	}
-
-	types := sortedWords(cloud.OperationTypes)
-	g.Expect(types).To(Equal(enum(schema.Properties["spec"].Properties["operationType"])))
-	for _, s := range types {
-		g.Expect(cloudOperationType(opsv1.OperationType(s))).To(BeEquivalentTo(s))
-	}
+	// cloudService and cloudOperationType are string conversions, so
+	// equal value sets are what makes them lossless.
+	g.Expect(sortedWords(cloud.Services)).To(Equal(enum(schema.Properties["spec"].Properties["service"])))
+	g.Expect(sortedWords(cloud.OperationTypes)).To(Equal(enum(schema.Properties["spec"].Properties["operationType"])))
 }
 
 // sortedWords is an enum's values as sorted strings.
