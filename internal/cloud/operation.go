@@ -5,52 +5,33 @@
 // does no I/O, so the controller can depend on it alone.
 //
 // Package transport (which imports this one) sends the signed,
-// rate-limited requests. Each service lives in its own package (bcs, cce,
-// aos, dws; classicjob serves the job API that ECS, EVS, IMS, BMS and VPC
-// share, rdsjob the job query of the database services, rfs the RFS stack
-// deployments) and turns its API's answer into an Operation.
+// rate-limited requests. Each adapter family lives in its own package
+// (bcs, cce, aos, dws, rfs; classicjob serves the job API the classic
+// services share, rdsjob the job query of the database services; the
+// service table says which service is whose) and turns its API's answer
+// into an Operation.
+//
+// The service table (Descriptors, services.go) holds the facts other
+// packages need about a service: its name, its adapter family, its kinds
+// of operation and the spec fields they need, its hosts and its
+// capabilities (aligned polls). The other packages read it; the copies
+// that cannot import it are checked against it: the API module's enum
+// and CEL rules, the kubectl plugin's list and the job adapters' lists
+// by TestServiceTableCopies, cloudsim's lists by its
+// TestServicesMatchTheServiceTable. docs/adding-a-service.md has the
+// steps. The table
+// names each service's adapter by Family rather than holding its
+// constructor, because this package cannot import the adapters (they
+// import it): the manager, where the wiring happens, maps each Family to
+// a constructor explicitly, and its test checks that map covers the
+// table. Imports keep pointing one way: cloud ← transport ← adapters ←
+// manager. Nothing is registered at init.
 package cloud
 
 import (
 	"context"
 	"time"
 )
-
-// Service names a supported cloud service. The values match the
-// CloudOperation API's spec.service enum.
-type Service string
-
-// Supported services.
-const (
-	ServiceBCS Service = "BCS"
-	ServiceCCE Service = "CCE"
-	ServiceAOS Service = "AOS"
-	ServiceDWS Service = "DWS"
-	// The classic job services: GET /v1/{project_id}/jobs/{job_id} on the
-	// service's own host.
-	ServiceECS Service = "ECS"
-	ServiceEVS Service = "EVS"
-	ServiceIMS Service = "IMS"
-	ServiceBMS Service = "BMS"
-	ServiceVPC Service = "VPC"
-	// The database services (the RDS family): GET /v3/{project_id}/jobs?id=
-	// on the service's own host.
-	ServiceRDS                 Service = "RDS"
-	ServiceGaussDB             Service = "GaussDB"
-	ServiceDDS                 Service = "DDS"
-	ServiceGaussDBforOpenGauss Service = "GaussDBforOpenGauss"
-	ServiceGaussDBforNoSQL     Service = "GaussDBforNoSQL"
-	// ServiceRFS is Resource Formation Service: a stack deployment.
-	ServiceRFS Service = "RFS"
-)
-
-// Services lists every supported service.
-var Services = []Service{
-	ServiceBCS, ServiceCCE, ServiceAOS, ServiceDWS,
-	ServiceECS, ServiceEVS, ServiceIMS, ServiceBMS, ServiceVPC,
-	ServiceRDS, ServiceGaussDB, ServiceDDS, ServiceGaussDBforOpenGauss, ServiceGaussDBforNoSQL,
-	ServiceRFS,
-}
 
 // OperationType is the kind of operation of a service that has several.
 // Empty means the service's first kind (for CCE, an upgrade workflow).

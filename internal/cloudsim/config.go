@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +15,10 @@ import (
 )
 
 // Service names a simulated cloud service. The values match cloudop's
-// CloudOperation spec.service.
+// CloudOperation spec.service. cloudsim imports nothing of cloudop, so
+// that it stays an independent other side; TestServicesMatchTheServiceTable
+// checks Services, the job families and their host labels against
+// cloudop's service table (internal/cloud/services.go).
 type Service string
 
 // Simulated services.
@@ -57,13 +61,7 @@ var serviceNames = func() string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }()
 
-func (s Service) valid() bool {
-	switch s {
-	case BCS, CCE, AOS, DWS, RFS:
-		return true
-	}
-	return s.family() != nil
-}
+func (s Service) valid() bool { return slices.Contains(Services, s) }
 
 // jobFamily is a set of services whose jobs one path serves: in the real
 // cloud each on its own host, in cloudsim on one listener, so a request

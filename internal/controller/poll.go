@@ -48,8 +48,10 @@ type PollPolicy struct {
 	// Zero turns this off.
 	StepPaceFactor float64
 	// AlignSpread is how far past a shared tick the polls of services that
-	// serve many operations with one list call (BCS) are spread; it should
-	// stay within the adapter's list window so one call serves them all.
+	// serve many operations with one list call are spread (AlignedPolls in
+	// the service table). The manager refuses a spread longer than the
+	// adapter's list window (--bcs-list-window), within which one call
+	// serves them all.
 	AlignSpread time.Duration
 }
 
@@ -95,7 +97,7 @@ func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, next derivedStatus, obs 
 		return max(estimate, p.MinInterval), true
 	}
 	wait := max(p.quietWait(interval, next.status.LastChangeTime, obs.now), p.stepPaceWait(&obj.Status, &next.status, interval))
-	if obj.Spec.Service == opsv1.ServiceBCS && p.AlignSpread > 0 {
+	if alignsPolls(obj) && p.AlignSpread > 0 {
 		// Stay on the shared ticks, skipping whole intervals while quiet.
 		return p.aligned(interval, obs.now) + (wait - interval).Truncate(interval), true
 	}
@@ -166,12 +168,12 @@ func leafSteps(st *opsv1.CloudOperationStatus) stepProgress {
 }
 
 // FirstPollWait is how long a new operation waits before its first poll:
-// zero, except for services whose polls are aligned to shared ticks (BCS),
-// which first poll at the tick after their creation, so one list call
-// serves a whole blockchain from its very first poll. Their initial status
-// is written at once all the same.
+// zero, except for services whose polls are aligned to shared ticks
+// (alignsPolls), which first poll at the tick after their creation, so
+// one list call serves all their operations from the very first poll.
+// Their initial status is written at once all the same.
 func (p PollPolicy) FirstPollWait(obj *opsv1.CloudOperation, now time.Time) time.Duration {
-	if obj.Spec.Service != opsv1.ServiceBCS || p.AlignSpread <= 0 || obj.Status.Phase != "" || obj.Status.LastChangeTime != nil {
+	if !alignsPolls(obj) || p.AlignSpread <= 0 || obj.Status.Phase != "" || obj.Status.LastChangeTime != nil {
 		return 0
 	}
 	interval := obj.GetPollInterval()
@@ -182,9 +184,17 @@ func (p PollPolicy) FirstPollWait(obj *opsv1.CloudOperation, now time.Time) time
 	return tick.Sub(now) + p.spread()
 }
 
+// alignsPolls reports whether obj's service aligns its polls to shared
+// ticks, as the service table says (cloud.Descriptor.AlignedPolls).
+func alignsPolls(obj *opsv1.CloudOperation) bool {
+	d, ok := cloud.Describe(cloudService(obj.Spec.Service))
+	return ok && d.AlignedPolls
+}
+
 // aligned waits until the next multiple of the interval on the wall clock,
-// plus a little spread: every BCS operation with the same interval then
-// polls within the same few seconds, and one list call serves them all.
+// plus a little spread: every operation of an aligned service with the
+// same interval then polls within the same few seconds, and one list call
+// serves them all.
 func (p PollPolicy) aligned(interval time.Duration, now time.Time) time.Duration {
 	wait := interval - time.Duration(now.UnixNano()%int64(interval))
 	if wait < p.MinInterval {

@@ -113,6 +113,37 @@ func TestNextPollAlignsBCSPollsToSharedTicks(t *testing.T) {
 	}
 }
 
+// TestAlignmentFollowsTheServiceTable: exactly the services whose table
+// entry has AlignedPolls wait for the shared tick, first and later polls
+// alike; no service name is written in the policy.
+func TestAlignmentFollowsTheServiceTable(t *testing.T) {
+	policy := DefaultPollPolicy()
+	policy.Random = fixedRandom(0.5)
+	tick := time.Date(2026, 11, 23, 10, 0, 30, 0, time.UTC)
+	now := tick.Add(-19 * time.Second)
+	for _, d := range cloud.Descriptors {
+		t.Run(string(d.Name), func(t *testing.T) {
+			g := NewWithT(t)
+			obj := &opsv1.CloudOperation{
+				ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(tick.Add(-20 * time.Second))},
+				Spec:       opsv1.CloudOperationSpec{Service: opsv1.Service(d.Name)},
+			}
+			var first time.Duration
+			if d.AlignedPolls {
+				first = 20 * time.Second // the tick after creation, plus half the spread
+			}
+			g.Expect(policy.FirstPollWait(obj, now)).To(Equal(first))
+			obs := observation{op: &cloud.Operation{Phase: cloud.PhaseRunning}, now: tick.Add(11 * time.Second)}
+			next, _ := policy.NextPoll(obj, computeStatus(obj, obs), obs, 0)
+			if d.AlignedPolls {
+				g.Expect(next).To(Equal(20 * time.Second)) // 19s to the next tick, plus half the spread
+			} else {
+				g.Expect(next).To(Equal(31500 * time.Millisecond)) // the interval, plus half the 10 % jitter
+			}
+		})
+	}
+}
+
 func TestNextPollAdaptsToPaceAndQuiet(t *testing.T) {
 	policy := DefaultPollPolicy()
 	policy.JitterFactor = 0 // exact figures; jitter has its own test

@@ -119,7 +119,8 @@ type Options struct {
 	// other polls; zero takes 5s, negative disables the cache.
 	SecretCacheTTL time.Duration
 	// BCSListWindow is how long one BCS ListOpRecord answer serves other
-	// operations of the same blockchain; zero takes the default.
+	// operations of the same blockchain; zero or less takes the default.
+	// It must be at least Policy's AlignSpread (New refuses a shorter one).
 	BCSListWindow time.Duration
 	// WatchLabelSelector limits the instance to the CloudOperations it
 	// selects (a label selector, e.g. "sharding.cloudop.dev/key=shard1");
@@ -189,8 +190,15 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	if o.CloudBudgetShards < 0 {
 		return nil, fmt.Errorf("cloud budget shards %d: must not be negative", o.CloudBudgetShards)
 	}
-	if o.Policy != nil && !(o.Policy.StepPaceFactor >= 0) { // NaN too
-		return nil, fmt.Errorf("step pace factor %v: must be 0 or more", o.Policy.StepPaceFactor)
+	policy := controller.DefaultPollPolicy()
+	if o.Policy != nil {
+		policy = *o.Policy
+	}
+	if !(policy.StepPaceFactor >= 0) { // NaN too
+		return nil, fmt.Errorf("step pace factor %v: must be 0 or more", policy.StepPaceFactor)
+	}
+	if err := checkAlignSpread(policy, o); err != nil {
+		return nil, err
 	}
 	if o.IdentityCredentialDuration != 0 {
 		if err := identity.CheckCredentialDuration(o.IdentityCredentialDuration); err != nil {
@@ -251,10 +259,6 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	policy := controller.DefaultPollPolicy()
-	if o.Policy != nil {
-		policy = *o.Policy
-	}
 	reconciler := &controller.CloudOperationReconciler{
 		Client:   mgr.GetClient(),
 		Secrets:  &controller.SecretCache{Reader: mgr.GetAPIReader(), TTL: defaultDuration(o.SecretCacheTTL, 5*time.Second)},
@@ -309,9 +313,11 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	return mgr, nil
 }
 
-// NewRouter wires the service adapters explicitly: no registries. All
-// adapters share one HTTP client, so they share its rate limiter and
-// coalescing.
+// NewRouter wires the service adapters explicitly: no registries. It
+// builds one adapter per family of the service table (cloud.Descriptors)
+// with the family's constructor in adapters, and routes every service of
+// the table to its family's adapter. All adapters share one HTTP client,
+// so they share its rate limiter and coalescing.
 func NewRouter(o Options) (*transport.Router, error) {
 	overrides := map[cloud.Service]string{}
 	for _, v := range o.ServiceEndpoints {
@@ -327,30 +333,63 @@ func NewRouter(o Options) (*transport.Router, error) {
 	}
 	httpClient := transport.NewHTTPClient(o.RequestTimeout)
 	httpClient.Limiter = transport.NewRateLimiter(o.RateLimit)
-	bcsAdapter := bcs.New(httpClient)
-	if o.BCSListWindow > 0 {
-		bcsAdapter.Lists.Window = o.BCSListWindow
-	}
-	services := map[cloud.Service]cloud.Fetcher{
-		cloud.ServiceBCS: bcsAdapter,
-		cloud.ServiceCCE: cce.New(httpClient),
-		cloud.ServiceAOS: aos.New(httpClient),
-		cloud.ServiceDWS: dws.New(httpClient),
-		cloud.ServiceRFS: rfs.New(httpClient),
-	}
-	// One adapter reads the jobs of every classic service; the Router
-	// gives each request its own service's host.
-	jobs := classicjob.New(httpClient)
-	for _, s := range classicjob.Services {
-		services[s] = jobs
-	}
-	// Likewise one adapter for the database services' jobs.
-	dbJobs := rdsjob.New(httpClient)
-	for _, s := range rdsjob.Services {
-		services[s] = dbJobs
+	// One adapter per family: the services of a family (the classic and
+	// the database jobs) share it, and the Router gives each request its
+	// own service's host.
+	families := map[cloud.Family]cloud.Fetcher{}
+	services := make(map[cloud.Service]cloud.Fetcher, len(cloud.Descriptors))
+	for _, d := range cloud.Descriptors {
+		f, ok := families[d.Family]
+		if !ok {
+			newAdapter, known := adapters[d.Family]
+			if !known {
+				return nil, fmt.Errorf("service %s: no adapter for family %q", d.Name, d.Family)
+			}
+			f = newAdapter(httpClient, o)
+			families[d.Family] = f
+		}
+		services[d.Name] = f
 	}
 	transport.InitServiceMetrics(slices.Collect(maps.Keys(services))...)
 	return &transport.Router{Endpoints: endpoints, Services: services}, nil
+}
+
+// adapters builds each family's adapter on the shared client, with the
+// options that concern it. TestAdaptersCoverTheTable checks it has
+// exactly the table's families.
+var adapters = map[cloud.Family]func(*transport.HTTPClient, Options) cloud.Fetcher{
+	cloud.FamilyBCS: func(c *transport.HTTPClient, o Options) cloud.Fetcher {
+		a := bcs.New(c)
+		a.Lists.Window = bcsListWindow(o)
+		return a
+	},
+	cloud.FamilyCCE:        func(c *transport.HTTPClient, _ Options) cloud.Fetcher { return cce.New(c) },
+	cloud.FamilyAOS:        func(c *transport.HTTPClient, _ Options) cloud.Fetcher { return aos.New(c) },
+	cloud.FamilyDWS:        func(c *transport.HTTPClient, _ Options) cloud.Fetcher { return dws.New(c) },
+	cloud.FamilyClassicJob: func(c *transport.HTTPClient, _ Options) cloud.Fetcher { return classicjob.New(c) },
+	cloud.FamilyDBJob:      func(c *transport.HTTPClient, _ Options) cloud.Fetcher { return rdsjob.New(c) },
+	cloud.FamilyRFS:        func(c *transport.HTTPClient, _ Options) cloud.Fetcher { return rfs.New(c) },
+}
+
+// bcsListWindow is how long one BCS list answer serves other operations:
+// --bcs-list-window, or the adapter's default when it is not positive.
+func bcsListWindow(o Options) time.Duration {
+	if o.BCSListWindow > 0 {
+		return o.BCSListWindow
+	}
+	return bcs.DefaultListWindow
+}
+
+// checkAlignSpread refuses a poll policy whose aligned polls (the
+// services with cloud.Descriptor.AlignedPolls: BCS) spread further past
+// their shared tick than one list answer is kept: the polls of one tick
+// would then no longer share one list call, and every extra call costs
+// the account's budget.
+func checkAlignSpread(policy controller.PollPolicy, o Options) error {
+	if window := bcsListWindow(o); policy.AlignSpread > window {
+		return fmt.Errorf("align spread %v is longer than the BCS list window %v (--bcs-list-window): polls aligned to one tick would not share one list call", policy.AlignSpread, window)
+	}
+	return nil
 }
 
 // splitIAMEndpoint takes IAM=URL out of the --service-endpoint values:

@@ -14,14 +14,21 @@ import (
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 )
 
-// services are the spec.service values, for reading a service name in any
-// letter case; the API server validates the rest.
-var services = []opsv1.Service{
+// Services are the spec.service values, for reading a service name in any
+// letter case; the API server validates the rest. The plugin reads
+// CloudOperations through the API module only, so it cannot import the
+// service table (internal/cloud): TestServiceTableCopies checks this copy
+// against it.
+var Services = []opsv1.Service{
 	opsv1.ServiceBCS, opsv1.ServiceCCE, opsv1.ServiceAOS, opsv1.ServiceDWS,
 	opsv1.ServiceECS, opsv1.ServiceEVS, opsv1.ServiceIMS, opsv1.ServiceBMS, opsv1.ServiceVPC,
 	opsv1.ServiceRDS, opsv1.ServiceGaussDB, opsv1.ServiceDDS, opsv1.ServiceGaussDBforOpenGauss,
 	opsv1.ServiceGaussDBforNoSQL, opsv1.ServiceRFS,
 }
+
+// OperationTypes are the spec.operationType values, read in any letter
+// case like Services (and checked with them).
+var OperationTypes = []opsv1.OperationType{opsv1.OperationTypeJob, opsv1.OperationTypeUpgradeWorkflow}
 
 type trackOptions struct {
 	*options
@@ -80,8 +87,8 @@ field. With --wait, follow the operation like watch until it ends.`,
 }
 
 func serviceNames() string {
-	names := make([]string, len(services))
-	for i, s := range services {
+	names := make([]string, len(Services))
+	for i, s := range Services {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")
@@ -95,7 +102,7 @@ func (t *trackOptions) object(service, ns string) (*opsv1.CloudOperation, error)
 	obj := &opsv1.CloudOperation{Spec: t.spec}
 	obj.Namespace, obj.Name, obj.GenerateName, obj.Labels = ns, t.name, t.generateName, t.labels
 	obj.Spec.Service = opsv1.Service(service)
-	for _, s := range services {
+	for _, s := range Services {
 		if strings.EqualFold(service, string(s)) {
 			obj.Spec.Service = s
 		}
@@ -104,7 +111,7 @@ func (t *trackOptions) object(service, ns string) (*opsv1.CloudOperation, error)
 		obj.GenerateName = strings.ToLower(string(obj.Spec.Service)) + "-"
 	}
 	obj.Spec.OperationType = opsv1.OperationType(t.opType)
-	for _, ot := range []opsv1.OperationType{opsv1.OperationTypeJob, opsv1.OperationTypeUpgradeWorkflow} {
+	for _, ot := range OperationTypes {
 		if strings.EqualFold(t.opType, string(ot)) {
 			obj.Spec.OperationType = ot
 		}

@@ -110,10 +110,10 @@ var regionName = regexp.MustCompile(`^[a-z]{2}-[a-z]{2,16}-[0-9]{1,3}$`)
 // labelPattern keeps a host label safe to splice into a host name.
 var labelPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
-// Huawei Cloud's API domains.
+// Huawei Cloud's API domains. A service's own exceptions (DWS's .cn
+// regions) are in the service table.
 const (
 	domainCOM = "myhuaweicloud.com"
-	domainCN  = "myhuaweicloud.cn"
 	domainEU  = "myhuaweicloud.eu"
 )
 
@@ -126,10 +126,11 @@ var (
 )
 
 // hostRule is where one service's API answers: https://{label}.{region}.{domain}
-// with the exceptions the SDK's region tables give.
+// with the exceptions the SDK's region tables give. It is the service
+// table's cloud.Hosts, read into this package's form.
 type hostRule struct {
-	// label is the host's first label; "" means the service's name in
-	// lower case.
+	// label is the host's first label; "" (a service not in the table,
+	// IAM) means the service's name in lower case.
 	label string
 	// regionLabels are the regions whose host has another first label.
 	regionLabels map[string]string
@@ -141,60 +142,26 @@ type hostRule struct {
 	regionBaseURLs map[string]string
 }
 
-// serviceHostRules holds every supported service (TestServiceHostRules
-// checks), so that adding one is a decision about its hosts. DefaultEndpoint
-// builds hosts from it, and the default spec.endpoint allowlist allows
-// only hosts built from it.
-// A service absent here (IAM) follows the plain rule in DefaultEndpoint
-// and has no spec.endpoint.
-//
-// Exceptions, from the SDK's tables: some DWS regions answer only under
-// myhuaweicloud.cn. GaussDB (for MySQL) answers on gaussdb.{region} but in
-// some regions on gaussdbformysql or gaussdb-mysql; GaussDB for openGauss
-// on gaussdb-opengauss, in some regions on gaussdb (the label GaussDB for
-// MySQL has elsewhere); GaussDB for NoSQL on gaussdb-nosql everywhere. RFS
-// in eu-west-101 answers on aos.myhuaweicloud.eu, without the region.
-var serviceHostRules = map[cloud.Service]hostRule{
-	cloud.ServiceBCS: {},
-	cloud.ServiceCCE: {},
-	cloud.ServiceAOS: {},
-	cloud.ServiceDWS: {regionDomains: map[string]string{
-		"ap-southeast-4": domainCN,
-		"cn-east-4":      domainCN,
-		"cn-north-12":    domainCN,
-		"cn-south-4":     domainCN,
-		"tr-west-1":      domainCN,
-	}},
-	cloud.ServiceECS: {},
-	cloud.ServiceEVS: {},
-	cloud.ServiceIMS: {},
-	cloud.ServiceBMS: {},
-	cloud.ServiceVPC: {},
-	cloud.ServiceRDS: {},
-	cloud.ServiceGaussDB: {regionLabels: map[string]string{
-		"ap-southeast-1": "gaussdbformysql",
-		"ap-southeast-2": "gaussdbformysql",
-		"cn-north-11":    "gaussdbformysql",
-		"me-east-1":      "gaussdbformysql",
-		"tr-west-1":      "gaussdbformysql",
-		"af-south-1":     "gaussdb-mysql",
-		"cn-east-5":      "gaussdb-mysql",
-		"cn-southwest-3": "gaussdb-mysql",
-		"la-north-2":     "gaussdb-mysql",
-	}},
-	cloud.ServiceDDS: {},
-	cloud.ServiceGaussDBforOpenGauss: {label: "gaussdb-opengauss", regionLabels: map[string]string{
-		"af-north-1":     "gaussdb",
-		"ap-southeast-5": "gaussdb",
-		"cn-east-2":      "gaussdb",
-		"cn-east-4":      "gaussdb",
-		"cn-east-5":      "gaussdb",
-		"cn-north-12":    "gaussdb",
-		"me-east-1":      "gaussdb",
-		"tr-west-1":      "gaussdb",
-	}},
-	cloud.ServiceGaussDBforNoSQL: {label: "gaussdb-nosql"},
-	cloud.ServiceRFS:             {regionBaseURLs: map[string]string{"eu-west-101": "https://aos.myhuaweicloud.eu"}},
+// serviceHostRules holds every supported service's hosts, read from the
+// service table (cloud.Descriptors, where the SDK's exceptions are
+// explained), so that adding a service is a decision about its hosts.
+// DefaultEndpoint builds hosts from it, and the default spec.endpoint
+// allowlist allows only hosts built from it. A service absent here (IAM)
+// follows the plain rule in DefaultEndpoint and has no spec.endpoint.
+var serviceHostRules = hostRules(cloud.Descriptors)
+
+// hostRules indexes the descriptors' hosts by service.
+func hostRules(ds []cloud.Descriptor) map[cloud.Service]hostRule {
+	out := make(map[cloud.Service]hostRule, len(ds))
+	for _, d := range ds {
+		out[d.Name] = hostRule{
+			label:          d.MainLabel(),
+			regionLabels:   d.Hosts.RegionLabels,
+			regionDomains:  d.Hosts.RegionDomains,
+			regionBaseURLs: d.Hosts.RegionBaseURLs,
+		}
+	}
+	return out
 }
 
 // mainLabel is the label of service's host outside the regions that name
