@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +81,77 @@ var stepDurations = map[cloudsim.Service]time.Duration{
 	cloudsim.CCE: 8 * time.Second,  // 4 steps; fails at the end of the 3rd
 	cloudsim.AOS: 10 * time.Second, // 3 steps; fails at the end of the 2nd
 	cloudsim.DWS: 10 * time.Second, // 3 sub-steps (RESTORING); fails at the end
+	cloudsim.RFS: 10 * time.Second, // 3 resources; fails at the end of the 2nd
+	// Classic jobs: 2 sub-jobs; fail at the end of the 2nd.
+	cloudsim.ECS: 15 * time.Second,
+	cloudsim.EVS: 15 * time.Second,
+	cloudsim.IMS: 15 * time.Second,
+	cloudsim.BMS: 15 * time.Second,
+	cloudsim.VPC: 15 * time.Second,
+	// Database jobs: no steps, they run (and fail) for one step duration.
+	cloudsim.RDS:                 30 * time.Second,
+	cloudsim.GaussDB:             30 * time.Second,
+	cloudsim.DDS:                 30 * time.Second,
+	cloudsim.GaussDBforOpenGauss: 30 * time.Second,
+	cloudsim.GaussDBforNoSQL:     30 * time.Second,
+}
+
+// cceJobStep is the step duration of a CCE job: 2 sub-jobs; it fails at
+// the end of the 2nd.
+const cceJobStep = 15 * time.Second
+
+// matrixKind is one kind of operation TestFaults tries: a service, and
+// the operation type for a service's second kind.
+type matrixKind struct {
+	svc cloudsim.Service
+	typ cloudsim.OperationType
+}
+
+// matrixKinds are every service cloudsim simulates, and CCE's jobs
+// besides its upgrade workflows.
+func matrixKinds() []matrixKind {
+	var kinds []matrixKind
+	for _, svc := range cloudsim.Services {
+		kinds = append(kinds, matrixKind{svc: svc})
+	}
+	return append(kinds, matrixKind{cloudsim.CCE, cloudsim.TypeJob})
+}
+
+// name is the kind in case names: "ecs", "cce-job".
+func (k matrixKind) name() string {
+	if k.typ != "" {
+		return strings.ToLower(string(k.svc) + "-" + string(k.typ))
+	}
+	return strings.ToLower(string(k.svc))
+}
+
+// newOperation is the kind's operation, with its step duration.
+func (k matrixKind) newOperation(name string, scenario cloudsim.ScenarioKind) operation {
+	if k.typ == "" {
+		return newOperation(name, k.svc, scenario, stepDurations[k.svc])
+	}
+	o := newOperation(name, k.svc, scenario, cceJobStep)
+	o.Spec.Type, o.Spec.ClusterID = k.typ, ""
+	return o
+}
+
+// requestsPerPoll is how many requests one poll of svc makes: RFS reads
+// the stack's metadata, then the deployment's events (one page here).
+func requestsPerPoll(svc cloudsim.Service) int {
+	if svc == cloudsim.RFS {
+		return 2
+	}
+	return 1
+}
+
+// faultsFor are kind's faults for svc: the requests a fault lets through
+// first are whole polls, so that every service is seen Running before it.
+func faultsFor(kind faultKind, svc cloudsim.Service) []cloudsim.Fault {
+	faults := slices.Clone(kind.faults)
+	for i := range faults {
+		faults[i].After *= requestsPerPoll(svc)
+	}
+	return faults
 }
 
 // faultCase is one (service × fault) case and what it found.
@@ -108,11 +180,12 @@ func (c *faultCase) logf(format string, args ...any) {
 	c.notes = append(c.notes, fmt.Sprintf(format, args...))
 }
 
-// TestFaults injects every fault kind into every service, one simulator
-// and one namespace per case, all cases at once under one manager
-// process: each operation must reach its scenario's terminal phase, with
-// exactly one PhaseChanged event per phase it went through, and its Ready
-// condition must explain the fault while it lasts.
+// TestFaults injects every fault kind into every service cloudsim
+// simulates (and CCE's jobs), one simulator and one namespace per case,
+// all cases at once under one manager process: each operation must reach
+// its scenario's terminal phase, with exactly one PhaseChanged event per
+// phase it went through, and its Ready condition must explain the fault
+// while it lasts.
 func TestFaults(t *testing.T) {
 	start := time.Now()
 	pki := newTestPKI(t)
@@ -129,23 +202,27 @@ func TestFaults(t *testing.T) {
 		"--auth-retry-interval", "5s",
 		"--max-backoff", "20s",
 	}
-	for i, svc := range services {
+	kinds := matrixKinds()
+	for i, mk := range kinds {
+		if stepDurations[mk.svc] == 0 {
+			t.Fatalf("no step duration for %s: add it to stepDurations", mk.svc)
+		}
 		for j, kind := range faultKinds {
 			scenario := cloudsim.ScenarioSuccess
 			if (i+j)%2 == 1 {
 				scenario = cloudsim.ScenarioFail
 			}
-			name := strings.ToLower(string(svc)) + "-" + kind.name + "-" + string(scenario)
+			name := mk.name() + "-" + kind.name + "-" + string(scenario)
 			ak := fmt.Sprintf("AKFAULT%02d%02d", i, j)
 			sk := "sk-" + name
 			sim, err := cloudsim.New(cloudsim.Config{
-				Settings: cloudsim.Settings{Faults: kind.faults},
+				Settings: cloudsim.Settings{Faults: faultsFor(kind, mk.svc)},
 				Accounts: []cloudsim.Account{{AccessKey: ak, SecretKey: sk, ProjectIDs: []string{project}}},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := &faultCase{name: name, kind: kind, sim: sim, op: newOperation(name, svc, scenario, stepDurations[svc])}
+			c := &faultCase{name: name, kind: kind, sim: sim, op: mk.newOperation(name, scenario)}
 			if kind.tls {
 				c.tls = newTLSServer(t, sim, pki)
 				c.op.Endpoint = c.tls.URL
@@ -182,7 +259,7 @@ func TestFaults(t *testing.T) {
 	if exited, err := mgr.Exited(); exited {
 		t.Errorf("the manager exited during the test: %v", err)
 	}
-	t.Logf("%d cases (%d services × %d faults) in %v", len(cases), len(services), len(faultKinds), time.Since(start).Round(time.Second))
+	t.Logf("%d cases (%d kinds of operation × %d faults) in %v", len(cases), len(kinds), len(faultKinds), time.Since(start).Round(time.Second))
 }
 
 // run drives one case and records its problems.

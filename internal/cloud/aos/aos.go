@@ -34,6 +34,11 @@ var Phases = cloud.StatusTable{
 }
 
 type execution struct {
+	// Code and Message are AOS's error object ({code, message, extend,
+	// showdetail}): a 200 carrying it answers for the query, not for an
+	// execution, and must reach the message rather than read as one.
+	Code     flex.String `json:"code"`
+	Message  flex.String `json:"message"`
 	Metadata struct {
 		CreationTimestamp flex.String `json:"creationTimestamp"`
 	} `json:"metadata"`
@@ -159,7 +164,9 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	if action != "" {
 		action = "action " + action
 	}
-	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty(": ", action, string(st.ObjectStatus.Reason), string(st.ObjectStatus.Message)))
+	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ",
+		cloud.JoinNonEmpty(": ", string(e.Code), string(e.Message)),
+		cloud.JoinNonEmpty(": ", action, string(st.ObjectStatus.Reason), string(st.ObjectStatus.Message))))
 	op.Steps = steps
 	return op, nil
 }

@@ -27,6 +27,11 @@ var Statuses = cloud.StatusTable{
 }
 
 type listResponse struct {
+	// ErrorCode and ErrorMsg are BCS's error object: a 200 carrying it
+	// answers for the query, and has no records because the query
+	// failed, not because the operation does not exist.
+	ErrorCode        flex.String       `json:"error_code"`
+	ErrorMsg         flex.String       `json:"error_msg"`
 	Count            flex.Int          `json:"count"`
 	OperationRecords flex.List[record] `json:"operation_records"`
 }
@@ -156,11 +161,16 @@ func Parse(body []byte) (*cloud.Operation, error) {
 // ParseList reads every record of a ListOpRecord answer, keyed by its
 // operation_id exactly as the service wrote it. Records without an
 // operation_id are skipped; of two records with the same ID the first
-// wins. ListCache serves many CloudOperations from one such list.
+// wins. An error object instead of records is a KindTransient error with
+// its code. ListCache serves many CloudOperations from one such list.
 func ParseList(body []byte) (map[string]*cloud.Operation, error) {
 	var resp listResponse
 	if err := cloud.DecodeJSONObject(body, &resp); err != nil {
 		return nil, err
+	}
+	if len(resp.OperationRecords) == 0 && (resp.ErrorCode != "" || resp.ErrorMsg != "") {
+		return nil, &cloud.Error{Kind: cloud.KindTransient, Code: cloud.Excerpt(string(resp.ErrorCode), cloud.MaxQuotedRunes),
+			Message: cloud.Excerpt(string(resp.ErrorMsg), transport.MaxErrorMessageRunes)}
 	}
 	ops := make(map[string]*cloud.Operation, len(resp.OperationRecords))
 	for _, r := range resp.OperationRecords {

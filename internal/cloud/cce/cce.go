@@ -49,7 +49,21 @@ type metadata struct {
 	UpdateTimestamp   flex.String `json:"updateTimestamp"`
 }
 
+// apiError is CCE's error object ({errorCode, errorMessage}): a 200
+// carrying it answers for the query, not for a workflow or job, and must
+// reach the message rather than read as one.
+type apiError struct {
+	ErrorCode    flex.String `json:"errorCode"`
+	ErrorMessage flex.String `json:"errorMessage"`
+}
+
+// text is "code: message", or "" when there is no error.
+func (e apiError) text() string {
+	return cloud.JoinNonEmpty(": ", string(e.ErrorCode), string(e.ErrorMessage))
+}
+
 type workflow struct {
+	apiError
 	Metadata metadata `json:"metadata"`
 	Spec     struct {
 		ClusterVersion flex.String `json:"clusterVersion"`
@@ -194,7 +208,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	if op.Phase.IsTerminal() {
 		op.CompletionTime = lastEnd
 	}
-	var msg []string
+	msg := []string{w.text()}
 	if from, to := string(w.Spec.ClusterVersion), string(w.Spec.TargetVersion); from != "" || to != "" {
 		msg = append(msg, "upgrade "+orUnknown(from)+" to "+orUnknown(to))
 	}

@@ -1,39 +1,23 @@
 package cce
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/cloudop/cloudop/internal/cloud"
+	"github.com/cloudop/cloudop/internal/cloud/internal/adaptertest"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
 
-func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func at(s string) *time.Time {
-	t := parseTime(s)
-	if t == nil {
-		panic(s)
-	}
-	return t
-}
-
-func pct(v int32) *int32 { return &v }
+// Shorthands for the expectations.
+var (
+	at  = adaptertest.At
+	pct = adaptertest.Pct
+	res = adaptertest.Res
+)
 
 func seedOperation() *cloud.Operation {
 	return &cloud.Operation{
@@ -57,13 +41,14 @@ func seedOperation() *cloud.Operation {
 }
 
 func TestParseSeed(t *testing.T) {
-	got, err := Parse(read(t, "002_show_upgrade_workflow_200.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(seedOperation(), got); d != "" {
-		t.Errorf("(-want +got)\n%s", d)
-	}
+	adaptertest.Run(t, Parse, []adaptertest.Case{adaptertest.Fixture(t, "002_show_upgrade_workflow_200.json", seedOperation()),
+		{
+			Name: "error object in a 200: Unknown, the code and message as the message",
+			Body: `{"errorCode":"CCE.01404001","errorMessage":"Upgrade workflow not found"}`,
+			Want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"},
+				Message: "CCE.01404001: Upgrade workflow not found", Steps: []cloud.Step{}},
+		},
+	})
 }
 
 func TestParsePhases(t *testing.T) {
@@ -129,68 +114,86 @@ func TestTopoOrder(t *testing.T) {
 	}
 }
 
+// TestFetch: an upgrade workflow (operationType empty or
+// UpgradeWorkflow) is read from /api/v3/projects/{project}/clusters/
+// {cluster}/operation/upgradeworkflows/{id} with Content-Type; targets
+// without a cluster, or with IDs that cannot be path segments, are never
+// sent.
 func TestFetch(t *testing.T) {
 	var path, ct string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, ct = r.URL.Path, r.Header.Get("Content-Type")
-		switch {
-		case strings.HasSuffix(path, "/missing"):
-			w.WriteHeader(404)
-			w.Write([]byte(`{"errorCode":"CCE.01404001","errorMessage":"Resource not found"}`))
-		default:
-			w.Write(read(t, "002_show_upgrade_workflow_200.json"))
-		}
+		w.Write(adaptertest.Read(t, "002_show_upgrade_workflow_200.json"))
 	}))
 	defer srv.Close()
 	target := cloud.Target{
 		Service: cloud.ServiceCCE, ProjectID: "p1", ClusterID: "b4b9e60f-8aa2-11ee-af09-0255ac10004f", OperationID: "c271e39e-1a6e-4d3d-8fa8-2a36329c68d1",
 		BaseURL: srv.URL, Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"},
 	}
-	op, err := New(&transport.HTTPClient{}).Fetch(context.Background(), target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(seedOperation(), op); d != "" {
-		t.Errorf("(-want +got)\n%s", d)
-	}
-	if path != "/api/v3/projects/p1/clusters/b4b9e60f-8aa2-11ee-af09-0255ac10004f/operation/upgradeworkflows/c271e39e-1a6e-4d3d-8fa8-2a36329c68d1" || ct != "application/json" {
-		t.Errorf("path %q content-type %q", path, ct)
+	a := New(&transport.HTTPClient{})
+	for _, typ := range []cloud.OperationType{"", cloud.OperationTypeUpgradeWorkflow} {
+		target.OperationType = typ
+		adaptertest.Fetched(t, "seed, operationType "+string(typ), a, target, seedOperation())
+		if path != "/api/v3/projects/p1/clusters/b4b9e60f-8aa2-11ee-af09-0255ac10004f/operation/upgradeworkflows/c271e39e-1a6e-4d3d-8fa8-2a36329c68d1" || ct != "application/json" {
+			t.Errorf("path %q content-type %q", path, ct)
+		}
 	}
 
-	explicit := target
-	explicit.OperationType = cloud.OperationTypeUpgradeWorkflow
-	if op, err := New(nil).Fetch(context.Background(), explicit); err != nil || op.ServiceStatus != "Pending" {
-		t.Errorf("operationType UpgradeWorkflow: %v, %v", op, err)
-	}
-
-	missing := target
-	missing.OperationID = "missing"
-	if _, err := New(nil).Fetch(context.Background(), missing); cloud.KindOf(err) != cloud.KindNotFound {
-		t.Errorf("got %v", err)
-	}
-	noCluster := target
+	target.OperationType = ""
+	noCluster, slash := target, target
 	noCluster.ClusterID = ""
-	if _, err := New(nil).Fetch(context.Background(), noCluster); cloud.KindOf(err) != cloud.KindPermanent || !strings.Contains(err.Error(), "spec.clusterID") {
-		t.Errorf("got %v", err)
-	}
-	slash := target
 	slash.OperationID = "a/../../x"
-	if _, err := New(nil).Fetch(context.Background(), slash); cloud.KindOf(err) != cloud.KindPermanent {
+	adaptertest.Rejected(t, New(nil), []cloud.Target{noCluster, slash})
+	if _, err := New(nil).Fetch(t.Context(), noCluster); err == nil || !strings.Contains(err.Error(), "spec.clusterID") {
 		t.Errorf("got %v", err)
 	}
 }
 
+// TestConformance: the adapter conformance suite on both kinds of CCE
+// operation.
+func TestConformance(t *testing.T) {
+	workflow := func(phase string) adaptertest.Answer {
+		return adaptertest.Answer{`{"metadata":{"creationTimestamp":"2023-11-25 06:32:34.923248 +0000 UTC"},"spec":{"clusterVersion":"v1.27","targetVersion":"v1.28"},` +
+			`"status":{"phase":"` + phase + `","pointStatuses":[{"taskType":"PreCheck","status":"Success"},{"taskType":"Cluster","status":"Running"}]}}`}
+	}
+	// CCE's documented error shape.
+	const errorIn200 = `{"errorCode":"CCE.01400001","errorMessage":"Invalid request."}`
+	adaptertest.RunConformance(t, adaptertest.Conformance{
+		New: func(c *transport.HTTPClient) cloud.Fetcher { return New(c) },
+		Kinds: []adaptertest.Kind{
+			{
+				Name:      "UpgradeWorkflow",
+				Target:    cloud.Target{Service: cloud.ServiceCCE, ProjectID: "p1", ClusterID: "c1", OperationID: "w1"},
+				Paths:     []string{"/api/v3/projects/p1/clusters/c1/operation/upgradeworkflows/w1"},
+				Running:   workflow("Running"),
+				Succeeded: workflow("Success"),
+				Failed:    adaptertest.Bodies(t, "002_show_upgrade_workflow_200.json"),
+				Unknown:   workflow("Paused"), UnknownWord: "Paused",
+				ErrorIn200: errorIn200, ErrorCode: "CCE.01400001",
+			},
+			{
+				Name:      "Job",
+				Target:    cloud.Target{Service: cloud.ServiceCCE, ProjectID: "p1", OperationType: cloud.OperationTypeJob, OperationID: "j1"},
+				Paths:     []string{"/api/v3/projects/p1/jobs/j1"},
+				Running:   adaptertest.Bodies(t, "job_create_cluster_running.json"),
+				Succeeded: adaptertest.Bodies(t, "job_create_nodepool_success.json"),
+				Failed:    adaptertest.Bodies(t, "job_create_node_failed.json"),
+				Unknown:   adaptertest.Answer{`{"spec":{"type":"CreateCluster","clusterUID":"c1"},"status":{"phase":"Paused"}}`}, UnknownWord: "Paused",
+				ErrorIn200: errorIn200, ErrorCode: "CCE.01400001",
+			},
+		},
+	})
+}
+
 func FuzzParse(f *testing.F) {
-	f.Add(read(f, "002_show_upgrade_workflow_200.json"))
+	f.Add(adaptertest.Read(f, "002_show_upgrade_workflow_200.json"))
 	f.Add([]byte(`{"status":{"phase":"Pending","pointStatuses":[{"taskType":"A"},{"taskType":"A"}],"lineStatuses":[{"startPoint":{"taskType":"A"},"endPoint":{"taskType":"A"}}]}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		op, err := Parse(body)
 		if err != nil {
 			return
 		}
-		if op.Progress != nil && (*op.Progress < 0 || *op.Progress > 100) {
-			t.Fatalf("progress %d", *op.Progress)
-		}
+		adaptertest.CheckInvariants(t, op)
 		if len(op.Steps) > MaxTasks {
 			t.Fatalf("%d steps", len(op.Steps))
 		}
@@ -200,21 +203,15 @@ func FuzzParse(f *testing.F) {
 // TestParseTime: CCE's time.Time.String() form and its variants read as
 // the same instant; placeholders and other text give nil.
 func TestParseTime(t *testing.T) {
-	want := time.Date(2023, 11, 25, 6, 32, 34, 923248000, time.UTC)
-	for _, in := range []string{
-		"2023-11-25 06:32:34.923248 +0000 UTC",
-		"2023-11-25 14:32:34.923248 +0800 CST",
-		"2023-11-25 06:32:34.923248 +0000 UTC m=+0.000123",
-		"2023-11-25 06:32:34.923248 +0000",
-		"2023-11-25T06:32:34.923248Z",
-	} {
-		if got := parseTime(in); got == nil || !got.Equal(want) {
-			t.Errorf("parseTime(%q) = %v, want %v", in, got, want)
-		}
-	}
-	for _, in := range []string{"", "yesterday", "0001-01-01 00:00:00 +0000 UTC"} {
-		if got := parseTime(in); got != nil {
-			t.Errorf("parseTime(%q) = %v, want nil", in, got)
-		}
-	}
+	const want = "2023-11-25 06:32:34.923248 +0000 UTC"
+	adaptertest.Times(t, parseTime, map[string]string{
+		"2023-11-25 06:32:34.923248 +0000 UTC":             want,
+		"2023-11-25 14:32:34.923248 +0800 CST":             want,
+		"2023-11-25 06:32:34.923248 +0000 UTC m=+0.000123": want,
+		"2023-11-25 06:32:34.923248 +0000":                 want,
+		"2023-11-25T06:32:34.923248Z":                      want,
+		"":                                                 "<nil>",
+		"yesterday":                                        "<nil>",
+		"0001-01-01 00:00:00 +0000 UTC":                    "<nil>",
+	})
 }

@@ -27,6 +27,7 @@ const maxUnfinishedJobPercent = 99
 
 // job is a ShowJob answer; each of its sub-jobs is a full job again.
 type job struct {
+	apiError
 	Metadata metadata `json:"metadata"`
 	Spec     struct {
 		Type         flex.String    `json:"type"`
@@ -101,7 +102,7 @@ func ParseJob(body []byte) (*cloud.Operation, error) {
 	if op.Phase.IsTerminal() {
 		op.CompletionTime = parseTime(string(j.Metadata.UpdateTimestamp))
 	}
-	op.Message = cloud.SanitizeText(string(j.Status.Reason))
+	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", j.text(), string(j.Status.Reason)))
 	if op.Message == "" && op.Phase == cloud.PhaseFailed {
 		op.Message = cloud.FailureMessage(steps)
 	}

@@ -42,6 +42,11 @@ var statusNotes = map[string]string{
 const maxEstimate = 30 * 24 * time.Hour
 
 type action struct {
+	// ErrorCode and ErrorMsg are DWS's error object: a 200 carrying it
+	// answers for the query, not for an action, and must reach the
+	// message rather than read as one.
+	ErrorCode   flex.String     `json:"error_code"`
+	ErrorMsg    flex.String     `json:"error_msg"`
 	ActionName  flex.String     `json:"action_name"`
 	Status      flex.String     `json:"status"`
 	ClusterName flex.String     `json:"cluster_name"`
@@ -214,7 +219,8 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	if current != nil && current.step.Message != "" {
 		detail = current.step.Name + ": " + current.step.Message
 	}
-	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", note, detail))
+	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ",
+		cloud.JoinNonEmpty(": ", string(a.ErrorCode), string(a.ErrorMsg)), note, detail))
 	op.Steps = steps
 	return op, nil
 }

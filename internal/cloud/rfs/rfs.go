@@ -83,8 +83,22 @@ const (
 	eventDrift   = "DRIFT"
 )
 
+// apiError is RFS's error object ({error_code, error_msg}): a 200
+// carrying it answers for the query, not for the stack or its events, and
+// must reach the message rather than read as an answer.
+type apiError struct {
+	ErrorCode flex.String `json:"error_code"`
+	ErrorMsg  flex.String `json:"error_msg"`
+}
+
+// text is "code: message", or "" when there is no error.
+func (e apiError) text() string {
+	return cloud.JoinNonEmpty(": ", string(e.ErrorCode), string(e.ErrorMsg))
+}
+
 // metadata is GetStackMetadata's answer, the fields read.
 type metadata struct {
+	apiError
 	StackID       flex.String `json:"stack_id"`
 	StackName     flex.String `json:"stack_name"`
 	Status        flex.String `json:"status"`
@@ -93,6 +107,7 @@ type metadata struct {
 
 // eventPage is one ListStackEvents answer.
 type eventPage struct {
+	apiError
 	StackEvents flex.List[event] `json:"stack_events"`
 	PageInfo    pageInfo         `json:"page_info"`
 }
@@ -172,6 +187,11 @@ func (a *Adapter) Fetch(ctx context.Context, t cloud.Target) (*cloud.Operation, 
 	if err != nil {
 		return nil, err
 	}
+	// An unreadable metadata answer fails the fetch: no events request
+	// is spent on it.
+	if err := cloud.DecodeJSONObject(meta, &metadata{}); err != nil {
+		return nil, err
+	}
 	var pages [][]byte
 	seen := map[string]bool{}
 	marker := ""
@@ -232,8 +252,9 @@ type step struct {
 // pages (each newest first, the first page first) into the deployment's
 // Operation. The phase, in this order:
 //
-//  1. a stack status StackStatuses does not know (or none): Unknown, the
-//     word kept;
+//  1. a stack status StackStatuses does not know (or none), or an answer
+//     that is RFS's error object: Unknown, the word kept, the error as
+//     the message;
 //  2. no events for the deployment: Pending. RFS queues deployments, so
 //     the stack's status is an earlier deployment's (a deployment_id that
 //     never runs stays Pending: the controller's NotFound grace period is
@@ -260,6 +281,7 @@ func Parse(metadataBody []byte, eventPages ...[]byte) (*cloud.Operation, error) 
 	if err := cloud.DecodeJSONObject(metadataBody, &m); err != nil {
 		return nil, err
 	}
+	queryErrors := []string{m.text()}
 	var events []event
 	for _, body := range eventPages {
 		var p eventPage
@@ -267,7 +289,9 @@ func Parse(metadataBody []byte, eventPages ...[]byte) (*cloud.Operation, error) 
 			return nil, err
 		}
 		events = append(events, p.StackEvents...)
+		queryErrors = append(queryErrors, p.text())
 	}
+	queryFailed := cloud.JoinNonEmpty("", queryErrors...) != ""
 	// Oldest first.
 	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 		events[i], events[j] = events[j], events[i]
@@ -355,7 +379,7 @@ func Parse(metadataBody []byte, eventPages ...[]byte) (*cloud.Operation, error) 
 	failed := len(failures) > 0
 
 	switch {
-	case stackPhase == cloud.PhaseUnknown:
+	case stackPhase == cloud.PhaseUnknown || queryFailed:
 		op.Phase = cloud.PhaseUnknown
 	case !seen:
 		op.Phase = cloud.PhasePending
@@ -377,8 +401,8 @@ func Parse(metadataBody []byte, eventPages ...[]byte) (*cloud.Operation, error) 
 	}
 	op.CurrentStep = cloud.CurrentStepOf(op.Steps)
 
-	var parts []string
-	if !seen && stackPhase != cloud.PhaseUnknown {
+	parts := queryErrors
+	if !seen && stackPhase != cloud.PhaseUnknown && !queryFailed {
 		parts = append(parts, "no events for this deployment yet: it is queued or has not started (the stack's status is its latest deployment's)")
 	}
 	if op.Phase == cloud.PhaseFailed && stackPhase == cloud.PhaseFailed {

@@ -1,7 +1,6 @@
 package rfs
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -229,6 +228,19 @@ func TestParse(t *testing.T) {
 		Body: `{"stack_events":[]}`,
 		Want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"}},
 	}})
+	const rfsError = `{"error_code":"RF.0002","error_msg":"The request is throttled internally."}`
+	adaptertest.Run(t, parser(rfsError), []adaptertest.Case{{
+		Name: "error object for the metadata: Unknown, the error as the message",
+		Body: `{"stack_events":[]}`,
+		Want: &cloud.Operation{Phase: cloud.PhaseUnknown, UnknownStatuses: []string{"(missing)"},
+			Message: "RF.0002: The request is throttled internally."},
+	}})
+	adaptertest.Run(t, parser(inProgress), []adaptertest.Case{{
+		Name: "error object for the events: Unknown, the error as the message, not \"no events yet\"",
+		Body: rfsError,
+		Want: &cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: "deployment_in_progress",
+			Message: "RF.0002: The request is throttled internally."},
+	}})
 
 	// Many failures are cut.
 	var many []string
@@ -283,8 +295,8 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a
 
 // TestFetch: the metadata, then the events pages by next_marker, each a
 // signed GET with X-Project-Id, Content-Type and its own Client-Request-Id;
-// stack_id when pinned; a stack name in Chinese escaped in the path; a
-// 404 is NotFound; targets that cannot be right are never sent.
+// stack_id when pinned; a stack name in Chinese escaped in the path;
+// targets that cannot be right are never sent.
 func TestFetch(t *testing.T) {
 	type request struct{ path, rawPath, query, requestID, project, contentType, auth string }
 	var (
@@ -296,9 +308,6 @@ func TestFetch(t *testing.T) {
 		got = append(got, request{r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Client-Request-Id"),
 			r.Header.Get("X-Project-Id"), r.Header.Get("Content-Type"), r.Header.Get("Authorization")})
 		switch {
-		case strings.Contains(r.URL.Path, "/gone/"):
-			w.WriteHeader(404)
-			w.Write([]byte(`{"error_code":"RF.0001","error_msg":"stack not found"}`))
 		case strings.HasSuffix(r.URL.Path, "/metadata"):
 			w.Write(adaptertest.Read(t, metadata))
 		case r.URL.Query().Get("marker") == "":
@@ -337,7 +346,7 @@ func TestFetch(t *testing.T) {
 	got, metadata, events = nil, "metadata_deployment_complete.json", []string{"events_none.json"}
 	tg := target
 	tg.StackName, tg.StackID = "演示栈-01", "3f6e1c2a"
-	if _, err := a.Fetch(context.Background(), tg); err != nil || len(got) != 2 {
+	if _, err := a.Fetch(t.Context(), tg); err != nil || len(got) != 2 {
 		t.Fatalf("%v, %v", got, err)
 	}
 	const escaped = "/v1/p1/stacks/%E6%BC%94%E7%A4%BA%E6%A0%88-01/"
@@ -348,19 +357,10 @@ func TestFetch(t *testing.T) {
 
 	// Pages are bounded, and a marker seen before ends the reading.
 	got, metadata, events = nil, "metadata_deployment_complete.json", []string{"events_complete_page1.json"}
-	if _, err := a.Fetch(context.Background(), target); err != nil || len(got) != 3 {
+	if _, err := a.Fetch(t.Context(), target); err != nil || len(got) != 3 {
 		t.Errorf("repeated marker: %d requests, %v", len(got), err)
 	}
 
-	got = nil
-	tg = target
-	tg.StackName = "gone"
-	_, err := a.Fetch(context.Background(), tg)
-	if ce, ok := err.(*cloud.Error); !ok || ce.Kind != cloud.KindNotFound || ce.Code != "RF.0001" || len(got) != 1 {
-		t.Errorf("404: got %#v after %d requests", err, len(got))
-	}
-
-	got = nil
 	var rejected []cloud.Target
 	for _, change := range []func(*cloud.Target){
 		func(t *cloud.Target) { t.OperationID = "" },
@@ -379,10 +379,31 @@ func TestFetch(t *testing.T) {
 		tg.StackName = name
 		rejected = append(rejected, tg)
 	}
-	adaptertest.Rejected(t, New(nil), srv.URL, rejected)
-	if len(got) != 0 {
-		t.Errorf("a rejected target was sent: %+v", got)
-	}
+	adaptertest.Rejected(t, New(nil), rejected)
+}
+
+// TestConformance: the adapter conformance suite on RFS deployments,
+// whose fetch is two requests (the stack's metadata, then the
+// deployment's events), each tried with every fault.
+func TestConformance(t *testing.T) {
+	bodies := func(files ...string) adaptertest.Answer { return adaptertest.Bodies(t, files...) }
+	adaptertest.RunConformance(t, adaptertest.Conformance{
+		New: func(c *transport.HTTPClient) cloud.Fetcher { return New(c) },
+		Kinds: []adaptertest.Kind{{
+			Name:    "RFS",
+			Target:  cloud.Target{Service: cloud.ServiceRFS, Region: "cn-north-4", ProjectID: "p1", StackName: "demo-stack", OperationID: "d1"},
+			Paths:   []string{"/v1/p1/stacks/demo-stack/metadata", "/v1/p1/stacks/demo-stack/events?deployment_id=d1"},
+			Running: bodies("metadata_deployment_in_progress.json", "events_in_progress.json"),
+			Succeeded: adaptertest.Answer{string(adaptertest.Read(t, "metadata_deployment_complete.json")),
+				`{"stack_events":[{"event_type":"SUMMARY","event_message":"Apply complete! Resources: 1 added.","time":"2024-05-14T02:10:09Z"},` +
+					`{"resource_type":"huaweicloud_vpc","resource_name":"vpc","resource_id_value":"v1","time":"2024-05-14T02:10:08Z","event_type":"CREATION_COMPLETE"}]}`},
+			Failed:  bodies("metadata_rollback_complete.json", "events_failed.json"),
+			Unknown: bodies("metadata_unknown_status.json", "events_in_progress.json"), UnknownWord: "DEPLOYMENT_PAUSED",
+			// RFS's documented error shape.
+			ErrorIn200: `{"error_code":"RF.0002","error_msg":"The request is throttled internally.","encoded_authorization_message":""}`,
+			ErrorCode:  "RF.0002",
+		}},
+	})
 }
 
 // TestMaxEventPages: a deployment whose every page names a new next page
@@ -398,7 +419,7 @@ func TestMaxEventPages(t *testing.T) {
 		w.Write([]byte(`{"stack_events":[],"page_info":{"next_marker":"m` + strings.Repeat("x", n) + `"}}`))
 	}))
 	defer srv.Close()
-	_, err := New(nil).Fetch(context.Background(), cloud.Target{Service: cloud.ServiceRFS, ProjectID: "p1", StackName: "s",
+	_, err := New(nil).Fetch(t.Context(), cloud.Target{Service: cloud.ServiceRFS, ProjectID: "p1", StackName: "s",
 		OperationID: "d1", BaseURL: srv.URL, Credentials: cloud.Credentials{AccessKey: "AK", SecretKey: "SK"}})
 	if err != nil || n != MaxEventPages {
 		t.Errorf("%d pages, %v", n, err)

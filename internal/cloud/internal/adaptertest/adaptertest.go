@@ -1,15 +1,19 @@
-// Package adaptertest holds the table test that the job adapters' tests
-// (classicjob, rdsjob, cce jobs) share: answers in, expected Operations
-// out, compared with go-cmp, the invariants their fuzz targets check, and
-// the small helpers their expectations are written with. It is imported
-// by tests only.
+// Package adaptertest holds what every adapter package's tests share: the
+// conformance suite each runs (RunConformance), the table test of answers
+// in and expected Operations out (Run, compared with go-cmp), the
+// invariants their fuzz targets check, and the small helpers their
+// expectations are written with (Read, At, Unix, Pct, Res). It is
+// imported by tests only.
 package adaptertest
 
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +43,16 @@ func Read(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Bodies is the Answer made of the files testdata/name, in order.
+func Bodies(t testing.TB, names ...string) Answer {
+	t.Helper()
+	a := make(Answer, len(names))
+	for i, n := range names {
+		a[i] = string(Read(t, n))
+	}
+	return a
 }
 
 // Run checks each case as a subtest: parse must succeed and give Want.
@@ -74,14 +88,27 @@ func CheckInvariants(t *testing.T, op *cloud.Operation) {
 	}
 }
 
-// At reads an expected time written in RFC 3339, independently of the
-// parser under test, in UTC.
+// atLayouts are the forms expectations are written in: RFC 3339, Go's
+// time.Time.String form (as CCE prints its times) and a time without a
+// zone, which is UTC (as DWS prints them).
+var atLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05.999999999"}
+
+// At reads an expected time, independently of the parser under test, in
+// UTC; it panics on a form none of atLayouts reads.
 func At(s string) *time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
+	for _, layout := range atLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			t = t.UTC()
+			return &t
+		}
 	}
-	t = t.UTC()
+	panic(fmt.Sprintf("adaptertest.At: %q is in none of the forms %q", s, atLayouts))
+}
+
+// Unix is an expected time given as seconds and nanoseconds since the
+// epoch (as time.Unix), in UTC.
+func Unix(sec, nsec int64) *time.Time {
+	t := time.Unix(sec, nsec).UTC()
 	return &t
 }
 
@@ -102,16 +129,39 @@ func Times(t *testing.T, parse func(string) *time.Time, want map[string]string) 
 	}
 }
 
-// Rejected checks that f refuses each target with a KindPermanent error,
-// sending them to baseURL if it sends anything (callers check that their
-// server saw no request).
-func Rejected(t *testing.T, f cloud.Fetcher, baseURL string, targets []cloud.Target) {
+// Rejected checks that f refuses each target with a KindPermanent error
+// without sending anything: the targets go to a server of Rejected's own
+// that records every request (and answers none usefully), signed with
+// valid-looking credentials when they have none, so that only what is
+// wrong in the target can be why it is refused.
+func Rejected(t *testing.T, f cloud.Fetcher, targets []cloud.Target) {
 	t.Helper()
+	var (
+		mu   sync.Mutex
+		sent []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, pathQuery(r))
+		mu.Unlock()
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
 	for _, tg := range targets {
-		tg.BaseURL = baseURL
-		if _, err := f.Fetch(context.Background(), tg); cloud.KindOf(err) != cloud.KindPermanent {
-			t.Errorf("%+v: got %v", tg, err)
+		tg.BaseURL = srv.URL
+		if tg.Credentials == (cloud.Credentials{}) {
+			tg.Credentials = permanent
 		}
+		_, err := f.Fetch(context.Background(), tg)
+		if cloud.KindOf(err) != cloud.KindPermanent {
+			t.Errorf("%+v: got %v, want a permanent error", tg, err)
+		}
+		mu.Lock()
+		if len(sent) > 0 {
+			t.Errorf("%+v: sent %q", tg, sent)
+			sent = nil
+		}
+		mu.Unlock()
 	}
 }
 
