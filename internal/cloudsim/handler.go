@@ -421,16 +421,17 @@ func (s *Simulator) applyFault(w *recorder, r *http.Request, rt *route, op *oper
 		_, _ = w.Write(b[:len(b)/2])
 	case FaultReset:
 		w.settle(StatusReset)
-		resetConnection(w)
+		ResetConnection(w)
 	default:
 		return false
 	}
 	return true
 }
 
-// resetConnection closes the client connection without a response, with
+// ResetConnection closes the client connection without a response, with
 // a TCP RST when possible so the client sees "connection reset by peer".
-func resetConnection(w http.ResponseWriter) {
+// The simulator's reset fault uses it, and so do other tests' servers.
+func ResetConnection(w http.ResponseWriter) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		// HTTP/2 or a test recorder: abort the handler; the server resets

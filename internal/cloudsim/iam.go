@@ -266,7 +266,7 @@ func (s *Simulator) serveIAM(w http.ResponseWriter, r *http.Request) {
 			return
 		case FaultReset:
 			rec.settle(StatusReset)
-			resetConnection(rec)
+			ResetConnection(rec)
 			return
 		case FaultUnauthorized:
 			iamError(rec, http.StatusUnauthorized, codeUnauthenticated, "The request you have made requires authentication.")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -281,17 +280,9 @@ func writeBody(w http.ResponseWriter, code int, h http.Header, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
-// reset closes the connection without an answer, with a TCP RST.
-func reset(w http.ResponseWriter, _ *http.Request, _ string) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = conn.Close()
-}
+// reset closes the connection without an answer, with a TCP RST, as
+// cloudsim's reset fault does.
+func reset(w http.ResponseWriter, _ *http.Request, _ string) { cloudsim.ResetConnection(w) }
 
 // hang answers nothing until the client gives up.
 func hang(_ http.ResponseWriter, r *http.Request, _ string) { <-r.Context().Done() }
