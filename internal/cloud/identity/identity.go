@@ -213,6 +213,12 @@ type entry struct {
 	retryAt time.Time
 }
 
+// fresh reports whether e holds credentials that need no exchange at now:
+// not due for refresh and not rejected by the cloud.
+func (e *entry) fresh(now time.Time) bool {
+	return e != nil && e.creds.AccessKey != "" && now.Before(e.refreshAt) && !e.rejected
+}
+
 // valid reports whether e holds credentials still usable at now.
 func (e *entry) valid(now time.Time) bool {
 	return e != nil && e.creds.AccessKey != "" && now.Before(e.usableUntil)
@@ -223,18 +229,19 @@ func (e *entry) valid(now time.Time) bool {
 // entry share one exchange; a failed refresh while the cached credentials
 // are still valid returns those.
 func (p *Provider) Credentials(ctx context.Context, namespace, name, region string) (Result, error) {
-	sa, err := p.serviceAccount(ctx, types.NamespacedName{Namespace: namespace, Name: name})
+	saName := types.NamespacedName{Namespace: namespace, Name: name}
+	sa, err := p.serviceAccount(ctx, saName)
 	if err != nil {
 		return Result{}, err
 	}
-	key, res, err := keyOf(types.NamespacedName{Namespace: namespace, Name: name}, sa, region)
+	key, res, err := keyOf(saName, sa, region)
 	if err != nil {
 		return Result{}, err
 	}
 	now := p.now()
 	old := p.cached(key)
 	switch {
-	case old != nil && old.creds.AccessKey != "" && now.Before(old.refreshAt) && !old.rejected:
+	case old.fresh(now):
 		res.Credentials = old.creds
 		return res, nil
 	case old != nil && old.err != nil && now.Before(old.retryAt):
@@ -255,7 +262,7 @@ func (p *Provider) Credentials(ctx context.Context, namespace, name, region stri
 		// Shared by every caller: not cancelled when the first one is.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if e := p.cached(key); e != nil && e.creds.AccessKey != "" && p.now().Before(e.refreshAt) && !e.rejected {
+		if e := p.cached(key); e.fresh(p.now()) {
 			return e, nil // refreshed by a flight that just ended
 		}
 		return p.refresh(ctx, key)
