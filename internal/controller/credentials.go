@@ -56,7 +56,7 @@ func loadTarget(ctx context.Context, secrets *SecretCache, obj *opsv1.CloudOpera
 		// From the Secret: a bad value is the Secret's to fix, so it is a
 		// credentialsError (retried every interval), not the stalling
 		// InvalidConfiguration a bad spec.projectID gets.
-		project = secretValue(secret, secretKeyProjectID)
+		project = cloud.SecretDataValue(secret.Data, secretKeyProjectID)
 		if project == "" {
 			return cloud.Target{}, &credentialsError{fmt.Sprintf("no project: set spec.projectID or key %q in Secret %q", secretKeyProjectID, name)}
 		}
@@ -138,9 +138,4 @@ func credentialsFromSecret(secret *corev1.Secret) (cloud.Credentials, error) {
 		return cloud.Credentials{}, &credentialsError{fmt.Sprintf("credentials Secret %q: key %q %v", secret.Name, string(err.Field), err.Reason)}
 	}
 	return creds, nil
-}
-
-// secretValue is a Secret key's value without surrounding white space.
-func secretValue(secret *corev1.Secret, key string) string {
-	return cloud.SecretDataValue(secret.Data, key)
 }
