@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target in the module for FUZZTIME each (default 3s).
-# `make test` runs it briefly; `make fuzz` runs it longer. go test accepts
-# one -fuzz target per package run, hence the loop.
+# Runs every Go fuzz target in the module for FUZZTIME each (default 3s;
+# `make fuzz` passes 2m). `make test` runs only the seed corpora, as plain
+# tests. go test accepts one -fuzz target per package run, hence the loop.
 #
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
 # exceeded" when -fuzztime ends while a worker is busy (go.dev/issue/75804,

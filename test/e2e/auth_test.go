@@ -13,12 +13,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 const wrongSecretKey = "wrong-secret-value-4b1d"
@@ -27,18 +27,14 @@ const wrongSecretKey = "wrong-secret-value-4b1d"
 // signed with the wrong secret; the CloudOperation says so with a clear
 // reason; fixing the Secret recovers it without a restart.
 func TestWrongSecretIsReportedAndFixingItRecovers(t *testing.T) {
-	ns := newNamespace(t)
+	t.Parallel()
 	ctx := context.Background()
-	// Replace the namespace's good Secret with a wrong one.
-	if err := env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metaName(ns, "creds")}); err != nil {
-		t.Fatal(err)
-	}
-	createSecret(t, ns, wrongSecretKey)
+	ns := testkit.Namespace(t, env.Client, "e2e", testkit.CredentialsSecret("creds", accessKey, wrongSecretKey, project))
 	obj := simOperation(t, ns, "stack", cloudsim.OperationSpec{Service: cloudsim.AOS, ID: "auth-stack-action", StackID: "auth-stack"})
 	if err := env.Client.Create(ctx, obj); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "AuthFailed", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "AuthFailed", func() (bool, string) {
 		o := get(t, ns, "stack")
 		c := o.GetCondition(opsv1.ConditionReady)
 		return c != nil && c.Reason == opsv1.ReasonAuthFailed && strings.Contains(c.Message, "APIGW.0301"), describe(o)
@@ -55,7 +51,7 @@ func TestWrongSecretIsReportedAndFixingItRecovers(t *testing.T) {
 	if err := env.Client.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 90*time.Second, "recovery to Succeeded", func() (bool, string) {
+	testkit.Eventually(t, 90*time.Second, "recovery to Succeeded", func() (bool, string) {
 		o := get(t, ns, "stack")
 		return o.Status.Phase == opsv1.PhaseSucceeded && o.IsReady(), describe(o)
 	})
@@ -194,8 +190,6 @@ func decodedBodyDumps(logs string) []string {
 	}
 	return out
 }
-
-func metaName(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
 
 // TestDecodedBodyDumps: the sweep reads hex-dumped bodies back into their
 // bytes, so a value split across dump lines is still found.

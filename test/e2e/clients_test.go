@@ -13,6 +13,7 @@ import (
 // TestKubectlWait: the built kubectl's wait returns when the simulated
 // operations reach the states pipelines wait for.
 func TestKubectlWait(t *testing.T) {
+	t.Parallel()
 	ns := newNamespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

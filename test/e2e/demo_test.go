@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloudsim"
 	"github.com/cloudop/cloudop/internal/demo"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // bcsList is the key of the demo blockchain's ListOpRecord calls: one list
@@ -28,9 +30,29 @@ func requests(svc cloudsim.Service, key string) int {
 	return env.Sim.RequestCount(svc, key)
 }
 
+// sentinel starts an operation that never ends, waits for its first poll
+// and returns a function counting its polls.
+func sentinel(t *testing.T) func() int {
+	t.Helper()
+	ns := newNamespace(t)
+	obj := simOperation(t, ns, "sentinel", cloudsim.OperationSpec{
+		Service: cloudsim.ECS, ID: "e2e-sentinel-" + ns, Scenario: cloudsim.ScenarioNever,
+		Steps: []cloudsim.StepSpec{{Name: "forever"}},
+	})
+	if err := env.Client.Create(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+	polls := func() int { return env.Sim.RequestCount(cloudsim.ECS, obj.Spec.OperationID) }
+	testkit.Eventually(t, time.Minute, "the sentinel's first poll", func() (bool, string) {
+		return polls() > 0, describe(get(t, ns, obj.Name))
+	})
+	return polls
+}
+
 // TestDemoScenario runs `make demo`'s scenario headless and checks every
 // operation's terminal state, its steps, its events and what cloudsim saw.
 func TestDemoScenario(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := env.ApplyScenario(ctx, files); err != nil {
@@ -103,8 +125,17 @@ func TestDemoScenario(t *testing.T) {
 		t.Errorf("throttled operation saw %d 429s, want 3: %+v", throttled.ByStatus[429], throttled)
 	}
 
-	// Terminal operations are not polled again: wait three poll intervals.
-	time.Sleep(16 * time.Second)
+	// Terminal operations are not polled again. The known event: an
+	// operation that never ends, polled by the same manager at the same
+	// 5 s interval, is polled three more times, so at least two intervals
+	// pass in the manager's own time; a terminal operation still polled
+	// would have been asked at least once more meanwhile.
+	sentinelPolls := sentinel(t)
+	from := sentinelPolls()
+	testkit.Eventually(t, time.Minute, "three more polls of the sentinel", func() (bool, string) {
+		n := sentinelPolls() - from
+		return n >= 3, fmt.Sprintf("%d more polls", n)
+	})
 	for name, w := range want {
 		if n := requests(w.service, w.key); n != callsAtEnd[name] {
 			t.Errorf("%s: %d more requests after the terminal phase", name, n-callsAtEnd[name])

@@ -11,6 +11,7 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/demo"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // TestWorkloadIdentityEndToEnd: the manager, as the demo runs it, tracks
@@ -21,6 +22,7 @@ import (
 // shows in status, events, logs or metrics. Both namespaces are labelled
 // as opted in, as an install's admission policy requires.
 func TestWorkloadIdentityEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	teamA, teamB := newNamespace(t), newNamespace(t)
 	if err := env.ApplyIdentity(ctx, teamA, accessKey, project, true); err != nil {
@@ -38,11 +40,11 @@ func TestWorkloadIdentityEndToEnd(t *testing.T) {
 			t.Errorf("namespace %s labels %v: want %s=%s", ns, got.Labels, opsv1.LabelWorkloadIdentity, opsv1.LabelWorkloadIdentityEnabled)
 		}
 	}
-	eventually(t, 90*time.Second, "team-a Succeeded", func() (bool, string) {
+	testkit.Eventually(t, 90*time.Second, "team-a Succeeded", func() (bool, string) {
 		o := get(t, teamA, demo.IdentityOperation)
 		return o.Status.Phase == opsv1.PhaseSucceeded && o.IsReady(), describe(o)
 	})
-	eventually(t, 30*time.Second, "team-b IdentityRejected", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "team-b IdentityRejected", func() (bool, string) {
 		o := get(t, teamB, demo.IdentityOperation)
 		c := o.GetCondition(opsv1.ConditionReady)
 		return c != nil && c.Reason == opsv1.ReasonIdentityRejected && strings.Contains(c.Message, "IAM.0302"), describe(o)

@@ -8,6 +8,7 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // TestJobFamilies tracks one job of every job service to Succeeded and one
@@ -15,6 +16,7 @@ import (
 // database jobs (RDS, GaussDB, DDS, openGauss, NoSQL) and RFS stack
 // deployments, over real HTTP with signatures checked by cloudsim.
 func TestJobFamilies(t *testing.T) {
+	t.Parallel()
 	ns := newNamespace(t)
 	step := cloudsim.Duration{Duration: 2 * time.Second}
 	subJobs := []cloudsim.StepSpec{{Name: "first"}, {Name: "second"}, {Name: "third"}}
@@ -84,7 +86,7 @@ func TestJobFamilies(t *testing.T) {
 	for _, tr := range all {
 		t.Run(tr.obj.Name, func(t *testing.T) {
 			var got *opsv1.CloudOperation
-			eventually(t, 2*time.Minute, tr.obj.Name+" to finish", func() (bool, string) {
+			testkit.Eventually(t, 2*time.Minute, tr.obj.Name+" to finish", func() (bool, string) {
 				got = get(t, ns, tr.obj.Name)
 				return got.Status.Phase.IsTerminal(), describe(got)
 			})

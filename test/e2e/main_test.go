@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +22,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloudsim"
 	"github.com/cloudop/cloudop/internal/demo"
 	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 const (
@@ -71,23 +71,7 @@ func TestMain(m *testing.M) {
 // credentials Secret.
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
-	if err := env.Client.Create(context.Background(), ns); err != nil {
-		t.Fatal(err)
-	}
-	createSecret(t, ns.Name, secretKey)
-	return ns.Name
-}
-
-func createSecret(t *testing.T, ns, sk string) {
-	t.Helper()
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
-		StringData: map[string]string{"accessKey": accessKey, "secretKey": sk, "projectID": project},
-	}
-	if err := env.Client.Create(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	return testkit.Namespace(t, env.Client, "e2e", testkit.CredentialsSecret("creds", accessKey, secretKey, project))
 }
 
 // simOperation adds an operation to cloudsim and returns a CloudOperation
@@ -108,22 +92,6 @@ func simOperation(t *testing.T, ns, name string, spec cloudsim.OperationSpec) *o
 		},
 	}
 	return obj
-}
-
-// eventually polls get until check passes or the timeout expires.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := check()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
 }
 
 func get(t *testing.T, ns, name string) *opsv1.CloudOperation {

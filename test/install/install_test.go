@@ -25,6 +25,8 @@ const (
 	jobDeleted   = "e2e00000000000000000000000000005"
 	jobTeamA     = "e2e00000000000000000000000000006"
 	jobTeamB     = "e2e00000000000000000000000000007"
+	// jobSentinel never ends: its polls are the clock of absence checks.
+	jobSentinel = "e2e00000000000000000000000000008"
 )
 
 const scenario = `settings:
@@ -42,6 +44,7 @@ operations:
   - {service: ECS, id: ` + jobDeleted + `, projectID: ` + project + `, scenario: never}
   - {service: ECS, id: ` + jobTeamA + `, projectID: ` + project + `, scenario: success}
   - {service: ECS, id: ` + jobTeamB + `, projectID: ` + project + `, scenario: success}
+  - {service: ECS, id: ` + jobSentinel + `, projectID: ` + project + `, scenario: never}
 `
 
 // values are the chart values both installs share: the manager reaches
@@ -126,7 +129,9 @@ func TestClusterWideInstall(t *testing.T) {
 
 		t.Run("deleting an operation makes no further cloud call", func(t *testing.T) {
 			createJob(t, ns, "deleted", opsv1.ServiceECS, jobDeleted, "huaweicloud-credentials")
+			createJob(t, ns, "sentinel", opsv1.ServiceECS, jobSentinel, "huaweicloud-credentials")
 			waitForPhase(t, ns, "deleted", opsv1.PhaseRunning, 60*time.Second)
+			waitForPhase(t, ns, "sentinel", opsv1.PhaseRunning, 60*time.Second)
 			op := getOperation(t, ns, "deleted")
 			if err := k8sClient.Delete(context.Background(), op); err != nil {
 				t.Fatal(err)
@@ -135,8 +140,15 @@ func TestClusterWideInstall(t *testing.T) {
 				err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(op), op)
 				return client.IgnoreNotFound(err) == nil && err != nil, fmt.Sprint(err)
 			})
+			// The known event: the sentinel, polled by the same manager at
+			// the same interval, is polled three more times, so at least
+			// two intervals pass in the manager's own time.
 			before := sim.requests(t, "ECS", jobDeleted)
-			time.Sleep(3 * op.Spec.PollInterval.Duration)
+			from := sim.requests(t, "ECS", jobSentinel)
+			eventually(t, time.Minute, "three more polls of the sentinel", func() (bool, string) {
+				n := sim.requests(t, "ECS", jobSentinel) - from
+				return n >= 3, fmt.Sprintf("%d more polls", n)
+			})
 			if after := sim.requests(t, "ECS", jobDeleted); after != before {
 				t.Errorf("cloudsim saw %d requests for the deleted operation's job after it was deleted", after-before)
 			}

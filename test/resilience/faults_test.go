@@ -187,6 +187,7 @@ func (c *faultCase) logf(format string, args ...any) {
 // phase it went through, and its Ready condition must explain the fault
 // while it lasts.
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	pki := newTestPKI(t)
 	caFile := filepath.Join(t.TempDir(), "trusted-ca.pem")
@@ -201,6 +202,8 @@ func TestFaults(t *testing.T) {
 		// cannot wait that long.
 		"--auth-retry-interval", "5s",
 		"--max-backoff", "20s",
+		// 120 namespaces: one label selects them all.
+		"--watch-label-selector", suiteLabel + "=faults",
 	}
 	kinds := matrixKinds()
 	for i, mk := range kinds {
@@ -223,6 +226,7 @@ func TestFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := &faultCase{name: name, kind: kind, sim: sim, op: mk.newOperation(name, scenario)}
+			c.op.Labels = map[string]string{suiteLabel: "faults"}
 			if kind.tls {
 				c.tls = newTLSServer(t, sim, pki)
 				c.op.Endpoint = c.tls.URL

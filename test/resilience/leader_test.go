@@ -35,6 +35,7 @@ const (
 // SIGTERM: it exits cleanly and hands the lease over well within a lease
 // duration.
 func TestLeaderElection(t *testing.T) {
+	t.Parallel()
 	deleteLease(t, leaseName)
 	var ops []operation
 	for i, svc := range services {
@@ -47,7 +48,8 @@ func TestLeaderElection(t *testing.T) {
 		ops = append(ops, o)
 	}
 	s := newScenario(t, "leader", ops)
-	args := append(endpointFlags(s.url),
+	args := append(endpointFlags(s.url), watchOnly(s.ns)...)
+	args = append(args,
 		"--leader-elect", "--leader-election-namespace", leaseNamespace,
 		"--leader-election-lease-duration", leaseDuration.String(),
 		"--leader-election-renew-deadline", renewDeadline.String(),

@@ -10,6 +10,10 @@
 // user holding only the RBAC that config/rbac ships, so it can be killed
 // and restarted like a pod. cloudsim runs in-process over real HTTP.
 //
+// The tests run in parallel, each with its own cloudsim, namespaces and
+// manager processes confined to them (--watch-namespace, or a label
+// selector), except TestAPIServerRestart, which runs alone.
+//
 // RESILIENCE_LONG=1 turns on the long variants (many more kills); they
 // are meant for a separate `make test-resilience-long` target.
 package resilience

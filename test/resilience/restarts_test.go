@@ -70,6 +70,7 @@ func killPlan() []string {
 // cloudop_events_total{result="exists"} counts the announcements the
 // restarted runs found already made.
 func TestManagerKills(t *testing.T) {
+	t.Parallel()
 	rounds := 1
 	if longRun {
 		rounds = 4
@@ -194,7 +195,7 @@ func killRound(t *testing.T, round int) (tally, killStats) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sv := supervise(t, "kills", restartDelay, nil, append(endpointFlags(s.url), "--metrics-bind-address", metricsAddr)...)
+	sv := supervise(t, "kills", restartDelay, nil, append(append(endpointFlags(s.url), watchOnly(s.ns)...), "--metrics-bind-address", metricsAddr)...)
 	sup.Store(sv)
 	scraper := scrapeEventCounts(sv, metricsAddr)
 
@@ -372,6 +373,10 @@ const apiDowntime = 5 * time.Second
 //   - as-deployed: the default 10 s renew deadline, about the outage's
 //     length, so the manager either rides it out or exits on a lost lease
 //     and recovers through its restart.
+//
+// It is the one test of the package that does not call t.Parallel: the
+// others would lose their API server too. Go runs it before releasing
+// the parallel ones.
 func TestAPIServerRestart(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -392,7 +397,7 @@ func TestAPIServerRestart(t *testing.T) {
 func restartAPIServerMidRun(t *testing.T, prefix string, leaseArgs []string, mayExit bool) {
 	deleteLease(t, leaseName)
 	s := newScenario(t, prefix, mixedOperations("op", 4, 1))
-	args := append(endpointFlags(s.url), "--leader-elect", "--leader-election-namespace", leaseNamespace)
+	args := append(append(endpointFlags(s.url), watchOnly(s.ns)...), "--leader-elect", "--leader-election-namespace", leaseNamespace)
 	sv := supervise(t, prefix, restartDelay, nil, append(args, leaseArgs...)...)
 	s.start(t)
 	waitAllRunning(t, s)

@@ -73,6 +73,7 @@ const (
 // its share of the account's budget allows, to check that together they
 // never send more than the one account's budget.
 func TestSharding(t *testing.T) {
+	t.Parallel()
 	steps := func(o operation, n int) operation {
 		for j := range n {
 			o.Spec.Steps = append(o.Spec.Steps, cloudsim.StepSpec{Name: fmt.Sprintf("step-%02d", j+1), Duration: cloudsim.D(3 * time.Second)})
@@ -122,7 +123,7 @@ func TestSharding(t *testing.T) {
 		}
 		in.srv = newInstanceServer(t, s.sim)
 		args := append(endpointFlags(in.srv.URL), "--service-endpoint", "ECS="+in.srv.URL,
-			"--watch-label-selector", in.selector, "--cloud-budget-shards", strconv.Itoa(budgetShards),
+			"--watch-namespace", s.ns, "--watch-label-selector", in.selector, "--cloud-budget-shards", strconv.Itoa(budgetShards),
 			"--cloud-qps", strconv.Itoa(budgetQPS), "--cloud-burst", strconv.Itoa(budgetBurst),
 			"--metrics-bind-address", in.metricsAddr,
 			"--leader-elect", "--leader-election-namespace", leaseNamespace,

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,11 +22,11 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloudsim"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // services are the services the restart, leader and sharding tests cycle
@@ -37,21 +38,19 @@ var services = []cloudsim.Service{cloudsim.BCS, cloudsim.CCE, cloudsim.AOS, clou
 // Secret "creds" with the given access key in it.
 func newNamespace(t testing.TB, prefix, accessKey, secretKey string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
-	if err := k8s.Create(ctx, ns); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "creds"},
-		StringData: map[string]string{"accessKey": accessKey, "secretKey": secretKey, "projectID": project},
-	}
-	if err := k8s.Create(ctx, s); err != nil {
-		t.Fatalf("creating secret: %v", err)
-	}
-	return ns.Name
+	return testkit.Namespace(t, k8s, prefix, testkit.CredentialsSecret("creds", accessKey, secretKey, project))
 }
+
+// The tests run in parallel (all but TestAPIServerRestart), each with
+// managers of its own: every manager is confined to its test's objects,
+// by namespace or, for TestFaults' many namespaces, by a label.
+
+// watchOnly returns the flags that confine a manager to ns.
+func watchOnly(ns string) []string { return []string{"--watch-namespace", ns} }
+
+// suiteLabel marks the CloudOperations of a test whose manager selects
+// them by label.
+const suiteLabel = "resilience.cloudop.dev/test"
 
 // operation describes one simulated operation and its CloudOperation.
 type operation struct {
@@ -61,6 +60,8 @@ type operation struct {
 	Spec cloudsim.OperationSpec
 	// Endpoint is spec.endpoint ("" uses the manager's --service-endpoint).
 	Endpoint string
+	// Labels are the CloudOperation's labels.
+	Labels map[string]string
 }
 
 // newOperation returns an operation of svc with a unique ID, the given
@@ -104,7 +105,7 @@ func (o operation) Key() string { return o.Spec.Key() }
 // object returns the CloudOperation for o in ns.
 func (o operation) object(ns string) *opsv1.CloudOperation {
 	return &opsv1.CloudOperation{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: o.Name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: o.Name, Labels: maps.Clone(o.Labels)},
 		Spec: opsv1.CloudOperationSpec{
 			Service: opsv1.Service(o.Spec.Service), Region: "cn-north-4", OperationID: o.Spec.ID,
 			OperationType: opsv1.OperationType(o.Spec.Type),
