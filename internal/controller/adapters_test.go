@@ -41,9 +41,12 @@ func seedServer(t *testing.T, path, seedFile string) *httptest.Server {
 	return srv
 }
 
-// realRouter is the production router with every service sent to baseURL.
-func realRouter(baseURL string) *transport.Router {
+// realRouter is the production router with every service sent to baseURL,
+// signing with the clock now (nil: real time), which must agree with the
+// server's within its X-Sdk-Date skew.
+func realRouter(baseURL string, now func() time.Time) *transport.Router {
 	httpClient := transport.NewHTTPClient(5 * time.Second)
+	httpClient.Now = now
 	overrides := map[cloud.Service]string{}
 	for _, s := range []cloud.Service{cloud.ServiceBCS, cloud.ServiceCCE, cloud.ServiceAOS, cloud.ServiceDWS} {
 		overrides[s] = baseURL
@@ -132,7 +135,7 @@ func TestSeedsThroughTheRealAdapters(t *testing.T) {
 			obj.Spec.Region = "cn-north-4"
 			obj.Spec.CredentialsSecretRef.Name = "creds"
 			g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
-			r := newTestReconciler(realRouter(srv.URL), testNow)
+			r := newTestReconciler(realRouter(srv.URL, nil), testNow)
 			reconcileOnce(t, r, obj)
 			reconcileOnce(t, r, obj)
 

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
+	testingclock "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -31,6 +32,20 @@ const (
 	teamAccessKey    = "TEAMAACCESSKEY000001"
 	teamProject      = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 	clusterID        = "b4b9e60f-8aa2-11ee-af09-0255ac10004f"
+
+	// identityClockLead is how far the identity tests' clock starts ahead
+	// of real time. The API server stamps ServiceAccount tokens (iat, nbf,
+	// exp) with real time and IAM checks them against the test's clock:
+	// ahead by more than a test takes, a token minted during the test is
+	// never issued in IAM's future.
+	identityClockLead = 5 * time.Minute
+	// identityTokenLifetime is the ServiceAccount tokens' lifetime in these
+	// tests: long enough to cover the lead and every step a test takes
+	// (the production default, 10 min, assumes the token is exchanged
+	// right away in real time; here the clock IAM reads runs ahead of the
+	// API server's by the steps). IAM still checks exp, against the
+	// test's clock.
+	identityTokenLifetime = 2 * time.Hour
 )
 
 // identityEnv is cloudsim as cloud and IAM over real HTTP, trusting the
@@ -42,6 +57,10 @@ type identityEnv struct {
 	tokens   *countingTokens
 	captured *captureTransport
 	provider *identity.Provider
+	// clock is the time of everyone on the credentials' path but the API
+	// server: the identity provider, the exchanger, cloudsim (IAM and
+	// the cloud), the request signer and the reconciler.
+	clock *testingclock.FakeClock
 	// issuer and signingKey are the API server's service-account issuer
 	// and its JWKS, uploaded to cloudsim's identity provider.
 	issuer, signingKey string
@@ -52,27 +71,24 @@ type identityEnv struct {
 func newIdentityEnv(t *testing.T, lifetime time.Duration) *identityEnv {
 	t.Helper()
 	g := NewWithT(t)
+	clk := testingclock.NewFakeClock(time.Now().Add(identityClockLead).Truncate(time.Second))
 	sim, err := cloudsim.New(cloudsim.Config{
 		Accounts: []cloudsim.Account{{AccessKey: teamAccessKey, SecretKey: "team-a-secret", ProjectIDs: []string{teamProject}}},
 		Settings: cloudsim.Settings{TemporaryCredentialLifetime: cloudsim.D(lifetime), StepDuration: cloudsim.D(time.Hour)},
-	})
+	}, cloudsim.WithClock(clk.Now))
 	g.Expect(err).NotTo(HaveOccurred())
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	env := &identityEnv{sim: sim, srv: srv, tokens: &countingTokens{c: k8s}, captured: &captureTransport{next: http.DefaultTransport}}
+	env := &identityEnv{sim: sim, srv: srv, clock: clk, tokens: &countingTokens{c: k8s}, captured: &captureTransport{next: http.DefaultTransport}}
 	env.issuer, env.signingKey = readIssuer(t)
 	env.provider = &identity.Provider{
 		Reader:            k8s,
 		Tokens:            env.tokens,
-		Exchanger:         &identity.Exchanger{Endpoint: srv.URL, Client: &http.Client{Transport: env.captured}},
+		Exchanger:         &identity.Exchanger{Endpoint: srv.URL, Client: &http.Client{Transport: env.captured}, Now: clk.Now},
 		Audience:          identityAudience,
+		TokenLifetime:     identityTokenLifetime,
 		ServiceAccountTTL: -1,
-		// These tests time refreshes of 6 s credentials against the
-		// reconciler; the exchange budget (at most one replacement per
-		// minute, failures replayed for seconds) would hide them, and is
-		// the subject of the identity package's own tests.
-		MinExchangeInterval: time.Millisecond,
-		FailureTTL:          time.Millisecond,
+		Now:               clk.Now,
 	}
 	return env
 }
@@ -109,9 +125,9 @@ func (e *identityEnv) trust(t *testing.T, subjects ...string) {
 }
 
 // reconciler polls cloudsim through the real adapters with workload
-// identity.
+// identity, on the env's clock.
 func (e *identityEnv) reconciler() *CloudOperationReconciler {
-	r := newTestReconciler(realRouter(e.srv.URL), testNow)
+	r := newTestReconcilerOn(realRouter(e.srv.URL, e.clock.Now), e.clock)
 	r.Identity = e.provider
 	return r
 }
@@ -210,19 +226,18 @@ func (c *captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // security token appears in the objects' status or the namespace's events.
 func (e *identityEnv) assertNoIdentityLeaks(t *testing.T, namespaces ...string) {
 	t.Helper()
+	g := NewWithT(t)
 	e.tokens.mu.Lock()
 	secrets := append([]string(nil), e.tokens.minted...)
 	e.tokens.mu.Unlock()
 	e.captured.mu.Lock()
 	secrets = append(secrets, e.captured.secrets...)
 	e.captured.mu.Unlock()
-	if len(secrets) == 0 {
-		t.Fatal("nothing was minted or issued: the leak check would prove nothing")
-	}
+	g.Expect(secrets).NotTo(BeEmpty(), "nothing was minted or issued: the leak check would prove nothing")
 	var haystack []string
 	for _, ns := range namespaces {
 		var list opsv1.CloudOperationList
-		NewWithT(t).Expect(k8s.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
+		g.Expect(k8s.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
 		for _, o := range list.Items {
 			b, _ := json.Marshal(o.Status)
 			haystack = append(haystack, string(b))
@@ -230,11 +245,14 @@ func (e *identityEnv) assertNoIdentityLeaks(t *testing.T, namespaces ...string) 
 		haystack = append(haystack, namespaceEvents(t, ns)...)
 	}
 	all := strings.Join(haystack, "\n")
+	// Only their lengths are reported: a failure must not print them.
+	var leaked []int
 	for _, s := range secrets {
 		if strings.Contains(all, s) {
-			t.Errorf("a token or key (%d chars) appears in status or events", len(s))
+			leaked = append(leaked, len(s))
 		}
 	}
+	g.Expect(leaked).To(BeEmpty(), "tokens or keys of these lengths appear in status or events")
 }
 
 // TestWorkloadIdentityPerNamespace: team-a's operation is tracked with
@@ -295,11 +313,12 @@ func TestWorkloadIdentityPerNamespace(t *testing.T) {
 // TestWorkloadIdentityRefreshAndOutage: credentials that expire during the
 // operation are refreshed ahead without a failed poll; an IAM outage while
 // they are still valid costs nothing, and one when they are gone shows as
-// IdentityUnavailable (transient) and recovers.
+// IdentityUnavailable (transient) and recovers. Time is the env's fake
+// clock, stepped between polls.
 func TestWorkloadIdentityRefreshAndOutage(t *testing.T) {
 	g := NewWithT(t)
-	// Refreshed when half is left, usable until a quarter is left.
-	const lifetime = 6 * time.Second
+	// IAM's shortest: refreshed when half is left, usable until 30 s are.
+	const lifetime = 15 * time.Minute
 	e := newIdentityEnv(t, lifetime)
 	ns := newNamespace(t)
 	e.trust(t, subject(ns, "ops"))
@@ -307,15 +326,14 @@ func TestWorkloadIdentityRefreshAndOutage(t *testing.T) {
 	r := e.reconciler()
 	obj := e.operation(t, ns, "upgrade", "ops")
 
-	// Poll every 500ms for two lifetimes: each poll must succeed.
-	deadline := time.Now().Add(2 * lifetime)
+	// Poll every lifetime/12 for two lifetimes: each poll must succeed.
 	polls := 0
-	for time.Now().Before(deadline) {
+	for elapsed := time.Duration(0); elapsed < 2*lifetime; elapsed += lifetime / 12 {
 		reconcileOnce(t, r, obj)
 		polls++
 		got := fetch(t, obj)
 		g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/InProgress"), "poll %d: %s", polls, got.Status.Message)
-		time.Sleep(500 * time.Millisecond)
+		e.clock.Step(lifetime / 12)
 	}
 	counts := e.sim.Counts()
 	g.Expect(counts.Services[cloudsim.CCE].ByStatus[http.StatusOK]).To(Equal(polls), "every poll answered 200: %+v", counts.Services[cloudsim.CCE])
@@ -328,21 +346,24 @@ func TestWorkloadIdentityRefreshAndOutage(t *testing.T) {
 	e.provider.Forget(identity.Key{ServiceAccount: client.ObjectKey{Namespace: ns, Name: "ops"}, IdentityProvider: identityIdp, Region: "cn-north-4"})
 	reconcileOnce(t, r, obj)
 	g.Expect(e.sim.SetIAMFaults(cloudsim.Fault{Kind: cloudsim.FaultError500})).To(Succeed())
-	time.Sleep(lifetime/2 + lifetime/8)
+	e.clock.Step(lifetime/2 + lifetime/8)
 	reconcileOnce(t, r, obj)
 	g.Expect(e.sim.Counts().IAM[cloudsim.IAMCreateTokenWithIDToken].ByStatus[http.StatusInternalServerError]).To(Equal(1), "a refresh was attempted")
 	g.Expect(conditionReason(fetch(t, obj), opsv1.ConditionReady)).To(Equal("False/InProgress"), "a failed refresh with valid credentials failed the poll")
 
-	// Still down once they have expired: a transient reason.
-	time.Sleep(lifetime)
-	reconcileOnce(t, r, obj)
+	// Still down once they have expired: a transient reason, retried.
+	e.clock.Step(lifetime)
+	res := reconcileOnce(t, r, obj)
 	got := fetch(t, obj)
 	g.Expect(conditionReason(got, opsv1.ConditionReady)).To(Equal("False/"+opsv1.ReasonIdentityUnavailable), got.Status.Message)
 	g.Expect(conditionReason(got, opsv1.ConditionStalled)).To(Equal("<absent>"))
 	g.Expect(conditionReason(got, opsv1.ConditionReconciling)).To(Equal("True/" + opsv1.ReasonIdentityUnavailable))
+	g.Expect(res.RequeueAfter).To(BeNumerically(">", 0), "retried")
 
-	// IAM back: the next poll recovers.
+	// IAM back: the next poll, when the reconciler asked to come back,
+	// recovers.
 	g.Expect(e.sim.SetIAMFaults()).To(Succeed())
+	e.clock.Step(res.RequeueAfter)
 	reconcileOnce(t, r, obj)
 	g.Expect(conditionReason(fetch(t, obj), opsv1.ConditionReady)).To(Equal("False/InProgress"))
 	g.Expect(e.sim.Counts().Services[cloudsim.CCE].ByStatus[http.StatusUnauthorized]).To(BeZero(), "no call was signed with expired credentials")

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	. "github.com/onsi/gomega"
 )
 
 // allowedImports are the packages of this module the controller may use:
@@ -22,32 +24,27 @@ var allowedImports = map[string]bool{
 // TestControllerImports holds the controller's non-test code to the
 // imports README.md and docs/engine.md promise.
 func TestControllerImports(t *testing.T) {
+	g := NewWithT(t)
 	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.Expect(err).NotTo(HaveOccurred())
 	checked := 0
+	var refused []string
 	for _, file := range files {
 		if strings.HasSuffix(file, "_test.go") {
 			continue
 		}
 		src, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g.Expect(err).NotTo(HaveOccurred())
 		f, err := parser.ParseFile(token.NewFileSet(), file, src, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g.Expect(err).NotTo(HaveOccurred(), file)
 		checked++
 		for _, imp := range f.Imports {
 			path := strings.Trim(imp.Path.Value, `"`)
 			if strings.HasPrefix(path, "github.com/cloudop/cloudop/") && !allowedImports[path] {
-				t.Errorf("%s imports %s; the controller may import only %v", file, path, allowedImports)
+				refused = append(refused, file+" imports "+path)
 			}
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no controller source found")
-	}
+	g.Expect(checked).To(BeNumerically(">", 0), "no controller source found")
+	g.Expect(refused).To(BeEmpty(), "the controller may import only %v", allowedImports)
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -34,9 +35,11 @@ func TestDetectedAfter(t *testing.T) {
 		{"still running", opsv1.CloudOperationStatus{Phase: opsv1.PhasePending},
 			opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning, CompletionTime: done(time.Second)}, 0, false},
 	} {
-		got, ok := detectedAfter(&tc.prev, &tc.next, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("%s: detectedAfter = %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			got, ok := detectedAfter(&tc.prev, &tc.next, now)
+			g.Expect(got).To(Equal(tc.want), "latency")
+			g.Expect(ok).To(Equal(tc.ok), "counted")
+		})
 	}
 }

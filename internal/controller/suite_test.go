@@ -15,17 +15,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	testingclock "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // One control plane for the package, started in TestMain.
@@ -42,15 +41,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	restConfig = cfg
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	if err := opsv1.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
+	if k8s, err = testkit.Client(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		_ = env.Stop()
 		os.Exit(1)
@@ -70,13 +61,11 @@ func zapLevel() zapcore.Level {
 	return zapcore.ErrorLevel
 }
 
-// newNamespace creates a namespace of its own for one test.
+// newNamespace creates a namespace of its own for one test, with the
+// package's client.
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
-	NewWithT(t).Expect(k8s.Create(context.Background(), ns)).To(Succeed(), "creating namespace")
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
-	return ns.Name
+	return testkit.Namespace(t, k8s, "test")
 }
 
 // newSecret creates a credentials Secret in ns.
@@ -174,7 +163,13 @@ func countEvents(t *testing.T, ns, substr string) int {
 // directly (no cache), so each Reconcile call sees the latest object, and
 // records events with the real EventWriter.
 func newTestReconciler(obs Observer, now time.Time) *CloudOperationReconciler {
-	clk := testingclock.NewFakePassiveClock(now)
+	return newTestReconcilerOn(obs, testingclock.NewFakePassiveClock(now))
+}
+
+// newTestReconcilerOn is newTestReconciler with clk as the reconciler's and
+// the event writer's clock, for a test that shares one clock with the
+// cloud and moves it along.
+func newTestReconcilerOn(obs Observer, clk clock.PassiveClock) *CloudOperationReconciler {
 	return &CloudOperationReconciler{
 		Client:   k8s,
 		Secrets:  &SecretCache{Reader: k8s},

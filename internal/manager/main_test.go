@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // One control plane for the package, started in TestMain. envtest's
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	adminConfig = cfg
-	if k8s, err = client.New(cfg, client.Options{Scheme: NewScheme()}); err == nil {
+	if k8s, err = testkit.Client(cfg); err == nil {
 		clientset, err = kubernetes.NewForConfig(cfg)
 	}
 	if err != nil {
@@ -59,17 +60,6 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "stopping control plane:", err)
 	}
 	os.Exit(code)
-}
-
-// newNamespace creates a namespace named prefix-<random> for one test.
-func newNamespace(t *testing.T, prefix string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
-	if err := k8s.Create(context.Background(), ns); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
-	return ns.Name
 }
 
 // create creates obj with the admin client, deleting it when the test ends
@@ -131,23 +121,6 @@ func startManager(t *testing.T, m ctrl.Manager) {
 			t.Error("manager did not stop within 30s")
 		}
 	})
-}
-
-// eventually polls cond every 100ms until it holds or timeout passes, then
-// fails the test with what cond last said.
-func eventually(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // forbiddenLines returns the log lines that report a request refused for

@@ -21,6 +21,7 @@ import (
 	certutil "k8s.io/client-go/util/cert"
 
 	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // TestMetricsOptions: plain HTTP unless asked; secure serving filters
@@ -77,7 +78,7 @@ func TestMetricsOptions(t *testing.T) {
 // A manager without a cert dir serves a self-signed certificate; one with
 // MetricsSecure false plain HTTP to anyone.
 func TestSecureMetrics(t *testing.T) {
-	system := newNamespace(t, "cloudop-system")
+	system := testkit.Namespace(t, k8s, "cloudop-system")
 	managerRole := generatedClusterRole(t)
 	create(t, managerRole)
 	create(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{GenerateName: "cloudop-manager-"},
@@ -228,7 +229,7 @@ func startMetricsManager(t *testing.T, token string, o Options) string {
 // waitServing waits until url answers at all.
 func waitServing(t *testing.T, c *http.Client, url string) {
 	t.Helper()
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, url+" to answer", func() (bool, string) {
 		resp, err := c.Get(url)
 		if err != nil {
 			return false, err.Error()

@@ -20,6 +20,7 @@ import (
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/controller"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // TestParseWatchNamespaces: namespace names pass (sorted, duplicates
@@ -108,12 +109,15 @@ func (s *jobServer) count(job string) int {
 	return s.asked[job]
 }
 
-// newOperation creates, in ns, a credentials Secret and an ECS
-// CloudOperation for job.
+// credentials is the Secret "creds" the operations of newOperation name.
+func credentials() *corev1.Secret {
+	return testkit.CredentialsSecret("creds", "AK0000TEST", "sk-test", "0123456789abcdef0123456789abcdef")
+}
+
+// newOperation creates, in ns, an ECS CloudOperation for job signed with
+// the Secret "creds" (see credentials).
 func newOperation(t *testing.T, ns, job string) client.ObjectKey {
 	t.Helper()
-	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
-		StringData: map[string]string{"accessKey": "AK0000TEST", "secretKey": "sk-test", "projectID": "0123456789abcdef0123456789abcdef"}})
 	op := &opsv1.CloudOperation{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: job},
 		Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceECS, Region: "cn-north-4", OperationID: job,
@@ -141,7 +145,8 @@ func namespacedRole(ns string) *rbacv1.Role {
 // identity watching the whole cluster is refused its list, which shows the
 // namespaced cache is what makes the Role enough.
 func TestWatchNamespaces(t *testing.T) {
-	system, teamA, teamB := newNamespace(t, "cloudop-system"), newNamespace(t, "team-a"), newNamespace(t, "team-b")
+	system := testkit.Namespace(t, k8s, "cloudop-system")
+	teamA, teamB := testkit.Namespace(t, k8s, "team-a", credentials()), testkit.Namespace(t, k8s, "team-b", credentials())
 	token := serviceAccount(t, system, "cloudop-manager")
 	role := namespacedRole(teamA)
 	create(t, role)
@@ -167,15 +172,18 @@ func TestWatchNamespaces(t *testing.T) {
 	startManager(t, mgr)
 
 	ctx := context.Background()
-	eventually(t, 30*time.Second, func() (bool, string) {
-		var op opsv1.CloudOperation
-		if err := k8s.Get(ctx, keyA, &op); err != nil {
-			return false, err.Error()
+	succeeded := func(key client.ObjectKey) func() (bool, string) {
+		return func() (bool, string) {
+			var op opsv1.CloudOperation
+			if err := k8s.Get(ctx, key, &op); err != nil {
+				return false, err.Error()
+			}
+			return op.Status.Phase == opsv1.PhaseSucceeded && len(op.Status.Conditions) > 0,
+				fmt.Sprintf("phase %q, conditions %v", op.Status.Phase, op.Status.Conditions)
 		}
-		return op.Status.Phase == opsv1.PhaseSucceeded && len(op.Status.Conditions) > 0,
-			fmt.Sprintf("team-a's operation: phase %q, conditions %v", op.Status.Phase, op.Status.Conditions)
-	})
-	eventually(t, 10*time.Second, func() (bool, string) {
+	}
+	testkit.Eventually(t, 30*time.Second, "team-a's operation to succeed", succeeded(keyA))
+	testkit.Eventually(t, 10*time.Second, "an event in team-a", func() (bool, string) {
 		var events corev1.EventList
 		if err := k8s.List(ctx, &events, client.InNamespace(teamA)); err != nil {
 			return false, err.Error()
@@ -187,21 +195,29 @@ func TestWatchNamespaces(t *testing.T) {
 	if got := phaseTotal(t, mgr.GetClient()); got != 1 {
 		t.Errorf("phase gauge counts %v operations, want team-a's one", got)
 	}
-	// Give a manager that wrongly saw team-b time to act on it.
-	time.Sleep(2 * time.Second)
-	var opB opsv1.CloudOperation
-	if err := k8s.Get(ctx, keyB, &opB); err != nil {
-		t.Fatal(err)
-	}
-	if opB.Status.Phase != "" || len(opB.Status.Conditions) > 0 || opB.Status.ObservedGeneration != 0 {
-		t.Errorf("team-b's operation was reconciled: %+v", opB.Status)
+	// The known event after which team-b must still be untouched: an
+	// operation created in team-a after a second one in team-b has been
+	// tracked to the end. A manager that wrongly saw team-b had job-b in
+	// the same first list as job-a, and job-b2's creation before
+	// job-a2's.
+	keyB2 := newOperation(t, teamB, "job-b2")
+	keyA2 := newOperation(t, teamA, "job-a2")
+	testkit.Eventually(t, 30*time.Second, "team-a's operation created after team-b's second one to succeed", succeeded(keyA2))
+	for _, key := range []client.ObjectKey{keyB, keyB2} {
+		var opB opsv1.CloudOperation
+		if err := k8s.Get(ctx, key, &opB); err != nil {
+			t.Fatal(err)
+		}
+		if opB.Status.Phase != "" || len(opB.Status.Conditions) > 0 || opB.Status.ObservedGeneration != 0 {
+			t.Errorf("team-b's operation %s was reconciled: %+v", key.Name, opB.Status)
+		}
+		if n := cloudSide.count(key.Name); n > 0 {
+			t.Errorf("team-b's job %s asked of the cloud %d times", key.Name, n)
+		}
 	}
 	var eventsB corev1.EventList
 	if err := k8s.List(ctx, &eventsB, client.InNamespace(teamB)); err != nil || len(eventsB.Items) > 0 {
 		t.Errorf("events in team-b: %d, %v", len(eventsB.Items), err)
-	}
-	if n := cloudSide.count("job-b"); n > 0 {
-		t.Errorf("team-b's job asked of the cloud %d times", n)
 	}
 	if n := cloudSide.count("job-a"); n == 0 {
 		t.Error("team-a's job never asked of the cloud")
@@ -223,7 +239,7 @@ func TestWatchNamespaces(t *testing.T) {
 	ctxWide, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() { _ = wide.Start(ctxWide) }()
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "a refused list", func() (bool, string) {
 		log, _ := managerLog.Since(logEnd)
 		return len(forbiddenLines(log)) > 0, "a cluster-wide manager with team-a's Role was not refused a list"
 	})

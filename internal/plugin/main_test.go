@@ -4,22 +4,21 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // k8s is a client of the test control plane; kubeconfig is a kubeconfig
@@ -45,14 +44,7 @@ func TestMain(m *testing.M) {
 				fmt.Fprintln(os.Stderr, "stopping control plane:", err)
 			}
 		}()
-		scheme := runtime.NewScheme()
-		if err := clientgoscheme.AddToScheme(scheme); err != nil {
-			panic(err)
-		}
-		if err := opsv1.AddToScheme(scheme); err != nil {
-			panic(err)
-		}
-		if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		if k8s, err = testkit.Client(cfg); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -72,15 +64,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newNamespace creates a namespace for one test.
+// newNamespace creates a namespace of its own for one test, with the
+// package's client.
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "plugin-"}}
-	if err := k8s.Create(context.Background(), ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
-	return ns.Name
+	return testkit.Namespace(t, k8s, "plugin")
 }
 
 // result is what one run of the plugin printed and returned.
@@ -94,8 +82,15 @@ type result struct {
 // in a pipe with NO_COLOR set, with the fixed clock and times in UTC.
 func runPlugin(ctx context.Context, args ...string) result {
 	var out, errOut bytes.Buffer
+	err := execPlugin(ctx, &out, &errOut, args...)
+	return result{stdout: out.String(), stderr: errOut.String(), err: err, code: ExitCode(err)}
+}
+
+// execPlugin is runPlugin writing to out and errOut as it goes, for a
+// test that reads them while the plugin runs.
+func execPlugin(ctx context.Context, out, errOut io.Writer, args ...string) error {
 	rt := Runtime{
-		IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
+		IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut},
 		Now:       func() time.Time { return fixedNow },
 		Getenv: func(k string) string {
 			if k == "NO_COLOR" {
@@ -108,8 +103,7 @@ func runPlugin(ctx context.Context, args ...string) result {
 	}
 	cmd := NewCommand(rt)
 	cmd.SetArgs(append([]string{"--kubeconfig", kubeconfig}, args...))
-	err := cmd.ExecuteContext(ctx)
-	return result{stdout: out.String(), stderr: errOut.String(), err: err, code: ExitCode(err)}
+	return cmd.ExecuteContext(ctx)
 }
 
 // readFixture reads a CloudOperation from testdata/operations.
@@ -143,23 +137,20 @@ func createWithStatus(t *testing.T, ns string, obj *opsv1.CloudOperation) *opsv1
 }
 
 // setStatus changes obj's status with a status update, retrying on
-// conflicts, and leaves obj as stored.
+// conflicts (the plugin under test may be writing obj's annotations), and
+// leaves obj as stored.
 func setStatus(t *testing.T, obj *opsv1.CloudOperation, change func(*opsv1.CloudOperationStatus)) {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.Eventually(t, 10*time.Second, "the status update of "+obj.Name, func() (bool, string) {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			t.Fatal(err)
 		}
 		change(&obj.Status)
 		err := k8s.Status().Update(ctx, obj)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
+		if err != nil && !apierrors.IsConflict(err) {
 			t.Fatalf("updating status of %s: %v", obj.Name, err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil, fmt.Sprint(err)
+	})
 }

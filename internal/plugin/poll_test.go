@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // TestPoll checks that poll sets the requested-poll annotation and returns
@@ -16,29 +18,24 @@ import (
 func TestPoll(t *testing.T) {
 	ns := newNamespace(t)
 	obj := createWithStatus(t, ns, running("op"))
-	done := runInBackground("-n", ns, "poll", "op", "--timeout", "30s")
+	run := runInBackground("-n", ns, "poll", "op", "--timeout", "30s")
 
 	var request string
-	deadline := time.Now().Add(10 * time.Second)
-	for request == "" {
-		if time.Now().After(deadline) {
-			t.Fatal("poll did not set the " + opsv1.AnnotationRequestedPoll + " annotation")
-		}
-		time.Sleep(100 * time.Millisecond)
+	testkit.Eventually(t, 10*time.Second, "poll to set the "+opsv1.AnnotationRequestedPoll+" annotation", func() (bool, string) {
 		var got opsv1.CloudOperation
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), &got); err != nil {
 			t.Fatal(err)
 		}
 		request = got.Annotations[opsv1.AnnotationRequestedPoll]
-	}
-	select {
-	case res := <-done:
-		t.Fatalf("poll returned before the request was handled: %+v", res)
-	case <-time.After(time.Second):
-	}
+		return request != "", fmt.Sprintf("annotations %v", got.Annotations)
+	})
+	handled := time.Now()
 	setStatus(t, obj, func(st *opsv1.CloudOperationStatus) { st.LastHandledPollRequest = request })
 	select {
-	case res := <-done:
+	case res := <-run.done:
+		if res.at.Before(handled) {
+			t.Fatalf("poll returned before the request was handled: %+v", res)
+		}
 		if res.err != nil || !strings.Contains(res.stdout, "op  ECS job-op") {
 			t.Errorf("poll: %v\n%s", res.err, res.stdout)
 		}
@@ -143,22 +140,19 @@ func TestTrack(t *testing.T) {
 // ends, with watch's exit code.
 func TestTrackWait(t *testing.T) {
 	ns := newNamespace(t)
-	done := runInBackground("-n", ns, "track", "ECS", "--id", "job1", "--region", "cn-north-4",
+	run := runInBackground("-n", ns, "track", "ECS", "--id", "job1", "--region", "cn-north-4",
 		"--credentials-secret", "c", "--name", "w", "--wait", "--timeout", "1m")
 	obj := &opsv1.CloudOperation{}
 	obj.Namespace, obj.Name = ns, "w"
-	deadline := time.Now().Add(10 * time.Second)
-	for k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("track did not create the CloudOperation")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "track to create the CloudOperation", func() (bool, string) {
+		err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
+		return err == nil, fmt.Sprint(err)
+	})
 	want := running("w").Status
 	setStatus(t, obj, func(st *opsv1.CloudOperationStatus) { *st = want })
 	finish(t, obj, opsv1.PhaseFailed, "quota")
 	select {
-	case res := <-done:
+	case res := <-run.done:
 		if res.code != ExitOperationFailed || !strings.Contains(res.stdout, "cloudoperation.ops.cloudop.dev/w created\n") ||
 			!strings.Contains(res.stdout, "w Failed") {
 			t.Errorf("track --wait: code %d, %v\n%s", res.code, res.err, res.stdout)

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // tmuxSession is a detached tmux session on a private server socket, so the
@@ -39,17 +40,12 @@ func (s *tmuxSession) screen() string {
 // waitFor polls the screen until it holds want, and returns the screen.
 func (s *tmuxSession) waitFor(want string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		scr := s.screen()
-		if strings.Contains(scr, want) {
-			return scr
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("the screen never showed %q; it shows:\n%s", want, scr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var scr string
+	testkit.Eventually(s.t, 20*time.Second, fmt.Sprintf("the screen to show %q", want), func() (bool, string) {
+		scr = s.screen()
+		return strings.Contains(scr, want), "the screen shows:\n" + scr
+	})
+	return scr
 }
 
 // buildPlugin builds the plugin binary once per test binary.
@@ -132,15 +128,11 @@ func TestWatchTerminal(t *testing.T) {
 
 			finish(t, obj, tt.end, "Ecs.0013: Insufficient EIP quota.")
 			s.waitFor(lookOf(tt.end).symbol + " " + string(tt.end))
-			deadline := time.Now().Add(20 * time.Second)
 			var code []byte
-			for {
+			testkit.Eventually(t, 20*time.Second, "watch to exit", func() (bool, string) {
 				code, _ = os.ReadFile(exitFile)
-				if len(code) > 0 || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return len(code) > 0, "no exit code yet; screen:\n" + s.screen()
+			})
 			if got := strings.TrimSpace(string(code)); got != fmt.Sprint(tt.wantCode) {
 				t.Errorf("watch exited with %q, want %d; screen:\n%s", got, tt.wantCode, s.screen())
 			}

@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
+	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // running is a fresh operation in phase Running, as the manager writes it.
@@ -86,15 +90,44 @@ type timedResult struct {
 	at time.Time
 }
 
-// runInBackground runs the plugin in a goroutine; the channel gets its
-// result.
-func runInBackground(args ...string) <-chan timedResult {
+// background is a run of the plugin in a goroutine.
+type background struct {
+	// out is what it has printed so far.
+	out *testenv.LogBuffer
+	// done gets its result.
+	done <-chan timedResult
+}
+
+// runInBackground runs the plugin in a goroutine.
+func runInBackground(args ...string) *background {
+	out := &testenv.LogBuffer{}
 	done := make(chan timedResult, 1)
 	go func() {
-		res := runPlugin(context.Background(), args...)
-		done <- timedResult{res, time.Now()}
+		var errOut bytes.Buffer
+		err := execPlugin(context.Background(), out, &errOut, args...)
+		done <- timedResult{result{stdout: out.String(), stderr: errOut.String(), err: err, code: ExitCode(err)}, time.Now()}
 	}()
-	return done
+	return &background{out: out, done: done}
+}
+
+// waitForOutput waits until the plugin has printed want: the known event
+// a test changes things after (e.g. a line printed once the plugin has
+// listed, after which its watch sees every change). It fails the test if
+// the plugin returns first.
+func (b *background) waitForOutput(t *testing.T, want string) {
+	t.Helper()
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("the plugin to print %q", want), func() (bool, string) {
+		out := b.out.String()
+		if strings.Contains(out, want) {
+			return true, ""
+		}
+		select {
+		case res := <-b.done:
+			t.Fatalf("the plugin returned while the test waited for it to print %q: %+v", want, res)
+		default:
+		}
+		return false, fmt.Sprintf("it printed %q", out)
+	})
 }
 
 // TestWaitFailsFast checks that wait, with a --timeout of two minutes,
@@ -131,16 +164,17 @@ func TestWaitFailsFast(t *testing.T) {
 			other := createWithStatus(t, ns, running("other"))
 			finish(t, other, opsv1.PhaseSucceeded, "")
 
-			done := runInBackground("-n", ns, "wait", "op", "other", "--timeout", "2m")
-			select {
-			case res := <-done:
-				t.Fatalf("wait returned while op was still running: %+v", res)
-			case <-time.After(1500 * time.Millisecond):
-			}
+			run := runInBackground("-n", ns, "wait", "op", "other", "--timeout", "2m")
+			// Printed once wait has listed both, op still running; its
+			// watch sees every change after that.
+			run.waitForOutput(t, "cloudoperation.ops.cloudop.dev/other condition met")
 			changed := time.Now()
 			tt.end(t, obj)
 			select {
-			case res := <-done:
+			case res := <-run.done:
+				if res.at.Before(changed) {
+					t.Fatalf("wait returned while op was still running: %+v", res)
+				}
 				if took := res.at.Sub(changed); took > 5*time.Second {
 					t.Errorf("wait returned %s after the status changed, want within 5s", took)
 				}
@@ -186,17 +220,20 @@ func TestWatchInAPipe(t *testing.T) {
 		t.Run(string(tt.phase), func(t *testing.T) {
 			ns := newNamespace(t)
 			obj := createWithStatus(t, ns, running("op"))
-			done := runInBackground("-n", ns, "watch", "op", "--timeout", "1m")
-			time.Sleep(time.Second)
+			run := runInBackground("-n", ns, "watch", "op", "--timeout", "1m")
+			// Each line is printed once watch has seen the change: the
+			// first once it has listed, after which its watch sees
+			// every change.
+			run.waitForOutput(t, "op Running 10% step createSingleServer\n")
 			setStatus(t, obj, func(st *opsv1.CloudOperationStatus) {
 				p := int32(60)
 				st.Progress = &p
 			})
-			time.Sleep(time.Second)
+			run.waitForOutput(t, "op Running 60% step createSingleServer\n")
 			finish(t, obj, tt.phase, "the end")
 			var res timedResult
 			select {
-			case res = <-done:
+			case res = <-run.done:
 			case <-time.After(20 * time.Second):
 				t.Fatal("watch did not return")
 			}
