@@ -240,6 +240,31 @@ type CloudOperationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s')",message="pollInterval must be at least 5s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="pollInterval must be at most 24h"
 	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
+
+	// ProgressDeadline is how long a running operation may go without a
+	// visible change (status.lastChangeTime: phase, progress, current step
+	// or a step's state) before it is reported Stalled with reason
+	// ProgressDeadlineExceeded, as a Deployment's progressDeadlineSeconds
+	// is. Polling goes on, and the condition clears as soon as the
+	// operation moves again. Unset: the service's default
+	// (docs/discovery.md#progress-deadline); "0s" turns the check off.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration('0s') || duration(self) >= duration('1m')",message="progressDeadline must be 0s (off) or at least 1m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('168h')",message="progressDeadline must be at most 168h"
+	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+
+	// TTLSecondsAfterFinished deletes the CloudOperation this many
+	// seconds after cloudop saw it reach a phase that will not change
+	// (Succeeded, Failed, Cancelled; not a failure the service can
+	// resume), as a Job's ttlSecondsAfterFinished does. Its events were
+	// written before that status, so none is lost. Unset: kept until
+	// deleted.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=31536000
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 }
 
 // StepStatus is the state of one step of an operation.

@@ -64,6 +64,11 @@ const (
 	ReasonInvalidConfiguration = "InvalidConfiguration"
 	// ReasonSuspended: polling is suspended by the suspend annotation.
 	ReasonSuspended = "Suspended"
+	// ReasonProgressDeadlineExceeded: the operation still runs but has
+	// shown no visible change for longer than its progress deadline
+	// (spec.progressDeadline). Polling goes on; the reason clears when it
+	// moves again.
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 	// ReasonIdentityInvalid: spec.serviceAccountName names a ServiceAccount
 	// that does not exist in the object's namespace, or that lacks the
 	// identity annotations (AnnotationIdentityProviderID, and

@@ -3,6 +3,7 @@ package cloud
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Service names a supported cloud service. The values match the
@@ -119,7 +120,28 @@ type Descriptor struct {
 	// wall-clock ticks, so one call within the adapter's list window
 	// serves them all.
 	AlignedPolls bool
+	// ProgressDeadline is spec.progressDeadline's default: how long an
+	// operation of the service may show no visible change before it is
+	// reported Stalled (ProgressDeadlineExceeded). docs/discovery.md
+	// gives each value's reason; zero turns the check off.
+	ProgressDeadline time.Duration
 }
+
+// Default progress deadlines. No service documents an upper bound for a
+// step; these are cloudop's, chosen so that a healthy operation never
+// reaches them (docs/discovery.md#progress-deadline says why each).
+const (
+	// deadlineSteps: operations whose visible changes are step ends of
+	// minutes (server, volume, image and network jobs, stack resources,
+	// blockchain steps).
+	deadlineSteps = time.Hour
+	// deadlineNodeUpgrade: a CCE upgrade task upgrades every node of the
+	// cluster in one step, node by node.
+	deadlineNodeUpgrade = 3 * time.Hour
+	// deadlineDataCopy: backups, restores and resizes that copy a
+	// database's or warehouse's data in one step.
+	deadlineDataCopy = 6 * time.Hour
+)
 
 // Huawei Cloud's API domains, for the services' own exceptions.
 const domainCN = "myhuaweicloud.cn"
@@ -141,9 +163,10 @@ const domainCN = "myhuaweicloud.cn"
 var Descriptors = []Descriptor{
 	{
 		Name: ServiceBCS, Family: FamilyBCS,
-		Kinds:        []Kind{{}},
-		Optional:     []SpecField{FieldBlockchainID},
-		AlignedPolls: true,
+		Kinds:            []Kind{{}},
+		Optional:         []SpecField{FieldBlockchainID},
+		AlignedPolls:     true,
+		ProgressDeadline: deadlineSteps,
 	},
 	{
 		Name: ServiceCCE, Family: FamilyCCE,
@@ -151,15 +174,18 @@ var Descriptors = []Descriptor{
 			{Type: OperationTypeUpgradeWorkflow, Requires: []SpecField{FieldClusterID}},
 			{Type: OperationTypeJob},
 		},
-		Optional: []SpecField{FieldClusterID},
+		Optional:         []SpecField{FieldClusterID},
+		ProgressDeadline: deadlineNodeUpgrade,
 	},
 	{
 		Name: ServiceAOS, Family: FamilyAOS,
-		Kinds: []Kind{{Requires: []SpecField{FieldStackID}}},
+		Kinds:            []Kind{{Requires: []SpecField{FieldStackID}}},
+		ProgressDeadline: deadlineSteps,
 	},
 	{
 		Name: ServiceDWS, Family: FamilyDWS,
-		Kinds: []Kind{{Requires: []SpecField{FieldClusterID}}},
+		Kinds:            []Kind{{Requires: []SpecField{FieldClusterID}}},
+		ProgressDeadline: deadlineDataCopy,
 		Hosts: Hosts{RegionDomains: map[string]string{
 			"ap-southeast-4": domainCN,
 			"cn-east-4":      domainCN,
@@ -168,15 +194,16 @@ var Descriptors = []Descriptor{
 			"tr-west-1":      domainCN,
 		}},
 	},
-	{Name: ServiceECS, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}},
-	{Name: ServiceEVS, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}},
-	{Name: ServiceIMS, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}},
-	{Name: ServiceBMS, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}},
-	{Name: ServiceVPC, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}},
-	{Name: ServiceRDS, Family: FamilyDBJob, Kinds: []Kind{{Type: OperationTypeJob}}},
+	{Name: ServiceECS, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}, ProgressDeadline: deadlineSteps},
+	{Name: ServiceEVS, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}, ProgressDeadline: deadlineSteps},
+	{Name: ServiceIMS, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}, ProgressDeadline: deadlineSteps},
+	{Name: ServiceBMS, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}, ProgressDeadline: deadlineSteps},
+	{Name: ServiceVPC, Family: FamilyClassicJob, Kinds: []Kind{{Type: OperationTypeJob}}, ProgressDeadline: deadlineSteps},
+	{Name: ServiceRDS, Family: FamilyDBJob, Kinds: []Kind{{Type: OperationTypeJob}}, ProgressDeadline: deadlineDataCopy},
 	{
 		Name: ServiceGaussDB, Family: FamilyDBJob,
-		Kinds: []Kind{{Type: OperationTypeJob}},
+		Kinds:            []Kind{{Type: OperationTypeJob}},
+		ProgressDeadline: deadlineDataCopy,
 		Hosts: Hosts{RegionLabels: map[string]string{
 			"ap-southeast-1": "gaussdbformysql",
 			"ap-southeast-2": "gaussdbformysql",
@@ -189,10 +216,11 @@ var Descriptors = []Descriptor{
 			"la-north-2":     "gaussdb-mysql",
 		}},
 	},
-	{Name: ServiceDDS, Family: FamilyDBJob, Kinds: []Kind{{Type: OperationTypeJob}}},
+	{Name: ServiceDDS, Family: FamilyDBJob, Kinds: []Kind{{Type: OperationTypeJob}}, ProgressDeadline: deadlineDataCopy},
 	{
 		Name: ServiceGaussDBforOpenGauss, Family: FamilyDBJob,
-		Kinds: []Kind{{Type: OperationTypeJob}},
+		Kinds:            []Kind{{Type: OperationTypeJob}},
+		ProgressDeadline: deadlineDataCopy,
 		Hosts: Hosts{Label: "gaussdb-opengauss", RegionLabels: map[string]string{
 			"af-north-1":     "gaussdb",
 			"ap-southeast-5": "gaussdb",
@@ -206,14 +234,16 @@ var Descriptors = []Descriptor{
 	},
 	{
 		Name: ServiceGaussDBforNoSQL, Family: FamilyDBJob,
-		Kinds: []Kind{{Type: OperationTypeJob}},
-		Hosts: Hosts{Label: "gaussdb-nosql"},
+		Kinds:            []Kind{{Type: OperationTypeJob}},
+		ProgressDeadline: deadlineDataCopy,
+		Hosts:            Hosts{Label: "gaussdb-nosql"},
 	},
 	{
 		Name: ServiceRFS, Family: FamilyRFS,
-		Kinds:    []Kind{{Requires: []SpecField{FieldStackName}}},
-		Optional: []SpecField{FieldStackID},
-		Hosts:    Hosts{RegionBaseURLs: map[string]string{"eu-west-101": "https://aos.myhuaweicloud.eu"}},
+		Kinds:            []Kind{{Requires: []SpecField{FieldStackName}}},
+		Optional:         []SpecField{FieldStackID},
+		ProgressDeadline: deadlineSteps,
+		Hosts:            Hosts{RegionBaseURLs: map[string]string{"eu-west-101": "https://aos.myhuaweicloud.eu"}},
 	},
 }
 

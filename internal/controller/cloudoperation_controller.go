@@ -78,7 +78,7 @@ type CloudOperationReconciler struct {
 	written  writtenStates
 }
 
-// +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=ops.cloudop.dev,resources=cloudoperations/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create
@@ -119,7 +119,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	if donePolling(obj) && !pollRequested {
-		return ctrl.Result{}, nil
+		return r.expireFinished(ctx, obj)
 	}
 
 	if wait := r.Policy.FirstPollWait(obj, r.Clock.Now()); wait > 0 && !pollRequested {
@@ -157,6 +157,10 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	after, again := r.Policy.NextPoll(obj, next, obs, failures)
 	if !again {
+		// Finished now: come back when its TTL passes, if it has one.
+		if left, ok := ttlLeft(obj.Spec.TTLSecondsAfterFinished, &next.status, r.Clock.Now()); ok {
+			return ctrl.Result{RequeueAfter: max(left, time.Second)}, nil
+		}
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
@@ -197,6 +201,38 @@ func (r *CloudOperationReconciler) announce(ctx context.Context, obj *opsv1.Clou
 	return r.Recorder.Record(ctx, obj, events)
 }
 
+// expireFinished deletes a finished object once its
+// spec.ttlSecondsAfterFinished has passed, or requeues it for then. The
+// events of its transitions were written before the status that shows it
+// finished (see Reconcile), so deleting it loses none.
+func (r *CloudOperationReconciler) expireFinished(ctx context.Context, obj *opsv1.CloudOperation) (ctrl.Result, error) {
+	left, ok := ttlLeft(obj.Spec.TTLSecondsAfterFinished, &obj.Status, r.Clock.Now())
+	if !ok {
+		return ctrl.Result{}, nil
+	}
+	if left > 0 {
+		return ctrl.Result{RequeueAfter: left}, nil
+	}
+	// The UID precondition: never a newer object of the same name.
+	err := r.Client.Delete(ctx, obj, client.Preconditions{UID: &obj.UID})
+	if err == nil {
+		log.FromContext(ctx).V(1).Info("deleted: its ttlSecondsAfterFinished passed", "finished", obj.Status.LastChangeTime)
+		expiredTotal.Inc()
+	}
+	return ctrl.Result{}, client.IgnoreNotFound(err)
+}
+
+// ttlLeft is how long a finished object (status st) has left before its
+// spec.ttlSecondsAfterFinished (ttl) passes, counted from the last visible
+// change (the transition to the final phase, as cloudop saw it), and
+// false when it has no TTL or is not finished.
+func ttlLeft(ttl *int32, st *opsv1.CloudOperationStatus, now time.Time) (time.Duration, bool) {
+	if ttl == nil || !st.Phase.IsTerminal() || st.LastChangeTime == nil {
+		return 0, false
+	}
+	return st.LastChangeTime.Add(time.Duration(*ttl) * time.Second).Sub(now), true
+}
+
 // donePolling reports whether the object's current generation already has
 // a terminal phase that will not change. Resumable failures keep polling.
 func donePolling(obj *opsv1.CloudOperation) bool {
@@ -207,8 +243,9 @@ func donePolling(obj *opsv1.CloudOperation) bool {
 	if obj.IsTerminal() {
 		return stalled == nil || stalled.Reason != opsv1.ReasonResumable
 	}
-	// Permanent configuration errors wait for a spec change.
-	return stalled != nil && stalled.Status == metav1.ConditionTrue
+	// Permanent configuration errors wait for a spec change; an overdue
+	// operation is still polled, to see it move again.
+	return stalled != nil && stalled.Status == metav1.ConditionTrue && stalled.Reason != opsv1.ReasonProgressDeadlineExceeded
 }
 
 // observe reads the object's credentials and asks the cloud for its

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -121,6 +122,15 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 	if len(unknownWords) > 0 && (next.ServiceStatus != prev.ServiceStatus || phaseChanged || len(changed) > 0) {
 		note := fmt.Sprintf("service reported status words cloudop does not know: %q", unknownWords)
 		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: eventUnknown, Note: note, Key: note})
+	}
+	// Once per stall: the key names the last change the deadline counts
+	// from.
+	if overdue(next) && !overdue(prev) {
+		out = append(out, Event{
+			Type: corev1.EventTypeWarning, Reason: opsv1.ReasonProgressDeadlineExceeded,
+			Note: meta.FindStatusCondition(next.Conditions, opsv1.ConditionStalled).Message,
+			Key:  timeString(next.LastChangeTime),
+		})
 	}
 	if len(out) == 0 {
 		// The common case, a poll with nothing new: no key to render.

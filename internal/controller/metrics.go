@@ -32,10 +32,14 @@ var (
 		// interval, and beyond for backoff.
 		Buckets: []float64{1, 2.5, 5, 10, 15, 30, 45, 60, 90, 120, 300, 600},
 	})
+	expiredTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cloudop_operations_expired_total",
+		Help: "Finished CloudOperations deleted because their ttlSecondsAfterFinished passed.",
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(statusWrites, observations, eventsRecorded, detectionLatency)
+	metrics.Registry.MustRegister(statusWrites, observations, eventsRecorded, detectionLatency, expiredTotal)
 }
 
 // detectedAfter is how long after the service's reported completion a

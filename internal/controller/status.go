@@ -100,8 +100,38 @@ func computeStatus(obj *opsv1.CloudOperation, obs observation) derivedStatus {
 	if st.LastChangeTime == nil || observedState(&st) != observedState(&obj.Status) {
 		st.LastChangeTime = &metav1.Time{Time: obs.now}
 	}
-	applyPhaseConditions(&st, gen, op)
+	applyPhaseConditions(&st, gen, op, progressDeadline(obj), obs.now)
 	return derivedStatus{status: st}
+}
+
+// progressDeadline is spec.progressDeadline, or the service's default
+// (cloud.Descriptor.ProgressDeadline); zero turns the check off.
+func progressDeadline(obj *opsv1.CloudOperation) time.Duration {
+	if obj.Spec.ProgressDeadline != nil {
+		return obj.Spec.ProgressDeadline.Duration
+	}
+	d, _ := cloud.Describe(cloudService(obj.Spec.Service))
+	return d.ProgressDeadline
+}
+
+// pastDeadline reports whether an operation that is not finished has
+// shown no visible change for longer than deadline.
+func pastDeadline(st *opsv1.CloudOperationStatus, deadline time.Duration, now time.Time) bool {
+	return deadline > 0 && !st.Phase.IsTerminal() && st.LastChangeTime != nil && now.Sub(st.LastChangeTime.Time) > deadline
+}
+
+// deadlineMessage names the time of the last change, not the time since,
+// so that later polls without change write nothing.
+func deadlineMessage(st *opsv1.CloudOperationStatus, deadline time.Duration) string {
+	return fmt.Sprintf("no visible change since %s, longer than the progress deadline of %s; still polling",
+		st.LastChangeTime.UTC().Format(time.RFC3339), deadline)
+}
+
+// overdue reports whether st says the operation is past its progress
+// deadline.
+func overdue(st *opsv1.CloudOperationStatus) bool {
+	c := meta.FindStatusCondition(st.Conditions, opsv1.ConditionStalled)
+	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == opsv1.ReasonProgressDeadlineExceeded
 }
 
 // progressETA extrapolates the pace of progress between two statuses: the
@@ -120,10 +150,14 @@ func progressETA(prev, next *opsv1.CloudOperationStatus, now time.Time) time.Dur
 }
 
 // applyPhaseConditions sets the four conditions from a successful
-// observation.
-func applyPhaseConditions(st *opsv1.CloudOperationStatus, gen int64, op *cloud.Operation) {
-	reason := phaseReason(op)
-	setConditions(st, gen, conditionsByReason[reason], reason, phaseMessage(op))
+// observation: the phase's, or, past the progress deadline, overdue ones
+// (the phase, steps and progress stay as observed).
+func applyPhaseConditions(st *opsv1.CloudOperationStatus, gen int64, op *cloud.Operation, deadline time.Duration, now time.Time) {
+	reason, msg := phaseReason(op), phaseMessage(op)
+	if pastDeadline(st, deadline, now) {
+		reason, msg = opsv1.ReasonProgressDeadlineExceeded, deadlineMessage(st, deadline)
+	}
+	setConditions(st, gen, conditionsByReason[reason], reason, msg)
 }
 
 // phaseReason is the condition reason of an observed phase.
@@ -189,6 +223,9 @@ var conditionsByReason = map[string]conditionSet{
 	opsv1.ReasonResumable:     ended,
 	opsv1.ReasonCancelled:     ended,
 	opsv1.ReasonSuspended:     paused,
+	// Overdue: the outcome is unknown and polling goes on, but a pipeline
+	// waiting on it should fail now, as on a Deployment past its deadline.
+	opsv1.ReasonProgressDeadlineExceeded: blocked,
 }
 
 // errorConditions is the set of a failed observation's reason.

@@ -127,7 +127,7 @@ func TestComputeStatusConditions(t *testing.T) {
 // previous generation (2): the table's objects are at generation 3, so
 // every case also checks the conditions are stamped anew.
 func withConditions(st opsv1.CloudOperationStatus, op *cloud.Operation) opsv1.CloudOperationStatus {
-	applyPhaseConditions(&st, 2, op)
+	applyPhaseConditions(&st, 2, op, 0, testNow)
 	return st
 }
 
@@ -246,9 +246,9 @@ func TestPhaseMessageUnknownStatus(t *testing.T) {
 		{"", "service reported unknown status (missing)"},
 		{"  ", "service reported unknown status (missing)"},
 	} {
-		got := phaseMessage(&cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: tc.word, Message: "EVS.9999: XXXX"})
-		if want := tc.want + ": EVS.9999: XXXX"; got != want {
-			t.Errorf("word %q: %q, want %q", tc.word, got, want)
-		}
+		t.Run(fmt.Sprintf("%q", tc.word), func(t *testing.T) {
+			got := phaseMessage(&cloud.Operation{Phase: cloud.PhaseUnknown, ServiceStatus: tc.word, Message: "EVS.9999: XXXX"})
+			NewWithT(t).Expect(got).To(Equal(tc.want + ": EVS.9999: XXXX"))
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -104,6 +105,14 @@ func TestServiceAccountSpecsAreAccepted(t *testing.T) {
 	delete(neither, "credentialsSecretRef")
 	g.Expect(k8s.Create(context.Background(), cloudOperation(ns, "neither", neither), client.FieldValidation("Strict"))).To(Succeed(), "spec naming neither identity")
 
+	// The lifecycle fields at their bounds: the deadline off, its least
+	// and most; a TTL of zero (delete when finished).
+	for i, deadline := range []string{"0s", "1m", "168h"} {
+		spec := validSpec("CCE")
+		spec["progressDeadline"], spec["ttlSecondsAfterFinished"] = deadline, int64(i*100)
+		g.Expect(k8s.Create(context.Background(), cloudOperation(ns, fmt.Sprintf("lifecycle-%d", i), spec), client.FieldValidation("Strict"))).To(Succeed(), "progressDeadline %s", deadline)
+	}
+
 	moved := cloudOperation(ns, "moved", validSpec("CCE"))
 	g.Expect(k8s.Create(context.Background(), moved)).To(Succeed())
 	unstructured.RemoveNestedField(moved.Object, "spec", "credentialsSecretRef")
@@ -191,6 +200,13 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		{"pollInterval no unit", set("CCE", "pollInterval", "30"), "spec.pollInterval"},
 		{"pollInterval words", set("CCE", "pollInterval", "thirty seconds"), "spec.pollInterval"},
 		{"pollInterval number", set("CCE", "pollInterval", 30), "spec.pollInterval"},
+		{"progressDeadline too short", set("CCE", "progressDeadline", "30s"), "spec.progressDeadline"},
+		{"progressDeadline too long", set("CCE", "progressDeadline", "169h"), "spec.progressDeadline"},
+		{"progressDeadline negative", set("CCE", "progressDeadline", "-1h"), "spec.progressDeadline"},
+		{"progressDeadline no unit", set("CCE", "progressDeadline", "3600"), "spec.progressDeadline"},
+		{"ttlSecondsAfterFinished negative", set("CCE", "ttlSecondsAfterFinished", -1), "spec.ttlSecondsAfterFinished"},
+		{"ttlSecondsAfterFinished over a year", set("CCE", "ttlSecondsAfterFinished", 31536001), "spec.ttlSecondsAfterFinished"},
+		{"ttlSecondsAfterFinished a duration", set("CCE", "ttlSecondsAfterFinished", "1h"), "spec.ttlSecondsAfterFinished"},
 		{"unknown field", set("CCE", "interval", "30s"), "spec.interval"},
 		{"unknown operationType", set("CCE", "operationType", "Upgrade"), "spec.operationType"},
 		{"UpgradeWorkflow for ECS", set("ECS", "operationType", "UpgradeWorkflow"), "spec.operationType"},

@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cloudop/cloudop/internal/cloud"
 )
 
 // root is the repository root, relative to this package.
@@ -117,5 +120,41 @@ func TestEngineListsEveryEnginePackage(t *testing.T) {
 		if engine && !listed[p] {
 			t.Errorf("docs/engine.md's package table does not name package %s", p)
 		}
+	}
+}
+
+// TestProgressDeadlineDefaults: docs/discovery.md's table of default
+// progress deadlines names every service of the service table once, with
+// its default.
+func TestProgressDeadlineDefaults(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "docs", "discovery.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^\| ([A-Za-z]+) \| ([0-9hms]+) \|`)
+	documented := map[cloud.Service]time.Duration{}
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		d, err := time.ParseDuration(m[2])
+		if err != nil {
+			t.Errorf("%s: %v", m[1], err)
+			continue
+		}
+		if _, dup := documented[cloud.Service(m[1])]; dup {
+			t.Errorf("%s is documented twice", m[1])
+		}
+		documented[cloud.Service(m[1])] = d
+	}
+	for _, d := range cloud.Descriptors {
+		got, ok := documented[d.Name]
+		switch {
+		case !ok:
+			t.Errorf("docs/discovery.md gives no default progress deadline for %s (%v)", d.Name, d.ProgressDeadline)
+		case got != d.ProgressDeadline:
+			t.Errorf("docs/discovery.md gives %s %v, the service table %v", d.Name, got, d.ProgressDeadline)
+		}
+		delete(documented, d.Name)
+	}
+	for svc := range documented {
+		t.Errorf("docs/discovery.md lists %s, which the service table does not have", svc)
 	}
 }
