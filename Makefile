@@ -64,14 +64,28 @@ $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
 $(HELM):
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh $(dir $(HELM))
 
+# The three groups run side by side, each one's output printed whole when
+# it ends: the process tests (test/e2e, test/resilience) mostly wait on
+# simulated operations, so the CPU-bound packages and the install e2e
+# fill that time. Every fuzz target's seed corpus runs as a plain test;
+# the search itself (an instrumented build per target) is `make fuzz`.
 .PHONY: test
-# Every fuzz target's seed corpus runs as a plain test here; the search
-# itself (an instrumented build per target) is `make fuzz`.
-test: tools ## Run all tests against a real control plane (envtest) and cloudsim, then the install e2e (Docker).
+test: tools ## Run every test: packages against a real control plane (envtest) and cloudsim, the process e2e, the install e2e (Docker).
+	$(MAKE) --no-print-directory -j3 --output-sync=recurse test-packages test-processes test-install
+
+# The packages of the root module other than the process tests, and the
+# API and example modules.
+PROCESS_TESTS := test/e2e test/resilience
+
+.PHONY: test-packages
+test-packages: tools ## Run the unit and envtest tests of every package (not the process or install e2e).
 	cd api && go test $(GO_TEST_FLAGS) ./...
 	cd examples/waiter && go test $(GO_TEST_FLAGS) ./...
-	go test $(GO_TEST_FLAGS) ./...
-	$(MAKE) test-install
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v $(foreach p,$(PROCESS_TESTS),-e '/$(p)$$'))
+
+.PHONY: test-processes
+test-processes: tools ## Run the process e2e: the demo's manager in-process (test/e2e) and managers as killed, restarted and elected processes (test/resilience).
+	go test $(GO_TEST_FLAGS) $(addprefix ./,$(PROCESS_TESTS))
 
 .PHONY: test-resilience-long
 test-resilience-long: tools ## 48 manager kills (4 rounds × 12), about 10 minutes.
