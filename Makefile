@@ -58,8 +58,9 @@ fmt: ## gofmt the code.
 .PHONY: tools
 tools: $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl $(HELM) ## Build kube-apiserver, etcd, kubectl and helm into bin/ (once per version).
 
+# One binary per target, so that make release builds kubectl alone.
 $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
-	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-tools.sh $(ASSETS_DIR)
+	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-k8s-tools.sh $(ASSETS_DIR) $(notdir $@)
 
 $(HELM):
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh $(dir $(HELM))
@@ -144,8 +145,14 @@ image: ## Build the manager and cloudsim image indexes (linux/amd64, linux/arm64
 	go run ./hack/imagebuild -out dist -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH)
 
 .PHONY: release
-release: tools image ## Build the release bundle for VERSION=vX.Y.Z in dist/release/VERSION: image archives, install.yaml, chart, SHA256SUMS.
-	go run ./hack/release -version $(VERSION) -layouts dist -out dist/release/$(VERSION) -kubectl $(KUBECTL) -helm $(HELM)
+# VERSION is checked before anything is built; only what the bundle needs
+# is built (kubectl renders install.yaml, helm packages the chart); every
+# archive entry carries SOURCE_DATE_EPOCH, so two runs on one commit give
+# the same SHA256SUMS.
+release: $(KUBECTL) $(HELM) ## Build the release bundle for VERSION=vX.Y.Z in dist/release/VERSION: image archives, install.yaml, chart, SHA256SUMS (reproducible).
+	go run ./hack/release -check -version $(VERSION)
+	$(MAKE) --no-print-directory image
+	go run ./hack/release -version $(VERSION) -layouts dist -out dist/release/$(VERSION) -kubectl $(KUBECTL) -helm $(HELM) -source-date-epoch $(SOURCE_DATE_EPOCH)
 
 .PHONY: clean
 clean: ## Remove dist/.

@@ -9,13 +9,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 k8s_version=${K8S_VERSION:-v1.37.2}
 etcd_version=${ETCD_VERSION:-v3.7.3}
 out=${1:-"$root/bin/k8s/${k8s_version}-etcd-${etcd_version}"}
+# Further arguments name the binaries to build (default: all three).
+shift || true
+wanted=" ${*:-kube-apiserver kubectl etcd} "
 mkdir -p "$out"
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
 build() { # name dir pkg [ldflags]
   local name=$1 dir=$2 pkg=$3 ldflags=${4:-}
-  if [ -x "$out/$name" ]; then return; fi
+  if [ -x "$out/$name" ] || [[ $wanted != *" $name "* ]]; then return; fi
   echo "building $name into $out" >&2
   (cd "$root/hack/tools/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
   mv "$out/$name.tmp" "$out/$name"

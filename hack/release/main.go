@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 )
 
 func main() {
@@ -23,7 +24,17 @@ func main() {
 	flag.StringVar(&c.RepoRoot, "root", ".", "repository root (config/ and charts/ are read from it)")
 	flag.StringVar(&c.Kubectl, "kubectl", "kubectl", "kubectl binary (its kustomize renders install.yaml)")
 	flag.StringVar(&c.Helm, "helm", "helm", "helm binary (packages the chart)")
+	epoch := flag.Int64("source-date-epoch", 0, "time of every archive entry, in seconds since 1970 (make release passes the commit's time)")
+	check := flag.Bool("check", false, "only validate -version and -repository, and exit")
 	flag.Parse()
+	c.SourceDateEpoch = time.Unix(*epoch, 0)
+	if *check {
+		if err := c.Check(); err != nil {
+			fmt.Fprintln(os.Stderr, "release:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if c.OutDir == "" {
 		c.OutDir = "dist/release/" + c.Version
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -43,6 +45,10 @@ type Config struct {
 	RepoRoot string
 	// Kubectl and Helm are the binaries used to render and package.
 	Kubectl, Helm string
+	// SourceDateEpoch is every archive entry's time (the commit's time
+	// under make release), so that two builds of one commit are the same
+	// bytes and SHA256SUMS.
+	SourceDateEpoch time.Time
 }
 
 var versionPattern = regexp.MustCompile(`^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$`)
@@ -52,13 +58,22 @@ func (c Config) imageRef(image string) string {
 	return c.Repository + "/cloudop-" + image
 }
 
-// Build writes the bundle and returns its file names, sorted.
-func Build(c Config) ([]string, error) {
+// Check validates the input that does not need the images, so make
+// release can refuse a bad VERSION before it builds them.
+func (c Config) Check() error {
 	if !versionPattern.MatchString(c.Version) {
-		return nil, fmt.Errorf("version %q: want vMAJOR.MINOR.PATCH[-PRERELEASE], e.g. v0.2.0", c.Version)
+		return fmt.Errorf("version %q: want vMAJOR.MINOR.PATCH[-PRERELEASE], e.g. v0.2.0", c.Version)
 	}
 	if _, err := name.NewRepository(c.Repository); err != nil {
-		return nil, fmt.Errorf("repository %q: %w", c.Repository, err)
+		return fmt.Errorf("repository %q: %w", c.Repository, err)
+	}
+	return nil
+}
+
+// Build writes the bundle and returns its file names, sorted.
+func Build(c Config) ([]string, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
 	}
 	if err := os.RemoveAll(c.OutDir); err != nil {
 		return nil, err
@@ -98,7 +113,7 @@ func (c Config) writeImage(image string) (v1.Hash, error) {
 		return v1.Hash{}, err
 	}
 	base := fmt.Sprintf("cloudop-%s_%s", image, c.Version)
-	if err := tarDir(dir, filepath.Join(c.OutDir, base+"_oci.tar")); err != nil {
+	if err := tarDir(dir, filepath.Join(c.OutDir, base+"_oci.tar"), c.SourceDateEpoch); err != nil {
 		return v1.Hash{}, err
 	}
 	tag, err := name.NewTag(c.imageRef(image) + ":" + c.Version)
@@ -125,9 +140,9 @@ func (c Config) writeImage(image string) (v1.Hash, error) {
 	return digest, nil
 }
 
-// tarDir archives dir's files, sorted, with fixed times and owners, so the
-// archive of one layout is always the same bytes.
-func tarDir(dir, out string) error {
+// tarDir archives dir's files, sorted, with the time at and fixed owners,
+// so the archive of one layout is always the same bytes.
+func tarDir(dir, out string, at time.Time) error {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == dir {
@@ -152,7 +167,7 @@ func tarDir(dir, out string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: time.Unix(0, 0).UTC(), Mode: 0o644, Format: tar.FormatPAX}
+		h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: at.UTC(), Mode: 0o644, Format: tar.FormatPAX}
 		if info.IsDir() {
 			h.Typeflag, h.Name, h.Mode = tar.TypeDir, h.Name+"/", 0o755
 			if err := tw.WriteHeader(h); err != nil {
@@ -248,8 +263,54 @@ func (c Config) packageChart(digest v1.Hash) error {
 	if err := os.WriteFile(valuesPath, values, 0o644); err != nil {
 		return err
 	}
-	_, err = run(c.Helm, "package", dst, "--version", strings.TrimPrefix(c.Version, "v"), "--app-version", c.Version, "--destination", c.OutDir)
-	return err
+	if _, err = run(c.Helm, "package", dst, "--version", strings.TrimPrefix(c.Version, "v"), "--app-version", c.Version, "--destination", c.OutDir); err != nil {
+		return err
+	}
+	// helm stamps every entry (and the gzip header) with the time of
+	// packaging: rewrite them with the source date.
+	return restampTarGz(filepath.Join(c.OutDir, "cloudop-"+strings.TrimPrefix(c.Version, "v")+".tgz"), c.SourceDateEpoch)
+}
+
+// restampTarGz rewrites a gzipped tar archive in place with every entry's
+// times set to at and a gzip header without name or time, keeping entry
+// order, names, modes and contents.
+func restampTarGz(path string, at time.Time) error {
+	in, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	gz, err := gzip.NewReader(bytes.NewReader(in))
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(gz)
+	var out bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	tw := tar.NewWriter(zw)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		h.ModTime, h.AccessTime, h.ChangeTime = at.UTC(), time.Time{}, time.Time{}
+		h.Format = tar.FormatPAX
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(path, out.Bytes(), 0o644)
 }
 
 // writeChecksums writes SHA256SUMS (sha256sum's format) over every file in

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -263,5 +264,63 @@ func untar(t *testing.T, archive, dir string) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestReproducible: two builds of the same input, a second apart (helm
+// stamps archives with the time of packaging), give the same bytes: the
+// same SHA256SUMS; every chart entry carries the source date.
+func TestReproducible(t *testing.T) {
+	kubectl, helm := tools(t)
+	layouts := t.TempDir()
+	writeLayouts(t, layouts)
+	epoch := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	build := func() (sums string, chart string) {
+		c := Config{Version: "v0.0.0-test", LayoutDir: layouts, OutDir: filepath.Join(t.TempDir(), "bundle"),
+			Repository: DefaultRepository, RepoRoot: "../..", Kubectl: kubectl, Helm: helm, SourceDateEpoch: epoch}
+		if _, err := Build(c); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(c.OutDir, "SHA256SUMS"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b), filepath.Join(c.OutDir, "cloudop-0.0.0-test.tgz")
+	}
+	first, chart := build()
+	time.Sleep(1100 * time.Millisecond) // tar keeps whole seconds: a later second would show
+	second, _ := build()
+	if first != second {
+		t.Errorf("two builds differ:\n%s\n%s", first, second)
+	}
+	f, err := os.Open(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gz.ModTime.IsZero() || gz.Name != "" {
+		t.Errorf("gzip header carries name %q, time %v", gz.Name, gz.ModTime)
+	}
+	tr := tar.NewReader(gz)
+	entries := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries++
+		if !h.ModTime.Equal(epoch) {
+			t.Errorf("%s: time %v, want the source date %v", h.Name, h.ModTime, epoch)
+		}
+	}
+	if entries < 10 {
+		t.Errorf("the chart archive has %d entries", entries)
 	}
 }
