@@ -153,6 +153,7 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if d, ok := detectedAfter(&obj.Status, &next.status, r.Clock.Now()); ok {
 		detectionLatency.Observe(d.Seconds())
 	}
+	observeDurations(obj, &obj.Status, &next.status)
 	r.failures.store(req.NamespacedName, failures)
 
 	after, again := r.Policy.NextPoll(obj, next, obs, failures)
