@@ -24,6 +24,7 @@ var gvk = opsv1.GroupVersion.WithKind("CloudOperation")
 type getOptions struct {
 	*options
 	selector string
+	timeline bool
 	print    *genericclioptions.PrintFlags
 }
 
@@ -35,8 +36,10 @@ func newGetCommand(o *options) *cobra.Command {
 		Long: `Show CloudOperations as trees: the phase with a symbol, a progress bar,
 the current step, and each step and sub-step with its phase, the service's
 own status word, its start time and duration; a failed step's message below
-it. -o json|yaml|name prints like kubectl get.`,
+it. --timeline draws the steps instead as bars on one time axis. -o
+json|yaml|name prints like kubectl get.`,
 		Example: `  kubectl cloudop get cce-cluster-upgrade
+  kubectl cloudop get cce-cluster-upgrade --timeline
   kubectl cloudop get -l team=data -A
   kubectl cloudop get cce-cluster-upgrade -o yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,6 +48,7 @@ it. -o json|yaml|name prints like kubectl get.`,
 	}
 	cmd.Flags().StringVarP(&g.selector, "selector", "l", "", "Label selector, e.g. -l team=data")
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "List CloudOperations in every namespace")
+	cmd.Flags().BoolVar(&g.timeline, "timeline", false, "Draw the steps as bars on one time axis (a Gantt chart), with the cloud's start and end times")
 	g.print.AddFlags(cmd)
 	return cmd
 }
@@ -84,14 +88,21 @@ func (g *getOptions) run(ctx context.Context, names []string) error {
 		}
 	}
 	if g.print.OutputFormat != nil && *g.print.OutputFormat != "" {
+		if g.timeline {
+			return fmt.Errorf("--timeline draws a chart: drop -o")
+		}
 		return printObjects(g.print, g.rt.Out, objs, len(names) == 1)
 	}
 	r := g.renderer()
+	draw := r.Render
+	if g.timeline {
+		draw = r.Timeline
+	}
 	for i := range objs {
 		if i > 0 {
 			fmt.Fprintln(g.rt.Out)
 		}
-		if _, err := io.WriteString(g.rt.Out, strings.Join(r.Render(&objs[i]), "\n")+"\n"); err != nil {
+		if _, err := io.WriteString(g.rt.Out, strings.Join(draw(&objs[i]), "\n")+"\n"); err != nil {
 			return err
 		}
 	}

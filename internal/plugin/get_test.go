@@ -26,37 +26,51 @@ var fixtures = []string{"bcs-000", "bcs-001", "cce-002", "aos-003", "dws-004", "
 func TestGetGolden(t *testing.T) {
 	ns := newNamespace(t)
 	for _, name := range fixtures {
-		t.Run(name, func(t *testing.T) {
-			createWithStatus(t, ns, readFixture(t, name))
-			res := runPlugin(context.Background(), "-n", ns, "get", name, "--width", "100")
-			if res.err != nil {
-				t.Fatalf("get: %v\n%s", res.err, res.stderr)
-			}
-			golden := filepath.Join("testdata", "golden", name+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
+		createWithStatus(t, ns, readFixture(t, name))
+	}
+	for _, view := range []struct{ suffix, flag string }{{"", ""}, {"-timeline", "--timeline"}} {
+		for _, name := range fixtures {
+			t.Run(name+view.suffix, func(t *testing.T) {
+				args := []string{"-n", ns, "get", name, "--width", "100"}
+				if view.flag != "" {
+					args = append(args, view.flag)
 				}
-				if err := os.WriteFile(golden, []byte(res.stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if res.stdout != string(want) {
-				t.Errorf("get %s differs from %s:\n--- got\n%s--- want\n%s", name, golden, res.stdout, want)
-			}
-			for i, line := range strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n") {
-				if c := cells(line); c > 100 {
-					t.Errorf("line %d takes %d cells, more than --width 100: %q", i+1, c, line)
-				}
-				if strings.Contains(line, "\x1b") {
-					t.Errorf("line %d has an escape sequence with NO_COLOR set: %q", i+1, line)
-				}
-			}
-		})
+				checkGolden(t, name+view.suffix, runPlugin(context.Background(), args...))
+			})
+		}
+	}
+}
+
+// checkGolden compares what a get printed with testdata/golden/NAME.txt
+// (rewritten with -update) and checks it fits --width 100 without colour.
+func checkGolden(t *testing.T, name string, res result) {
+	t.Helper()
+	if res.err != nil {
+		t.Fatalf("get: %v\n%s", res.err, res.stderr)
+	}
+	golden := filepath.Join("testdata", "golden", name+".txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(res.stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if res.stdout != string(want) {
+		t.Errorf("get %s differs from %s:\n--- got\n%s--- want\n%s", name, golden, res.stdout, want)
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n") {
+		if c := cells(line); c > 100 {
+			t.Errorf("line %d takes %d cells, more than --width 100: %q", i+1, c, line)
+		}
+		if strings.Contains(line, "\x1b") {
+			t.Errorf("line %d has an escape sequence with NO_COLOR set: %q", i+1, line)
+		}
 	}
 }
 
