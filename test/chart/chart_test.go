@@ -271,8 +271,17 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"shard key not a label value", "shards: [Shard_1]\n", "shards", false},
 		{"namespace not a name", "watchNamespaces: [Team A]\n", "watchNamespaces", false},
 		{"service endpoint not a URL", "cloud:\n  serviceEndpoints:\n    CCE: cce.internal\n", "CCE", false},
+		{"extraEnv not a list", "extraEnv:\n  HTTPS_PROXY: http://proxy:3128\n", "extraEnv", false},
+		{"extraEnv item without name", "extraEnv:\n- value: /etc/cloudop/ca\n", "name", false},
+		{"extraEnv value not a string", "extraEnv:\n- name: GOGC\n  value: 50\n", "extraEnv", false},
+		{"extraEnv misspelt field", "extraEnv:\n- name: GOGC\n  vaule: \"50\"\n", "vaule", false},
+		{"volumes not a list", "volumes:\n  name: private-ca\n", "volumes", false},
+		{"volume without name", "volumes:\n- configMap: {name: private-ca}\n", "volumes", false},
+		{"volumeMount without mountPath", "volumeMounts:\n- name: private-ca\n", "mountPath", false},
+		{"volumeMount without name", "volumeMounts:\n- mountPath: /etc/cloudop/ca\n", "volumeMounts", false},
 		{"replicas without leader election", "leaderElection:\n  enabled: false\n", "leaderElection.enabled", true},
 		{"PDB blocking every eviction", "podDisruptionBudget:\n  enabled: true\n  minAvailable: 2\n", "podDisruptionBudget.minAvailable", true},
+		{"PDB of 100%", "podDisruptionBudget:\n  minAvailable: 100%\n", "podDisruptionBudget.minAvailable", true},
 		{"ServiceMonitor without its Service", "metrics:\n  service:\n    enabled: false\n  serviceMonitor:\n    enabled: true\n", "metrics.service.enabled", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
