@@ -24,7 +24,7 @@ var (
 )
 
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(GroupVersion, &CloudOperation{}, &CloudOperationList{})
+	scheme.AddKnownTypes(GroupVersion, &CloudOperation{}, &CloudOperationList{}, &CloudOperationSource{}, &CloudOperationSourceList{})
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
 }

@@ -172,3 +172,11 @@ type Target struct {
 type Fetcher interface {
 	Fetch(ctx context.Context, t Target) (*Operation, error)
 }
+
+// OperationLister lists the operations of one resource (t names it;
+// t.OperationID is empty), by the service's operation ID. Adapters of
+// services with such a list API implement it besides Fetcher; the
+// operations returned are the caller's to keep.
+type OperationLister interface {
+	ListOperations(ctx context.Context, t Target) (map[string]*Operation, error)
+}

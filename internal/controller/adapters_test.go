@@ -51,10 +51,12 @@ func realRouter(baseURL string, now func() time.Time) *transport.Router {
 	for _, s := range []cloud.Service{cloud.ServiceBCS, cloud.ServiceCCE, cloud.ServiceAOS, cloud.ServiceDWS} {
 		overrides[s] = baseURL
 	}
+	lists := bcs.New(httpClient)
+	lists.Lists.Now = now // the shared list expires on the test's clock
 	return &transport.Router{
 		Endpoints: &transport.EndpointResolver{Overrides: overrides},
 		Services: map[cloud.Service]cloud.Fetcher{
-			cloud.ServiceBCS: bcs.New(httpClient),
+			cloud.ServiceBCS: lists,
 			cloud.ServiceCCE: cce.New(httpClient),
 			cloud.ServiceAOS: aos.New(httpClient),
 			cloud.ServiceDWS: dws.New(httpClient),

@@ -252,22 +252,8 @@ func donePolling(obj *opsv1.CloudOperation) bool {
 // observe reads the object's credentials and asks the cloud for its
 // operation. Every outcome but a local rate-limit deferral is counted.
 func (r *CloudOperationReconciler) observe(ctx context.Context, obj *opsv1.CloudOperation) observation {
-	var (
-		op     *cloud.Operation
-		target cloud.Target
-		forget func()
-		err    error
-	)
-	switch {
-	case obj.Spec.ServiceAccountName != "":
-		sa := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.ServiceAccountName}
-		target, forget, err = loadIdentityTarget(ctx, r.Identity, obj, sa)
-	case obj.Spec.CredentialsSecretRef.Name == "" && r.ManagerIdentity != nil:
-		target, forget, err = loadIdentityTarget(ctx, r.Identity, obj, *r.ManagerIdentity)
-	default:
-		target, err = loadTarget(ctx, r.Secrets, obj)
-		forget = func() { r.Secrets.Forget(secretKey(obj)) }
-	}
+	var op *cloud.Operation
+	target, forget, err := resolveTarget(ctx, r.Secrets, r.Identity, r.ManagerIdentity, obj)
 	if err == nil {
 		op, err = r.Observer.Observe(ctx, target, obj.Spec.Endpoint)
 		if err != nil && cloud.KindOf(err) == cloud.KindAuth {

@@ -124,6 +124,22 @@ func newTarget(obj *opsv1.CloudOperation, project string, creds cloud.Credential
 
 // secretKey names the credentials Secret of obj: always in obj's own
 // namespace.
+// resolveTarget builds obj's target signed by the identity it names: a
+// ServiceAccount's, the manager's own (when obj names neither and the
+// manager lends one), or a credentials Secret's. forget drops what is
+// cached of that identity, for after the cloud rejected it.
+func resolveTarget(ctx context.Context, secrets *SecretCache, ids WorkloadIdentity, managerIdentity *types.NamespacedName, obj *opsv1.CloudOperation) (t cloud.Target, forget func(), err error) {
+	switch {
+	case obj.Spec.ServiceAccountName != "":
+		sa := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.ServiceAccountName}
+		return loadIdentityTarget(ctx, ids, obj, sa)
+	case obj.Spec.CredentialsSecretRef.Name == "" && managerIdentity != nil:
+		return loadIdentityTarget(ctx, ids, obj, *managerIdentity)
+	}
+	t, err = loadTarget(ctx, secrets, obj)
+	return t, func() { secrets.Forget(secretKey(obj)) }, err
+}
+
 func secretKey(obj *opsv1.CloudOperation) types.NamespacedName {
 	return types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.CredentialsSecretRef.Name}
 }

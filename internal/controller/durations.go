@@ -169,4 +169,3 @@ func hasID(name string) bool {
 	}
 	return false
 }
-

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	testingclock "k8s.io/utils/clock/testing"
 
+	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
 	"github.com/cloudop/cloudop/internal/cloud"
 	"github.com/cloudop/cloudop/internal/testenv"
 )
@@ -47,7 +49,26 @@ func TestKubectlGetShowsPrinterColumns(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		g.Expect(lines).To(HaveLen(2), out)
 		g.Expect(strings.Fields(lines[0])).To(Equal([]string{"NAME", "SERVICE", "OPERATION", "PHASE", "PROGRESS", "STEP", "READY", "AGE"}), resource)
-		g.Expect(strings.Fields(lines[1])[:7]).To(Equal([]string{"upgrade", "CCE", "wf-kubectl", "Running", "25", "Snapshot", "False"}), resource)
+		name := "upgrade"
+		if resource == "cloud" {
+			// The category spans CloudOperationSources too: kubectl
+			// names each object's kind.
+			name = "cloudoperation.ops.cloudop.dev/upgrade"
+		}
+		g.Expect(strings.Fields(lines[1])[:7]).To(Equal([]string{name, "CCE", "wf-kubectl", "Running", "25", "Snapshot", "False"}), resource)
+	}
+
+	// A source's columns.
+	src := &opsv1.CloudOperationSource{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "chain"},
+		Spec:       opsv1.CloudOperationSourceSpec{Service: opsv1.ServiceBCS, Region: "cn-north-4", BlockchainID: "chain-1", CredentialsSecretRef: opsv1.SecretReference{Name: "creds"}},
+	}
+	g.Expect(k8s.Create(context.Background(), src)).To(Succeed())
+	for _, resource := range []string{"cloudoperationsources", "cloudopsrc"} {
+		lines := strings.Split(strings.TrimSpace(kubectl(t, "get", resource, "-n", ns)), "\n")
+		g.Expect(lines).To(HaveLen(2))
+		g.Expect(strings.Fields(lines[0])).To(Equal([]string{"NAME", "SERVICE", "RESOURCE", "LISTED", "MIRRORED", "LAST", "LIST", "READY", "AGE"}), resource)
+		g.Expect(strings.Fields(lines[1])[:3]).To(Equal([]string{"chain", "BCS", "chain-1"}), resource)
 	}
 
 	wide := kubectl(t, "get", "cloudoperations", "-n", ns, "-o", "wide")

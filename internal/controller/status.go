@@ -238,6 +238,13 @@ func errorConditions(stalled bool) conditionSet {
 
 // setConditions writes set's four conditions with reason and msg.
 func setConditions(st *opsv1.CloudOperationStatus, gen int64, set conditionSet, reason, msg string) {
+	setConditionList(&st.Conditions, gen, set, reason, msg)
+}
+
+// setConditionList is setConditions on any object's conditions. Each is
+// stamped with the generation it describes; its lastTransitionTime moves
+// only when its status changes.
+func setConditionList(conds *[]metav1.Condition, gen int64, set conditionSet, reason, msg string) {
 	for _, c := range []struct {
 		typ    string
 		status metav1.ConditionStatus
@@ -250,9 +257,11 @@ func setConditions(st *opsv1.CloudOperationStatus, gen int64, set conditionSet, 
 		switch c.status {
 		case keep:
 		case absent:
-			meta.RemoveStatusCondition(&st.Conditions, c.typ)
+			meta.RemoveStatusCondition(conds, c.typ)
 		default:
-			setCondition(st, gen, c.typ, c.status, reason, msg)
+			meta.SetStatusCondition(conds, metav1.Condition{
+				Type: c.typ, Status: c.status, ObservedGeneration: gen, Reason: reason, Message: truncate(msg, maxConditionMsg),
+			})
 		}
 	}
 }
@@ -344,18 +353,6 @@ func errorReason(obj *opsv1.CloudOperation, obs observation) (reason string, sta
 	default:
 		return opsv1.ReasonTransientError, false
 	}
-}
-
-// setCondition sets a condition stamped with the generation it describes.
-// Its lastTransitionTime moves only when the status value changes.
-func setCondition(st *opsv1.CloudOperationStatus, gen int64, typ string, status metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type:               typ,
-		Status:             status,
-		ObservedGeneration: gen,
-		Reason:             reason,
-		Message:            truncate(msg, maxConditionMsg),
-	})
 }
 
 func convertSteps(steps []cloud.Step) []opsv1.OperationStep {

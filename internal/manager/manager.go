@@ -299,6 +299,24 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1), defaultDuration(o.MaxRetryDelay, time.Minute)); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
 	}
+	// Sources share the trackers' identity, router and so the BCS list
+	// cache: a source and the trackers of its operations cost one list.
+	sources := &controller.SourceReconciler{
+		Client:          mgr.GetClient(),
+		Secrets:         reconciler.Secrets,
+		Identity:        reconciler.Identity,
+		ManagerIdentity: reconciler.ManagerIdentity,
+		Lister:          router,
+		InheritedLabels: []string{ShardLabel},
+		Clock:           clock.RealClock{},
+	}
+	// A cluster upgraded to this manager without the CloudOperationSource
+	// CRD still gets its CloudOperations tracked.
+	if _, err := mgr.GetRESTMapper().RESTMapping(opsv1.GroupVersion.WithKind("CloudOperationSource").GroupKind(), opsv1.GroupVersion.Version); err != nil {
+		ctrl.Log.WithName("setup").Info("CloudOperationSource is not served (install its CRD to discover operations): the source controller is off", "reason", err.Error())
+	} else if err := sources.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the source controller: %w", err)
+	}
 	// One collector per process: a second manager in the same process (tests)
 	// keeps the first one's.
 	if err := metrics.Registry.Register(controller.PhaseCollector{Reader: mgr.GetClient()}); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {

@@ -63,7 +63,7 @@ func TestCacheOptionsNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := cacheOptions(sel, []string{"team-a", "team-b"})
-	if len(o.DefaultNamespaces) != 2 || len(o.ByObject) != 1 {
+	if len(o.DefaultNamespaces) != 2 || len(o.ByObject) != 2 {
 		t.Fatalf("%+v, want namespaces team-a and team-b and the selector", o)
 	}
 	for _, ns := range []string{"team-a", "team-b"} {
@@ -130,8 +130,9 @@ func newOperation(t *testing.T, ns, job string) client.ObjectKey {
 // namespacedRole grants what a namespaced install's Role does.
 func namespacedRole(ns string) *rbacv1.Role {
 	return &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cloudop-manager"}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{opsv1.GroupVersion.Group}, Resources: []string{"cloudoperations"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{opsv1.GroupVersion.Group}, Resources: []string{"cloudoperations/status"}, Verbs: []string{"get", "patch", "update"}},
+		{APIGroups: []string{opsv1.GroupVersion.Group}, Resources: []string{"cloudoperations"}, Verbs: []string{"create", "delete", "get", "list", "watch"}},
+		{APIGroups: []string{opsv1.GroupVersion.Group}, Resources: []string{"cloudoperations/status", "cloudoperationsources/status"}, Verbs: []string{"get", "patch", "update"}},
+		{APIGroups: []string{opsv1.GroupVersion.Group}, Resources: []string{"cloudoperationsources"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create"}},
 	}}

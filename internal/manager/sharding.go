@@ -73,7 +73,9 @@ func cacheOptions(sel labels.Selector, namespaces []string) cache.Options {
 	// the cache's memory.
 	o := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if sel != nil && !sel.Empty() {
-		o.ByObject = map[client.Object]cache.ByObject{&opsv1.CloudOperation{}: {Label: sel}}
+		// A source is served by the instance its labels select, and its
+		// CloudOperations inherit its sharding label (so the same one).
+		o.ByObject = map[client.Object]cache.ByObject{&opsv1.CloudOperation{}: {Label: sel}, &opsv1.CloudOperationSource{}: {Label: sel}}
 	}
 	if len(namespaces) > 0 {
 		o.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))

@@ -58,7 +58,7 @@ func TestLeaderElectionID(t *testing.T) {
 
 // TestCacheOptions: without a selector the cache holds every
 // CloudOperation (single-instance installs are unchanged); with one, only
-// CloudOperations are filtered.
+// CloudOperations and CloudOperationSources are filtered.
 func TestCacheOptions(t *testing.T) {
 	if o := cacheOptions(nil, nil); o.ByObject != nil || o.DefaultTransform == nil {
 		t.Errorf("no selector: %+v, want no per-object filter and the managed-fields transform", o)
@@ -68,12 +68,17 @@ func TestCacheOptions(t *testing.T) {
 	}
 	sel := labels.SelectorFromSet(labels.Set{ShardLabel: "shard1"})
 	o := cacheOptions(sel, nil)
-	if len(o.ByObject) != 1 || o.DefaultTransform == nil {
-		t.Fatalf("selector: %+v, want one per-object filter and the transform", o)
+	if len(o.ByObject) != 2 || o.DefaultTransform == nil {
+		t.Fatalf("selector: %+v, want a filter on CloudOperations and one on sources, and the transform", o)
 	}
 	for obj, by := range o.ByObject {
-		if _, ok := obj.(*opsv1.CloudOperation); !ok || by.Label.String() != sel.String() {
-			t.Errorf("filter on %T by %v, want CloudOperations by %v", obj, by.Label, sel)
+		switch obj.(type) {
+		case *opsv1.CloudOperation, *opsv1.CloudOperationSource:
+		default:
+			t.Errorf("filter on %T, want CloudOperations and CloudOperationSources only", obj)
+		}
+		if by.Label.String() != sel.String() {
+			t.Errorf("filter on %T by %v, want %v", obj, by.Label, sel)
 		}
 	}
 }

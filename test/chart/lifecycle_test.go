@@ -13,16 +13,25 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
-const crdName = "cloudoperations.ops.cloudop.dev"
+// crdNames are the chart's CRDs.
+var crdNames = []string{"cloudoperations.ops.cloudop.dev", "cloudoperationsources.ops.cloudop.dev"}
+
+// crd returns the CRD named name, or nil.
+func crd(ctx context.Context, t *testing.T, name string) *unstructured.Unstructured {
+	t.Helper()
+	return get(ctx, t, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", name)
+}
 
 // TestInstallUpgradeUninstall drives helm itself against the API server:
 // install, an upgrade that switches to a namespaced install and bumps the
 // chart version (the CRD, rendered from templates, must follow), and
 // uninstall, which keeps the CRD with crds.keep and removes it without.
 // It uses its own release name so its cluster-scoped objects are its own;
-// only the CRD is shared, so it removes the one other tests applied first.
+// only the CRDs are shared, so it removes the ones other tests applied
+// first.
 func TestInstallUpgradeUninstall(t *testing.T) {
 	needControlPlane(t)
 	ctx := context.Background()
@@ -38,12 +47,13 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deleteCRD(ctx, t)
+	deleteCRDs(ctx, t)
 
 	run("install", rel, chartDir, "--create-namespace")
-	crd := get(ctx, t, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crdName)
-	if crd == nil || crd.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
-		t.Fatalf("after install, CRD %s missing or without helm.sh/resource-policy: keep: %v", crdName, crd)
+	for _, name := range crdNames {
+		if c := crd(ctx, t, name); c == nil || c.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+			t.Fatalf("after install, CRD %s missing or without helm.sh/resource-policy: keep: %v", name, c)
+		}
 	}
 	if get(ctx, t, "rbac.authorization.k8s.io/v1", "ClusterRole", "", "lifecycle-cloudop-manager") == nil {
 		t.Fatal("cluster-wide install has no ClusterRole lifecycle-cloudop-manager")
@@ -65,9 +75,10 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("upgrade", rel, next, "--set", "watchNamespaces={team-a}")
-	crd = get(ctx, t, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crdName)
-	if got := crd.GetLabels()["helm.sh/chart"]; got != "cloudop-99.0.0" {
-		t.Errorf("after upgrade the CRD's helm.sh/chart label is %q: helm upgrade did not update the CRD", got)
+	for _, name := range crdNames {
+		if got := crd(ctx, t, name).GetLabels()["helm.sh/chart"]; got != "cloudop-99.0.0" {
+			t.Errorf("after upgrade the CRD %s's helm.sh/chart label is %q: helm upgrade did not update it", name, got)
+		}
 	}
 	if get(ctx, t, "rbac.authorization.k8s.io/v1", "ClusterRole", "", "lifecycle-cloudop-manager") != nil {
 		t.Error("namespaced upgrade left the cluster-wide ClusterRole lifecycle-cloudop-manager")
@@ -88,17 +99,21 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			t.Errorf("after uninstall %s %s/%s remains", o.kind, o.ns, o.name)
 		}
 	}
-	if get(ctx, t, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crdName) == nil {
-		t.Error("uninstall with crds.keep deleted the CRD")
+	for _, name := range crdNames {
+		if crd(ctx, t, name) == nil {
+			t.Errorf("uninstall with crds.keep deleted the CRD %s", name)
+		}
 	}
 
-	// Without keep, the CRD goes with the release. The kept CRD belongs to
-	// no release any more, so remove it before installing again.
-	deleteCRD(ctx, t)
+	// Without keep, the CRDs go with the release. The kept CRDs belong to
+	// no release any more, so remove them before installing again.
+	deleteCRDs(ctx, t)
 	run("install", rel, chartDir, "--set", "crds.keep=false")
 	run("uninstall", rel, "--wait")
-	if get(ctx, t, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crdName) != nil {
-		t.Error("uninstall with crds.keep=false left the CRD")
+	for _, name := range crdNames {
+		if crd(ctx, t, name) != nil {
+			t.Errorf("uninstall with crds.keep=false left the CRD %s", name)
+		}
 	}
 }
 
@@ -118,21 +133,19 @@ func get(ctx context.Context, t *testing.T, apiVersion, kind, ns, name string) *
 	return o
 }
 
-// deleteCRD deletes the CloudOperation CRD and waits until it is gone.
-func deleteCRD(ctx context.Context, t *testing.T) {
+// deleteCRDs deletes the chart's CRDs and waits until they are gone.
+func deleteCRDs(ctx context.Context, t *testing.T) {
 	t.Helper()
-	crd := get(ctx, t, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crdName)
-	if crd == nil {
-		return
-	}
-	if err := kube.Delete(ctx, crd); err != nil && !apierrors.IsNotFound(err) {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for get(ctx, t, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", crdName) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("CRD %s still there 30s after its deletion", crdName)
+	for _, name := range crdNames {
+		c := crd(ctx, t, name)
+		if c == nil {
+			continue
 		}
-		time.Sleep(100 * time.Millisecond)
+		if err := kube.Delete(ctx, c); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		testkit.Eventually(t, 30*time.Second, "CRD "+name+" to be deleted", func() (bool, string) {
+			return crd(ctx, t, name) == nil, "still there"
+		})
 	}
 }

@@ -75,7 +75,36 @@ type Adapter struct {
 	Lists *ListCache
 }
 
-var _ cloud.Fetcher = (*Adapter)(nil)
+var (
+	_ cloud.Fetcher         = (*Adapter)(nil)
+	_ cloud.OperationLister = (*Adapter)(nil)
+)
+
+// ListOperations returns every record ListOpRecord lists for the project
+// (and t.BlockchainID when set). With a ListCache the call is shared with
+// the Fetches of the same blockchain, so a source and the trackers of its
+// operations cost one list per window.
+func (a *Adapter) ListOperations(ctx context.Context, t cloud.Target) (map[string]*cloud.Operation, error) {
+	project, err := t.RequireProjectID()
+	if err != nil {
+		return nil, err
+	}
+	var ops map[string]*cloud.Operation
+	if a.Lists != nil {
+		ops, err = a.Lists.list(ctx, a.HTTP, t, project)
+	} else {
+		ops, err = NewListCache(-1).list(ctx, a.HTTP, t, project)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The list may be shared: each caller gets its own copies.
+	out := make(map[string]*cloud.Operation, len(ops))
+	for id, op := range ops {
+		out[id] = op.Clone()
+	}
+	return out, nil
+}
 
 // New returns an Adapter sending its requests through c, with a ListCache
 // of DefaultListWindow.

@@ -17,6 +17,22 @@ type Router struct {
 	Services map[cloud.Service]cloud.Fetcher
 }
 
+// ListOperations resolves t.BaseURL as Observe does and lists the
+// operations of the resource t names. A service whose adapter lists
+// nothing is a KindPermanent error.
+func (r *Router) ListOperations(ctx context.Context, t cloud.Target, specEndpoint string) (map[string]*cloud.Operation, error) {
+	l, ok := r.Services[t.Service].(cloud.OperationLister)
+	if !ok {
+		return nil, cloud.Permanentf("service %q has no list of operations cloudop reads", cloud.Excerpt(string(t.Service), cloud.MaxQuotedRunes))
+	}
+	base, err := r.Endpoints.Resolve(t.Service, t.Region, specEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	t.BaseURL = base
+	return l.ListOperations(ctx, t)
+}
+
 // Observe resolves t.BaseURL (from specEndpoint, an override or the
 // regional default) and fetches the operation. An unsupported service and
 // a disallowed endpoint are KindPermanent errors; fetch errors are passed
