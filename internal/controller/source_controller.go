@@ -114,11 +114,12 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 
-	var children opsv1.CloudOperationList
-	if err := r.Client.List(ctx, &children, client.InNamespace(src.Namespace), client.MatchingLabels{opsv1.LabelSource: src.Name}); err != nil {
+	var all opsv1.CloudOperationList
+	if err := r.Client.List(ctx, &all, client.InNamespace(src.Namespace)); err != nil {
 		return ctrl.Result{}, err
 	}
-	plan := planMirror(src, listed, children.Items)
+	children, registered := splitNamespace(src, all.Items)
+	plan := planMirror(src, listed, children, registered)
 	created := 0
 	for _, id := range plan.create {
 		child := r.childFor(src, id)
@@ -145,7 +146,7 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 	next.LastListTime = &metav1.Time{Time: now}
 	next.Listed = int32(len(listed))
-	next.Mirrored = int32(len(children.Items) + created - pruned)
+	next.Mirrored = int32(len(children) + created - pruned)
 	next.Watermark = plan.watermark
 	next.Message = fmt.Sprintf("listed %d operations of %s; %d CloudOperations (%d created, %d removed by the history limits)",
 		len(listed), resourceOf(src), next.Mirrored, created, pruned)
@@ -264,6 +265,22 @@ func childName(src *opsv1.CloudOperationSource, id string) string {
 	return base + "-" + suffix
 }
 
+// splitNamespace separates the source's CloudOperations from the IDs of
+// the operations of its resource that someone registered by hand: those
+// are tracked already and are not mirrored a second time.
+func splitNamespace(src *opsv1.CloudOperationSource, all []opsv1.CloudOperation) (children []opsv1.CloudOperation, registered map[string]bool) {
+	registered = map[string]bool{}
+	for _, c := range all {
+		switch {
+		case c.Labels[opsv1.LabelSource] == src.Name:
+			children = append(children, c)
+		case c.Spec.Service == src.Spec.Service && c.Spec.BlockchainID == src.Spec.BlockchainID:
+			registered[c.Spec.OperationID] = true
+		}
+	}
+	return children, registered
+}
+
 // mirrorPlan is what one list calls for.
 type mirrorPlan struct {
 	// create are the operation IDs to create CloudOperations for, oldest
@@ -277,7 +294,8 @@ type mirrorPlan struct {
 
 // planMirror decides, from what the service listed and the source's
 // CloudOperations, which to create and which to delete:
-//   - an operation already mirrored is left alone;
+//   - an operation already mirrored, or registered by hand in the
+//     namespace, is left alone;
 //   - a finished operation that started no later than the watermark is
 //     not created again (it was mirrored once, and deleted since);
 //   - finished operations to create are capped by the history limits,
@@ -285,7 +303,7 @@ type mirrorPlan struct {
 //   - finished CloudOperations past the limits are pruned, oldest first.
 //
 // Operations without a start time are mirrored only while they run.
-func planMirror(src *opsv1.CloudOperationSource, listed map[string]*cloud.Operation, children []opsv1.CloudOperation) mirrorPlan {
+func planMirror(src *opsv1.CloudOperationSource, listed map[string]*cloud.Operation, children []opsv1.CloudOperation, registered map[string]bool) mirrorPlan {
 	plan := mirrorPlan{watermark: src.Status.Watermark}
 	existing := make(map[string]bool, len(children))
 	for _, c := range children {
@@ -302,7 +320,7 @@ func planMirror(src *opsv1.CloudOperationSource, listed map[string]*cloud.Operat
 	}
 	var running, finished []candidate
 	for id, op := range listed {
-		if existing[childName(src, id)] {
+		if existing[childName(src, id)] || registered[id] {
 			raise(op.StartTime)
 			continue
 		}

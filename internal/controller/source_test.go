@@ -54,6 +54,7 @@ func TestPlanMirror(t *testing.T) {
 		watermark     *time.Time
 		listed        map[string]*cloud.Operation
 		children      []opsv1.CloudOperation
+		registered    map[string]bool
 		wantCreate    []string
 		wantPrune     []string
 		wantWatermark *time.Time
@@ -80,6 +81,14 @@ func TestPlanMirror(t *testing.T) {
 			wantWatermark: at(9),
 		},
 		{
+			name:          "an operation someone registered by hand is not mirrored",
+			watermark:     at(9),
+			listed:        map[string]*cloud.Operation{"by-hand": op(cloud.PhaseRunning, at(10)), "console": op(cloud.PhaseRunning, at(11))},
+			registered:    map[string]bool{"by-hand": true},
+			wantCreate:    []string{"console"},
+			wantWatermark: at(11),
+		},
+		{
 			name:          "a running operation whose CloudOperation was deleted is created again",
 			watermark:     at(9),
 			listed:        map[string]*cloud.Operation{"console": op(cloud.PhaseRunning, at(9))},
@@ -103,7 +112,7 @@ func TestPlanMirror(t *testing.T) {
 			if tc.watermark != nil {
 				s.Status.Watermark = &metav1.Time{Time: *tc.watermark}
 			}
-			plan := planMirror(s, tc.listed, tc.children)
+			plan := planMirror(s, tc.listed, tc.children, tc.registered)
 			g.Expect(plan.create).To(Equal(tc.wantCreate))
 			g.Expect(names(plan.prune)).To(ConsistOf(tc.wantPrune))
 			g.Expect(plan.watermark.Time).To(Equal(*tc.wantWatermark))
@@ -210,10 +219,17 @@ func TestSourceMirrorsOperationsStartedElsewhere(t *testing.T) {
 	g := NewWithT(t)
 	e := newSourceEnv(t, 10)
 	e.start(t, "console-1", cloudsim.ScenarioNever)
+	// One operation of the blockchain is registered by hand already.
+	e.start(t, "by-hand", cloudsim.ScenarioNever)
+	g.Expect(k8s.Create(context.Background(), &opsv1.CloudOperation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "by-hand"},
+		Spec: opsv1.CloudOperationSpec{Service: opsv1.ServiceBCS, Region: "cn-north-4", OperationID: "by-hand", BlockchainID: sourceBlockchain,
+			CredentialsSecretRef: opsv1.SecretReference{Name: "creds"}},
+	})).To(Succeed())
 
 	res := e.list(t)
 	g.Expect(res.RequeueAfter).To(Equal(time.Minute), "listed again after spec.interval")
-	g.Expect(e.mirrored(t)).To(Equal([]string{"console-1"}))
+	g.Expect(e.mirrored(t)).To(Equal([]string{"console-1"}), "what was registered by hand is not mirrored again")
 
 	// Started from the console between two lists; then two restarts.
 	e.clk.Step(30 * time.Second)
@@ -234,7 +250,7 @@ func TestSourceMirrorsOperationsStartedElsewhere(t *testing.T) {
 
 	var src opsv1.CloudOperationSource
 	g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(e.src), &src)).To(Succeed())
-	g.Expect(src.Status.Listed).To(Equal(int32(2)))
+	g.Expect(src.Status.Listed).To(Equal(int32(3)))
 	g.Expect(src.Status.Mirrored).To(Equal(int32(2)))
 	g.Expect(src.Status.LastListTime.Time).To(Equal(e.clk.Now()))
 	g.Expect(sourceCondition(&src, opsv1.ConditionReady)).To(HaveField("Reason", opsv1.ReasonListed))

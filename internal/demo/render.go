@@ -64,7 +64,7 @@ func toAny(ss []string) []any {
 }
 
 // Summary prints one line per operation: outcome, steps done, and the
-// service's message for failures.
+// service's message for failures, or the source that discovered it.
 func Summary(out io.Writer, items []opsv1.CloudOperation) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSERVICE\tPHASE\tSTEPS\tTOOK\tDETAIL")
@@ -83,6 +83,8 @@ func Summary(out io.Writer, items []opsv1.CloudOperation) {
 		detail := ""
 		if c := o.GetCondition(opsv1.ConditionReady); c != nil && c.Status != "True" {
 			detail = c.Message
+		} else if src := o.Labels[opsv1.LabelSource]; src != "" {
+			detail = "discovered by CloudOperationSource " + src
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", o.Name, o.Spec.Service, o.Status.Phase, done, len(o.Status.Steps), took, detail)
 	}

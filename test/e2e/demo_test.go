@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,21 @@ func TestDemoScenario(t *testing.T) {
 		"rds-create-instance-job": {opsv1.PhaseSucceeded, 0, cloudsim.RDS, "dff1d289-4d03-4942-8b9f-463ea07c000d"},
 		// An RFS deployment: one step per resource of the stack.
 		"rfs-deploy-stack": {opsv1.PhaseSucceeded, 3, cloudsim.RFS, "6a5b7c0e-1d2f-4e3a-9b8c-7d6e5f4a3b2c"},
+	}
+	// One operation nobody registered: the demo's source mirrors it.
+	var discovered []opsv1.CloudOperation
+	items = slices.DeleteFunc(items, func(o opsv1.CloudOperation) bool {
+		if o.Labels[opsv1.LabelSource] == "bcs-blockchain" {
+			discovered = append(discovered, o)
+			return true
+		}
+		return false
+	})
+	if len(discovered) != 1 || discovered[0].Spec.OperationID != "BCSSVC01-07-1700000000000000002" {
+		t.Fatalf("the source mirrored %d operations, want only BCSSVC01-07-1700000000000000002 (the registered ones are not mirrored twice): %v", len(discovered), discovered)
+	}
+	if d := discovered[0]; d.Status.Phase != opsv1.PhaseSucceeded || len(d.Status.Steps) != 3 || !d.IsReady() {
+		t.Errorf("discovered operation: %s", describe(&d))
 	}
 	if len(items) != len(want) {
 		t.Fatalf("%d CloudOperations, want %d", len(items), len(want))
