@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -39,6 +41,41 @@ func TestGetGolden(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestSourcesGolden: a source and the operations it discovered, as a
+// tree (testdata/golden/source-chain.txt).
+func TestSourcesGolden(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	src := &opsv1.CloudOperationSource{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "chain"},
+		Spec: opsv1.CloudOperationSourceSpec{Service: opsv1.ServiceBCS, Region: "cn-north-4", BlockchainID: "23604f57-eac9-3777-e9f5-ae87457f2338",
+			CredentialsSecretRef: opsv1.SecretReference{Name: "creds"}},
+	}
+	if err := k8s.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	listed := metav1.NewTime(fixedNow.Add(-20 * time.Second))
+	src.Status = opsv1.CloudOperationSourceStatus{
+		ObservedGeneration: src.Generation, LastListTime: &listed, Listed: 2, Mirrored: 2,
+		Message:    "listed 2 operations of blockchain 23604f57-eac9-3777-e9f5-ae87457f2338; 2 CloudOperations (0 created, 0 removed by the history limits)",
+		Conditions: []metav1.Condition{{Type: opsv1.ConditionReady, Status: metav1.ConditionTrue, Reason: opsv1.ReasonListed, Message: "listed", LastTransitionTime: listed}},
+	}
+	if err := k8s.Status().Update(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"bcs-000", "bcs-001"} {
+		obj := readFixture(t, name)
+		obj.Name = "chain-" + name
+		obj.Labels = map[string]string{opsv1.LabelSource: "chain"}
+		if name == "bcs-001" {
+			// The two seed pages show one operation: make them two.
+			obj.Spec.OperationID = "BCSSVC01-03-1700000000000000001"
+		}
+		createWithStatus(t, ns, obj)
+	}
+	checkGolden(t, "source-chain", runPlugin(ctx, "-n", ns, "sources", "chain", "--width", "100"))
 }
 
 // checkGolden compares what a get printed with testdata/golden/NAME.txt

@@ -187,6 +187,7 @@ stalled, 3 timeout.`,
 	flags.IntVar(&o.width, "width", 0, "Line width in cells (default: the terminal's width; unlimited in a pipe)")
 	cmd.AddCommand(
 		newGetCommand(o),
+		newSourcesCommand(o),
 		newWatchCommand(o),
 		newWaitCommand(o),
 		newPollCommand(o),
