@@ -362,16 +362,17 @@ func TestNamespacedClusterRules(t *testing.T) {
 		t.Fatalf("cluster-wide ClusterRole cloudop-manager should hold every generated rule: %v", clusterWide)
 	}
 
+	// A namespaced install's cluster-scoped names carry its namespace.
 	objs := renderCopy(valuesFile("namespaced"))
-	auth := find(objs, "ClusterRole", "", "cloudop-manager-auth")
+	auth := find(objs, "ClusterRole", "", "cloudop-"+namespace+"-manager-auth")
 	if auth == nil {
-		t.Fatal("namespaced install has no ClusterRole cloudop-manager-auth")
+		t.Fatalf("namespaced install has no ClusterRole cloudop-%s-manager-auth", namespace)
 	}
 	if n := len(rules(auth)); n != 2 || !slices.ContainsFunc(rules(auth), isAuthRule) || slices.ContainsFunc(rules(auth), func(r map[string]any) bool { return !isAuthRule(r) }) {
-		t.Errorf("cloudop-manager-auth rules %v, want exactly the TokenReview and SubjectAccessReview ones", rules(auth))
+		t.Errorf("%s rules %v, want exactly the TokenReview and SubjectAccessReview ones", auth.GetName(), rules(auth))
 	}
-	if b := find(objs, "ClusterRoleBinding", "", "cloudop-manager-auth"); b == nil {
-		t.Error("no ClusterRoleBinding cloudop-manager-auth")
+	if b := find(objs, "ClusterRoleBinding", "", auth.GetName()); b == nil {
+		t.Errorf("no ClusterRoleBinding %s", auth.GetName())
 	}
 	for _, r := range ofKind(objs, "Role") {
 		if slices.ContainsFunc(rules(r), isAuthRule) {

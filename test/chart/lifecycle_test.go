@@ -149,3 +149,53 @@ func deleteCRDs(ctx context.Context, t *testing.T) {
 		})
 	}
 }
+
+// TestSideBySideNamespacedReleases: two namespaced releases of the same
+// name, one per team's namespace, install side by side (their
+// cluster-scoped objects carry their namespace; the second leaves the
+// CRDs to the first, crds.enabled=false, as docs/install.md says), and
+// uninstall without touching each other.
+func TestSideBySideNamespacedReleases(t *testing.T) {
+	needControlPlane(t)
+	ctx := context.Background()
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := testenv.WriteKubeconfig(restConfig, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	helmIn := func(ns string, args ...string) {
+		t.Helper()
+		if out, err := helm(append(args, "--kubeconfig", kubeconfig, "--namespace", ns)...); err != nil {
+			t.Fatalf("helm %v: %v\n%s", args, err, out)
+		}
+	}
+	ensureNamespace(t, "side-a")
+	ensureNamespace(t, "side-b")
+	deleteCRDs(ctx, t)
+	t.Cleanup(func() { deleteCRDs(ctx, t) })
+
+	helmIn("side-a-ops", "install", "cloudop", chartDir, "--create-namespace", "--set", "watchNamespaces={side-a}")
+	helmIn("side-b-ops", "install", "cloudop", chartDir, "--create-namespace", "--set", "watchNamespaces={side-b}", "--set", "crds.enabled=false")
+	for _, ns := range []string{"side-a-ops", "side-b-ops"} {
+		for _, o := range []struct{ apiVersion, kind, name string }{
+			{"rbac.authorization.k8s.io/v1", "ClusterRole", "cloudop-" + ns + "-manager-auth"},
+			{"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "cloudop-" + ns + "-manager-auth"},
+			{"rbac.authorization.k8s.io/v1", "ClusterRole", "cloudop-" + ns + "-metrics-reader"},
+			{"admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", "cloudop-" + ns + "-token-requests"},
+		} {
+			if get(ctx, t, o.apiVersion, o.kind, "", o.name) == nil {
+				t.Errorf("release in %s: no %s %s", ns, o.kind, o.name)
+			}
+		}
+	}
+
+	helmIn("side-a-ops", "uninstall", "cloudop", "--wait")
+	if get(ctx, t, "rbac.authorization.k8s.io/v1", "ClusterRole", "", "cloudop-side-b-ops-manager-auth") == nil {
+		t.Error("uninstalling side-a's release removed side-b's ClusterRole")
+	}
+	for _, name := range crdNames {
+		if crd(ctx, t, name) == nil {
+			t.Errorf("uninstalling the release that installed the CRDs removed %s (crds.keep is on by default)", name)
+		}
+	}
+	helmIn("side-b-ops", "uninstall", "cloudop", "--wait")
+}

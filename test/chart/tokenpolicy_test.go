@@ -34,7 +34,7 @@ func TestTokenPolicyFollowsValues(t *testing.T) {
 	}{
 		{name: "defaults", release: release, values: "{}", policy: "cloudop-token-requests",
 			mention: []string{`request.userInfo.username == "system:serviceaccount:cloudop-system:cloudop-manager"`, `a == "cloudop"`, `"identity.cloudop.dev/enabled"`}},
-		{name: "namespaced", release: release, values: "watchNamespaces: [team-a]\n", policy: "cloudop-token-requests",
+		{name: "namespaced", release: release, values: "watchNamespaces: [team-a]\n", policy: "cloudop-" + namespace + "-token-requests",
 			mention: []string{`"system:serviceaccount:cloudop-system:cloudop-manager"`}},
 		{name: "another release and audience", release: "ops", values: "identity:\n  tokenAudience: sts.example.com\n", policy: "ops-cloudop-token-requests",
 			mention: []string{`"system:serviceaccount:cloudop-system:ops-cloudop-manager"`, `a == "sts.example.com"`}},

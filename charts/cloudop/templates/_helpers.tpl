@@ -18,6 +18,21 @@ release name does not contain the chart name (release cloudop → cloudop). */}}
 {{- end -}}
 {{- end -}}
 
+{{/*
+The prefix of the release's cluster-scoped objects (ClusterRoles and their
+bindings, the token request policy). A namespaced install (watchNamespaces
+set) adds its namespace, so releases of the same name in two namespaces, one
+per team, never claim the same cluster-scoped object; a cluster-wide install
+is one per cluster and keeps the plain name.
+*/}}
+{{- define "cloudop.clusterName" -}}
+{{- if .Values.watchNamespaces -}}
+{{- printf "%s-%s" (include "cloudop.fullname" .) .Release.Namespace -}}
+{{- else -}}
+{{- include "cloudop.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The manager's name: its Deployment, ServiceAccount and RBAC. */}}
 {{- define "cloudop.managerName" -}}
 {{- printf "%s-manager" (include "cloudop.fullname" .) -}}
