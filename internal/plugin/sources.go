@@ -160,4 +160,3 @@ func (r *Renderer) Source(src *opsv1.CloudOperationSource, ops []opsv1.CloudOper
 	}
 	return lines
 }
-

@@ -7,8 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,7 +229,7 @@ func TestTokenRequests(t *testing.T) {
 // policyDenial is the API server's message when the token policy refuses
 // a request: install.yaml's and a cluster-wide release's policy is
 // cloudop-token-requests, a namespaced release's carries its namespace.
-var policyDenial = regexp.MustCompile(`ValidatingAdmissionPolicy '(cloudop-[a-z0-9-]+-)?token-requests' with binding '(cloudop-[a-z0-9-]+-)?token-requests' denied request`)
+var policyDenial = regexp.MustCompile(`ValidatingAdmissionPolicy 'cloudop-([a-z0-9-]+-)?token-requests' with binding 'cloudop-([a-z0-9-]+-)?token-requests' denied request`)
 
 // refusal classifies kubectl create token's error.
 func refusal(err error) outcome {
