@@ -213,6 +213,14 @@ func TestBuildRejects(t *testing.T) {
 
 func readTarGz(t *testing.T, path string) map[string]string {
 	t.Helper()
+	_, _, files := tarGz(t, path)
+	return files
+}
+
+// tarGz reads a gzipped tar archive: its gzip header, its entries'
+// headers in order, and their contents by name.
+func tarGz(t *testing.T, path string) (gzip.Header, []*tar.Header, map[string]string) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -222,17 +230,19 @@ func readTarGz(t *testing.T, path string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var headers []*tar.Header
 	files := map[string]string{}
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return files
+			return gz.Header, headers, files
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		data, _ := io.ReadAll(tr)
+		headers = append(headers, h)
 		files[h.Name] = string(data)
 	}
 }
@@ -293,33 +303,16 @@ func TestReproducible(t *testing.T) {
 	if first != second {
 		t.Errorf("two builds differ:\n%s\n%s", first, second)
 	}
-	f, err := os.Open(chart)
-	if err != nil {
-		t.Fatal(err)
+	gzHeader, headers, _ := tarGz(t, chart)
+	if !gzHeader.ModTime.IsZero() || gzHeader.Name != "" {
+		t.Errorf("gzip header carries name %q, time %v", gzHeader.Name, gzHeader.ModTime)
 	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !gz.ModTime.IsZero() || gz.Name != "" {
-		t.Errorf("gzip header carries name %q, time %v", gz.Name, gz.ModTime)
-	}
-	tr := tar.NewReader(gz)
-	entries := 0
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries++
+	for _, h := range headers {
 		if !h.ModTime.Equal(epoch) {
 			t.Errorf("%s: time %v, want the source date %v", h.Name, h.ModTime, epoch)
 		}
 	}
+	entries := len(headers)
 	if entries < 10 {
 		t.Errorf("the chart archive has %d entries", entries)
 	}
