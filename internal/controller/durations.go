@@ -58,10 +58,7 @@ func finishedSpans(prev, next *opsv1.CloudOperationStatus) []finishedSpan {
 			out = append(out, finishedSpan{outcome: next.Phase, duration: d})
 		}
 	}
-	before := make(map[string]opsv1.Phase, len(prev.Steps))
-	for _, s := range prev.Steps {
-		before[s.Name] = s.Phase
-	}
+	before := stepPhases(prev.Steps)
 	for _, s := range next.Steps {
 		if !s.Phase.IsTerminal() || before[s.Name].IsTerminal() {
 			continue

@@ -84,10 +84,7 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 	}
 	// Every step change of one poll goes into one event, so a poll costs at
 	// most one StepChanged write however many steps moved.
-	before := make(map[string]opsv1.Phase, len(prev.Steps))
-	for _, s := range prev.Steps {
-		before[s.Name] = s.Phase
-	}
+	before := stepPhases(prev.Steps)
 	var changed, warnings []string
 	for _, s := range next.Steps {
 		old, seen := before[s.Name]
@@ -139,6 +136,15 @@ func transitionEvents(prev, next *opsv1.CloudOperationStatus, unknownWords []str
 	from := observedState(prev)
 	for i := range out {
 		out[i].Key = from + "\n" + out[i].Reason + "\n" + out[i].Key
+	}
+	return out
+}
+
+// stepPhases maps each top-level step's name to its phase.
+func stepPhases(steps []opsv1.OperationStep) map[string]opsv1.Phase {
+	out := make(map[string]opsv1.Phase, len(steps))
+	for _, s := range steps {
+		out[s.Name] = s.Phase
 	}
 	return out
 }

@@ -380,8 +380,8 @@ func compareBool(a, b bool) int {
 	return -1
 }
 
-// limit is a history limit's value; unset (an object written before the
-// CRD defaulted it) keeps ten.
+// limit is a history limit's value. The API server defaults both to ten;
+// a source built in code without them (tests) gets the same.
 func limit(l *int32) int {
 	if l == nil {
 		return 10

@@ -99,7 +99,7 @@ func (r *Renderer) span(obj *opsv1.CloudOperation, rows []timelineRow) (from, to
 		if t == nil {
 			return
 		}
-		if isStart && (from.IsZero() || t.Before(&metav1.Time{Time: from})) {
+		if isStart && (from.IsZero() || t.Time.Before(from)) {
 			from = t.Time
 		}
 		if t.After(to) {
