@@ -17,19 +17,43 @@ const (
 	ReasonListed = "Listed"
 )
 
+// SourceService names what a CloudOperationSource lists.
+// +kubebuilder:validation:Enum=BCS;CCE;CTS
+type SourceService string
+
+// Source services.
+const (
+	// SourceBCS lists one blockchain's operation records (ListOpRecord).
+	SourceBCS SourceService = "BCS"
+	// SourceCCE lists one cluster's upgrade workflows
+	// (ListUpgradeWorkFlows).
+	SourceCCE SourceService = "CCE"
+	// SourceCTS lists the Cloud Trace Service's management traces of job
+	// services (ListTraces v3) and mirrors the jobs their answers name.
+	SourceCTS SourceService = "CTS"
+)
+
 // CloudOperationSourceSpec names a cloud resource whose operations are
 // mirrored as CloudOperations, how to reach it, and what the
 // CloudOperations get.
 //
 // +kubebuilder:validation:XValidation:rule="self.service != 'BCS' || has(self.blockchainID)",message="blockchainID is required when service is BCS: the source lists one blockchain's operations",fieldPath=".blockchainID",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.service == 'BCS' || !has(self.blockchainID)",message="blockchainID is only for service BCS",fieldPath=".blockchainID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.service != 'CCE' || has(self.clusterID)",message="clusterID is required when service is CCE: the source lists one cluster's upgrade workflows",fieldPath=".clusterID",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.service == 'CCE' || !has(self.clusterID)",message="clusterID is only for service CCE",fieldPath=".clusterID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.service != 'CTS' || (has(self.services) && size(self.services) > 0)",message="services is required when service is CTS: name the job services whose traces are read",fieldPath=".services",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.service == 'CTS' || (!has(self.services) && !has(self.traceNames))",message="services and traceNames are only for service CTS",fieldPath=".services",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.service != 'CTS' || !has(self.phases)",message="phases cannot filter a CTS source: a trace says an operation started, not how it is doing",fieldPath=".phases",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.credentialsSecretRef) || !has(self.serviceAccountName)",message="credentialsSecretRef and serviceAccountName are mutually exclusive: name one identity",reason=FieldValueInvalid
 type CloudOperationSourceSpec struct {
-	// Service whose operations are listed. BCS (ListOpRecord of one
-	// blockchain) for now; docs/discovery.md says which services follow.
+	// Service whose operations are listed: BCS (ListOpRecord of one
+	// blockchain), CCE (ListUpgradeWorkFlows of one cluster) or CTS (the
+	// Cloud Trace Service's management traces of the job services named
+	// in spec.services, whose answers carry a job ID). docs/discovery.md
+	// says what each one mirrors.
 	// +required
-	// +kubebuilder:validation:Enum=BCS
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="service is immutable"
-	Service Service `json:"service"`
+	Service SourceService `json:"service"`
 
 	// Region is the cloud region, e.g. cn-north-4.
 	// +required
@@ -55,6 +79,42 @@ type CloudOperationSourceSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="blockchainID is immutable"
 	BlockchainID string `json:"blockchainID,omitempty"`
 
+	// ClusterID is the CCE cluster whose upgrade workflows are mirrored.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.-]*$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="clusterID is immutable"
+	ClusterID string `json:"clusterID,omitempty"`
+
+	// Services are, for a CTS source, the job services whose traces are
+	// read; each traced call whose answer carries a job ID becomes a
+	// CloudOperation of that service.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:XValidation:rule="self.all(s, s in ['ECS', 'EVS', 'IMS', 'BMS', 'VPC', 'RDS', 'GaussDB', 'DDS', 'GaussDBforOpenGauss', 'GaussDBforNoSQL'])",message="services must be job services whose traces carry a job ID: ECS, EVS, IMS, BMS, VPC, RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL"
+	Services []Service `json:"services,omitempty"`
+
+	// TraceNames, for a CTS source, keeps only the traces of these calls
+	// (createServer, attachVolume, …). Unset: every traced call whose
+	// answer carries a job ID.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_.-]+$`
+	TraceNames []string `json:"traceNames,omitempty"`
+
+	// Phases keeps only operations the list shows in one of these phases
+	// (for example [Running, Pending] to mirror only what is in flight).
+	// Unset: every phase. Not for CTS, whose traces carry no phase.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=6
+	Phases []Phase `json:"phases,omitempty"`
+
 	// CredentialsSecretRef names the Secret with the AK/SK to list with, in
 	// the source's namespace; the CloudOperations it creates name it too.
 	// +optional
@@ -78,7 +138,8 @@ type CloudOperationSourceSpec struct {
 	Endpoint string `json:"endpoint,omitempty"`
 
 	// Since leaves out operations that started before it. Unset: every
-	// operation the service lists.
+	// operation the service lists (for CTS, which keeps a week of traces,
+	// the traces from one hour before the source was created).
 	// +optional
 	Since *metav1.Time `json:"since,omitempty"`
 
@@ -154,6 +215,12 @@ type CloudOperationSourceStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// Resource names what the source lists, as "blockchain/<id>",
+	// "cluster/<id>" or "traces/<services>", for the printer column.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Resource string `json:"resource,omitempty"`
+
 	// LastListTime is when the resource's operations were last listed
 	// successfully.
 	// +optional
@@ -194,7 +261,8 @@ type CloudOperationSourceStatus struct {
 }
 
 // CloudOperationSource lists the operations of one cloud resource (a BCS
-// blockchain) and creates a CloudOperation for each, so operations
+// blockchain, a CCE cluster) or the job services' traces in CTS, and
+// creates a CloudOperation for each, so operations
 // started from the console, Terraform or the service's own automation
 // are tracked like registered ones.
 //
@@ -202,7 +270,7 @@ type CloudOperationSourceStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=cloudopsrc,categories=cloud
 // +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service`
-// +kubebuilder:printcolumn:name="Resource",type=string,JSONPath=`.spec.blockchainID`
+// +kubebuilder:printcolumn:name="Resource",type=string,JSONPath=`.status.resource`
 // +kubebuilder:printcolumn:name="Listed",type=integer,JSONPath=`.status.listed`
 // +kubebuilder:printcolumn:name="Mirrored",type=integer,JSONPath=`.status.mirrored`
 // +kubebuilder:printcolumn:name="Last List",type=date,JSONPath=`.status.lastListTime`

@@ -180,3 +180,44 @@ type Fetcher interface {
 type OperationLister interface {
 	ListOperations(ctx context.Context, t Target) (map[string]*Operation, error)
 }
+
+// ServiceCTS is the Cloud Trace Service. It is no service whose operations
+// are tracked (it is not in Descriptors): a discovery source reads its
+// management traces to find the jobs other services started.
+const ServiceCTS Service = "CTS"
+
+// ListQuery is what a discovery source lists: the resource the Target
+// names (its OperationID empty), or for CTS the traces of Services.
+type ListQuery struct {
+	// Target is the service listed (BCS, CCE, CTS), where and as whom.
+	Target Target
+	// Services are the job services whose traces a CTS list reads.
+	Services []Service
+	// TraceNames, when set, keeps only the traces of these calls.
+	TraceNames []string
+	// Since, when set, is the earliest start a list needs to return (a
+	// lister may return older operations; the caller filters).
+	Since time.Time
+}
+
+// Listed is one operation a discovery list found.
+type Listed struct {
+	// Service is the operation's own service: the listed service, or for
+	// a CTS trace the job service that answered the traced call.
+	Service Service
+	// ID is the operation's ID in its service (spec.operationID).
+	ID string
+	// Operation is what the list says of it.
+	Operation *Operation
+	// StartOnly marks an operation the list only says was started (a
+	// trace): its Phase is Unknown and whether it still runs is not
+	// known, so discovery mirrors it once, like a finished one.
+	StartOnly bool
+}
+
+// Discoverer lists operations for discovery sources where the service has
+// no operations of its own to fetch (CTS). Adapters of services that have
+// both implement OperationLister instead.
+type Discoverer interface {
+	Discover(ctx context.Context, q ListQuery) ([]Listed, error)
+}

@@ -113,11 +113,36 @@ func BenchmarkBCSListProject(b *testing.B) {
 	}
 }
 
+// BenchmarkCTSListPage lists one page (limit 200) of a project's traces
+// among those of 10,000 ECS jobs: cost grows with the page, not with the
+// project's traces.
+func BenchmarkCTSListPage(b *testing.B) {
+	sim, _ := benchEnv(b, ECS, 10_000)
+	e := &env{t: &testing.T{}, clock: testingclock.NewFakeClock(t0.Add(25 * time.Second)), srv: &httptest.Server{URL: "http://cloudsim.local"}}
+	r := e.sdkRequest(req{path: "/v3/" + testProject + "/traces", query: map[string]string{"trace_type": "system", "service_type": "ECS", "limit": "200"}})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if code := serveOne(sim, r); code != 200 {
+			b.Fatalf("status %d", code)
+		}
+	}
+	b.StopTimer()
+	if got := sim.ListCount(CTS, testProject+"/ECS"); got != b.N {
+		b.Errorf("ListCount %d, want %d", got, b.N)
+	}
+}
+
 // TestConcurrentUse hammers the simulator from many goroutines while the
 // admin side adds and deletes operations, changes faults and speed. Run
 // with -race.
 func TestConcurrentUse(t *testing.T) {
 	sim, reqs := benchEnv(t, CCE, 2000)
+	// The list calls read the indexes the admin side changes.
+	e := &env{t: t, clock: testingclock.NewFakeClock(t0.Add(25 * time.Second)), srv: &httptest.Server{URL: "http://cloudsim.local"}}
+	reqs = append(reqs,
+		e.sdkRequest(req{path: "/api/v3/projects/" + testProject + "/clusters/cl-1/operation/upgradeworkflows"}),
+		e.sdkRequest(req{path: "/v3/" + testProject + "/traces", query: map[string]string{"trace_type": "system", "limit": "5"}}))
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	var served atomic.Int64
@@ -146,6 +171,10 @@ func TestConcurrentUse(t *testing.T) {
 		_ = sim.SetFaults("", "", Fault{Kind: FaultError500, Count: 1, Probability: 0.5})
 		_ = sim.DeleteOperation(CCE, key)
 		_ = sim.AddOperation(OperationSpec{Service: CCE, ID: key, ProjectID: testProject, ClusterID: "cl-1", Scenario: ScenarioFail})
+		_ = sim.AddOperation(OperationSpec{Service: ECS, ID: key, ProjectID: testProject, StartsIn: D(time.Duration(i%3) * time.Second)})
+		if i%2 == 0 {
+			_ = sim.DeleteOperation(ECS, key)
+		}
 		_ = sim.SetSpeed(float64(i%5 + 1))
 		if i%20 == 0 {
 			_ = sim.Operations(CCE)

@@ -313,6 +313,12 @@ type OperationSpec struct {
 	// StartedAgo backdates the start (simulated time), so an operation can
 	// begin half-way through.
 	StartedAgo Duration `json:"startedAgo,omitzero"`
+	// StartsIn postpones the start (simulated time): the operation is
+	// added now but begins StartsIn later, as one started from the
+	// console would. Until then the service APIs answer as for an
+	// unknown operation, lists leave it out and no CTS trace records it;
+	// its steps and scenario run from that moment. Not with StartedAgo.
+	StartsIn Duration `json:"startsIn,omitzero"`
 	// Faults apply to requests for this operation only.
 	Faults []Fault `json:"faults,omitempty"`
 }
@@ -389,6 +395,10 @@ type Params struct {
 	// database job's name (default per service, e.g. ECS createServer,
 	// CCE CreateCluster, RDS CreateMysqlInstance).
 	JobType string `json:"jobType,omitempty"`
+	// TraceName is the trace_name of the CTS trace that records a job's
+	// creation (default per service, e.g. ECS createServer, RDS
+	// createInstance; see docs/cloudsim.md).
+	TraceName string `json:"traceName,omitempty"`
 	// InstanceID is a database job's instance.id (default: a stable hash
 	// shaped like the service's instance IDs).
 	InstanceID string `json:"instanceID,omitempty"`
@@ -629,6 +639,9 @@ func (o OperationSpec) validate() error {
 	if err := o.validateRFS(); err != nil {
 		return err
 	}
+	if err := o.validateTraceName(); err != nil {
+		return err
+	}
 	p := o.Params
 	if p.Step < 0 || p.SubStep < 0 {
 		return errors.New("params.step and params.subStep are 1-based and cannot be negative")
@@ -643,6 +656,12 @@ func (o OperationSpec) validate() error {
 	}
 	if o.StartedAgo.Duration < 0 {
 		return errors.New("startedAgo is negative")
+	}
+	if o.StartsIn.Duration < 0 {
+		return errors.New("startsIn is negative")
+	}
+	if o.StartsIn.Duration > 0 && o.StartedAgo.Duration > 0 {
+		return errors.New("startsIn and startedAgo exclude each other (one starts the operation later, the other earlier)")
 	}
 	if len(o.Steps) > 128 {
 		return fmt.Errorf("%d steps, at most 128 allowed", len(o.Steps))
@@ -690,6 +709,33 @@ func (o OperationSpec) validateType() error {
 		}
 	default:
 		return fmt.Errorf("type %q unknown (want UpgradeWorkflow or Job)", o.Type)
+	}
+	return nil
+}
+
+// validateTraceName checks params.traceName as CTS names traces: 1 to 64
+// letters, digits, '-', '.' and '_', starting with a letter; only the job
+// families have traces.
+func (o OperationSpec) validateTraceName() error {
+	n := o.Params.TraceName
+	if n == "" {
+		return nil
+	}
+	if o.Service.family() == nil {
+		return fmt.Errorf("params.traceName applies to the jobs of %s and %s (CTS traces), not %s",
+			classicJobFamily.names, dbJobFamily.names, o.Service)
+	}
+	if len(n) > 64 {
+		return fmt.Errorf("params.traceName %q is longer than 64 characters", n)
+	}
+	for i, c := range n {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if i == 0 && !letter {
+			return fmt.Errorf("params.traceName %q must start with a letter", n)
+		}
+		if !letter && !(c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return fmt.Errorf("params.traceName %q has character %q (allowed: letters, digits, - . _)", n, c)
+		}
 	}
 	return nil
 }

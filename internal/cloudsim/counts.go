@@ -20,18 +20,32 @@ type RequestCounts struct {
 
 // Counts is a snapshot of the request counters.
 type Counts struct {
-	// Total covers every request to a service API path (not /admin/).
+	// Total covers every request to a service API path (not /admin/),
+	// CTS's included.
 	Total RequestCounts `json:"total"`
 	// Services counts per service, including requests that named no
-	// existing operation.
+	// existing operation. CTS, which runs no operations, is not among
+	// them: see CTS.
 	Services map[Service]RequestCounts `json:"services"`
 	// Operations counts per service and operation key (see
 	// OperationSpec.Key), whether or not the operation exists. A BCS list
 	// call counts for an operation only when it filters by operation_id.
 	Operations map[Service]map[string]RequestCounts `json:"operations"`
 	// BCSLists counts BCS ListOpRecord calls by "projectID" and, when the
-	// call filters by blockchain_id, by "projectID/blockchainID" too.
+	// call filters by blockchain_id, by "projectID/blockchainID" too
+	// (with or without operation_id; Lists counts only those without).
 	BCSLists map[string]RequestCounts `json:"bcsLists"`
+	// Lists counts the list calls, which list a resource's operations
+	// instead of addressing one, by service and listed resource (see
+	// Simulator.ListCount): BCS ListOpRecord without operation_id by
+	// "projectID" and "projectID/blockchainID", CCE ListUpgradeWorkFlows
+	// by "projectID/clusterID", RFS ListStackEvents without deployment_id
+	// by "projectID/stackName", CTS ListTraces by "projectID" and, with a
+	// service_type filter, "projectID/serviceType".
+	Lists map[Service]map[string]RequestCounts `json:"lists"`
+	// CTS counts the CTS requests (ListTraces), which are in Total but
+	// not in Services.
+	CTS RequestCounts `json:"cts"`
 	// Unrouted counts requests for paths that are no simulated API
 	// (answered 404 APIGW.0101).
 	Unrouted RequestCounts `json:"unrouted"`
@@ -76,9 +90,11 @@ func (c *counter) snapshot() RequestCounts {
 type counterSet struct {
 	total    counter
 	unrouted counter
+	cts      counter
 	services map[Service]*counter
 	ops      sync.Map // refKey -> *counter
 	bcs      sync.Map // string -> *counter
+	lists    sync.Map // refKey{service, listed resource} -> *counter
 	signers  sync.Map // principal -> *counter
 	iam      sync.Map // IAM API -> *counter
 }
@@ -116,6 +132,13 @@ func (c *counters) record(rt *route, status int) {
 		return
 	}
 	cs.total.add(status)
+	for _, l := range rt.lists {
+		loadCounter(&cs.lists, refKey{rt.svc, l}).add(status)
+	}
+	if rt.svc == CTS {
+		cs.cts.add(status)
+		return
+	}
 	cs.services[rt.svc].add(status)
 	if rt.id != "" {
 		loadCounter(&cs.ops, refKey{rt.svc, rt.key()}).add(status)
@@ -139,7 +162,16 @@ func (c *counters) recordIAM(api string, status int) {
 }
 
 func (c *counters) opTotal(svc Service, key string) int {
-	v, ok := c.cur.Load().ops.Load(refKey{svc, key})
+	return total(&c.cur.Load().ops, refKey{svc, key})
+}
+
+func (c *counters) listTotal(svc Service, resource string) int {
+	return total(&c.cur.Load().lists, refKey{svc, resource})
+}
+
+// total reads the total of m's counter for k, 0 when there is none.
+func total(m *sync.Map, k refKey) int {
+	v, ok := m.Load(k)
 	if !ok {
 		return 0
 	}
@@ -154,6 +186,8 @@ func (c *counters) snapshot() Counts {
 	out := Counts{
 		Total:      cs.total.snapshot(),
 		Unrouted:   cs.unrouted.snapshot(),
+		CTS:        cs.cts.snapshot(),
+		Lists:      map[Service]map[string]RequestCounts{},
 		Services:   map[Service]RequestCounts{},
 		Operations: map[Service]map[string]RequestCounts{},
 		BCSLists:   map[string]RequestCounts{},
@@ -183,6 +217,16 @@ func (c *counters) snapshot() Counts {
 	})
 	cs.bcs.Range(func(k, v any) bool {
 		out.BCSLists[k.(string)] = v.(*counter).snapshot()
+		return true
+	})
+	cs.lists.Range(func(k, v any) bool {
+		rk := k.(refKey)
+		m := out.Lists[rk.svc]
+		if m == nil {
+			m = map[string]RequestCounts{}
+			out.Lists[rk.svc] = m
+		}
+		m[rk.key] = v.(*counter).snapshot()
 		return true
 	})
 	return out

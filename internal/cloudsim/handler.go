@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,12 @@ type route struct {
 	family *jobFamily
 	// rfs is the RFS API addressed: rfsMetadata or rfsEvents.
 	rfs string
+	// list marks CCE ListUpgradeWorkFlows, which lists the cluster's
+	// workflows rather than addressing one.
+	list bool
+	// lists are the listed resources a list call counts under (see
+	// Counts.Lists); none for a request that addresses one operation.
+	lists []string
 }
 
 func (rt *route) key() string {
@@ -71,10 +78,20 @@ func parseRoute(r *http.Request) *route {
 	switch {
 	case len(seg) == 4 && seg[0] == "v2" && seg[2] == "operation" && seg[3] == "record":
 		q := r.URL.Query()
-		return &route{svc: BCS, project: seg[1], target: q.Get("blockchain_id"), id: q.Get("operation_id"), query: q}
+		rt := &route{svc: BCS, project: seg[1], target: q.Get("blockchain_id"), id: q.Get("operation_id"), query: q}
+		if rt.id == "" {
+			rt.lists = listed(rt.project, rt.target)
+		}
+		return rt
 	case len(seg) == 9 && seg[0] == "api" && seg[1] == "v3" && seg[2] == "projects" && seg[4] == "clusters" &&
 		seg[6] == "operation" && seg[7] == "upgradeworkflows":
 		return &route{svc: CCE, project: seg[3], target: seg[5], id: seg[8]}
+	case len(seg) == 8 && seg[0] == "api" && seg[1] == "v3" && seg[2] == "projects" && seg[4] == "clusters" &&
+		seg[6] == "operation" && seg[7] == "upgradeworkflows":
+		return &route{svc: CCE, project: seg[3], target: seg[5], list: true, lists: []string{seg[3] + "/" + seg[5]}}
+	case len(seg) == 3 && seg[0] == "v3" && seg[2] == "traces":
+		q := r.URL.Query()
+		return &route{svc: CTS, project: seg[1], query: q, lists: listed(seg[1], q.Get("service_type"))}
 	case len(seg) == 6 && seg[0] == "api" && seg[1] == "v3" && seg[2] == "projects" && seg[4] == "jobs":
 		return &route{svc: CCE, project: seg[3], id: seg[5], job: true}
 	case len(seg) == 4 && seg[0] == "v1" && seg[2] == "jobs":
@@ -89,11 +106,24 @@ func parseRoute(r *http.Request) *route {
 		return &route{svc: RFS, project: seg[1], target: seg[3], query: r.URL.Query(), rfs: rfsMetadata}
 	case len(seg) == 5 && seg[0] == "v1" && seg[2] == "stacks" && seg[4] == rfsEvents:
 		q := r.URL.Query()
-		return &route{svc: RFS, project: seg[1], target: seg[3], id: q.Get("deployment_id"), query: q, rfs: rfsEvents}
+		rt := &route{svc: RFS, project: seg[1], target: seg[3], id: q.Get("deployment_id"), query: q, rfs: rfsEvents}
+		if rt.id == "" {
+			rt.lists = []string{rt.project + "/" + rt.target}
+		}
+		return rt
 	case len(seg) == 6 && seg[0] == "v1" && seg[2] == "clusters" && seg[4] == "actions":
 		return &route{svc: DWS, project: seg[1], target: seg[3], id: seg[5]}
 	}
 	return nil
+}
+
+// listed names what a list call of project lists: the project and, when
+// the call narrows it to one resource (a blockchain, a service), that too.
+func listed(project, narrow string) []string {
+	if narrow == "" {
+		return []string{project}
+	}
+	return []string{project, project + "/" + narrow}
 }
 
 // recorder remembers the status written, for logging, and counts the
@@ -229,6 +259,8 @@ var serviceCodes = map[Service]errorCodes{
 	GaussDBforNoSQL:     dbCodes,
 
 	RFS: {"AOS.0404", "AOS.0500", shapeFlat},
+
+	CTS: {"CTS.0404", "CTS.0005", shapeFlat},
 }
 
 var dbCodes = errorCodes{"DBS.0404", "DBS.0500", shapeFlat}
@@ -251,6 +283,10 @@ func notFoundMessage(rt *route) string {
 	switch {
 	case rt.job:
 		return fmt.Sprintf("Job %s not found", rt.id)
+	case rt.list:
+		return fmt.Sprintf("Cluster %s not found", rt.target)
+	case rt.svc == CTS:
+		return "The requested resource does not exist"
 	case rt.svc == BCS:
 		return "Not Found:the url is not found"
 	case rt.svc == CCE:
@@ -281,12 +317,13 @@ func (f *jobFamily) hostService(host string) Service {
 // serves for all the family's services: it finds the job by its ID and
 // sets the route's service to the job's. When the Host names one of the
 // family's services (a real-looking host) it must be the job's; a
-// request for no job is answered and counted as the Host's service, or
-// the family's first (ECS, RDS).
-func (s *Simulator) findJob(rt *route, host string) *operation {
+// request for no job (or one not started by the simulated time sim) is
+// answered and counted as the Host's service, or the family's first
+// (ECS, RDS).
+func (s *Simulator) findJob(rt *route, host string, sim time.Time) *operation {
 	f := rt.family
 	hs := f.hostService(host)
-	op := s.lookup(lookupKey{f.key, rt.project, "", rt.id})
+	op := s.lookup(lookupKey{f.key, rt.project, "", rt.id}, sim)
 	if op != nil && (hs == "" || hs == op.spec.Service) {
 		rt.svc = op.spec.Service
 		return op
@@ -306,16 +343,19 @@ func throttled(w http.ResponseWriter, limit string, retryAfter time.Duration) {
 func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := parseRoute(r)
+	// sim is the simulated time operations are looked up at: one not
+	// started by then is unknown to this request.
+	sim := s.clock.simAt(s.now())
 	var op *operation
 	switch {
 	case rt != nil && rt.family != nil:
 		// Resolved first, so that even a request that fails
 		// authentication counts under the job's service.
-		op = s.findJob(rt, r.Host)
+		op = s.findJob(rt, r.Host, sim)
 	case rt != nil && rt.svc == RFS:
 		// Resolved first, so that a metadata request counts under the
 		// stack's deployment.
-		op = s.findStack(rt)
+		op = s.findStack(rt, sim)
 	}
 	// who signed the request, once its signature is verified.
 	var signer *account
@@ -364,10 +404,10 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if rt.id != "" && rt.family == nil && rt.svc != RFS {
-		op = s.lookup(rt.lookupKey())
+		op = s.lookup(rt.lookupKey(), sim)
 	}
 	delay, hit := time.Duration(0), (*Fault)(nil)
-	if src := s.faultSource(rt, op); src != nil {
+	if src := s.faultSource(rt, op, sim); src != nil {
 		delay, hit = src.faults.pick(s.chance)
 	}
 	if hit == nil {
@@ -384,20 +424,28 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // faultSource is the operation whose faults apply to a request: the one it
-// addresses or, for a BCS list of a whole blockchain, which serves every
-// operation of it, the first operation of that blockchain that has faults.
-func (s *Simulator) faultSource(rt *route, op *operation) *operation {
-	if op != nil || rt.svc != BCS || rt.id != "" {
-		return op
-	}
+// addresses or, for a list call that serves several, the first of them
+// (started by the simulated time sim) that has faults: of the blockchain
+// for a BCS list of a whole blockchain (of the project without
+// blockchain_id), of the cluster for a CCE list. A CTS list takes the
+// global faults only.
+func (s *Simulator) faultSource(rt *route, op *operation, sim time.Time) *operation {
+	var cands []*operation
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, c := range s.bcs[rt.project] {
-		if (rt.target == "" || c.spec.BlockchainID == rt.target) && c.faults.any() {
+	switch {
+	case op != nil:
+	case rt.svc == BCS && rt.id == "":
+		cands = s.bcs[rt.project]
+	case rt.list:
+		cands = s.cce[rt.project+"/"+rt.target]
+	}
+	s.mu.RUnlock()
+	for _, c := range cands {
+		if (rt.svc != BCS || rt.target == "" || c.spec.BlockchainID == rt.target) && c.startedBy(sim) && c.faults.any() {
 			return c
 		}
 	}
-	return nil
+	return op
 }
 
 // applyFault answers the request as the fault says; it reports false for
@@ -447,8 +495,16 @@ func ResetConnection(w http.ResponseWriter) {
 // body renders the answer for a request, or nil when the addressed
 // operation does not exist (BCS lists never are nil).
 func (s *Simulator) body(r *http.Request, rt *route, op *operation, acct *account, now time.Time) any {
-	if rt.svc == BCS {
+	switch {
+	case rt.svc == BCS:
 		return s.bcsList(rt, op, acct, now)
+	case rt.list:
+		return s.cceList(rt, acct, now)
+	case rt.svc == CTS:
+		if page, err := s.ctsList(rt, acct, now); err == nil {
+			return page
+		}
+		return nil
 	}
 	if op == nil {
 		return nil
@@ -475,8 +531,12 @@ func (s *Simulator) body(r *http.Request, rt *route, op *operation, acct *accoun
 }
 
 func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, rt *route, op *operation, acct *account, now time.Time) {
-	if rt.svc == RFS {
+	switch rt.svc {
+	case RFS:
 		s.answerRFS(w, r, rt, op, acct, now)
+		return
+	case CTS:
+		s.answerCTS(w, rt, acct, now)
 		return
 	}
 	body := s.body(r, rt, op, acct, now)
@@ -496,9 +556,11 @@ func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, rt *route, op
 }
 
 // bcsList answers ListOpRecord: every operation of the project that
-// passes the filters, oldest first. An operation_id filter is a direct
-// lookup; otherwise the project's operations are scanned.
+// passes the filters (and has started), oldest first. An operation_id
+// filter is a direct lookup; otherwise the project's operations are
+// scanned.
 func (s *Simulator) bcsList(rt *route, op *operation, acct *account, now time.Time) bcsListResponse {
+	sim := s.clock.simAt(now)
 	var cands []*operation
 	if rt.id != "" {
 		if op != nil {
@@ -513,7 +575,7 @@ func (s *Simulator) bcsList(rt *route, op *operation, acct *account, now time.Ti
 	out := bcsListResponse{OperationRecords: make([]bcsRecord, 0, len(cands))}
 	for _, c := range cands {
 		sp := c.spec
-		if rt.target != "" && sp.BlockchainID != rt.target {
+		if rt.target != "" && sp.BlockchainID != rt.target || !c.startedBy(sim) {
 			continue
 		}
 		if v := q.Get("resource_type"); v != "" && or(sp.Params.ResourceType, "BCSSVC01") != v {
@@ -529,6 +591,34 @@ func (s *Simulator) bcsList(rt *route, op *operation, acct *account, now time.Ti
 		out.OperationRecords = append(out.OperationRecords, rc.bcs())
 	}
 	out.Count = len(out.OperationRecords)
+	return out
+}
+
+// cceList answers ListUpgradeWorkFlows: each upgrade workflow of the
+// cluster that has started, newest first, as ShowUpgradeWorkFlow renders
+// it. A cluster without any is an empty list: cloudsim does not model
+// clusters, only their workflows.
+func (s *Simulator) cceList(rt *route, acct *account, now time.Time) cceWorkflowList {
+	s.mu.RLock()
+	cands := s.cce[rt.project+"/"+rt.target]
+	s.mu.RUnlock()
+	sim := s.clock.simAt(now)
+	ordered := make([]*operation, 0, len(cands))
+	for _, c := range cands {
+		if c.startedBy(sim) {
+			ordered = append(ordered, c)
+		}
+	}
+	// Newest first by creation: started later, or of two that started
+	// together the one added later.
+	sort.SliceStable(ordered, func(i, j int) bool {
+		a, b := ordered[i], ordered[j]
+		return a.simStart.After(b.simStart) || a.simStart.Equal(b.simStart) && a.seq > b.seq
+	})
+	out := cceWorkflowList{Kind: "List", APIVersion: "v3", Items: make([]cceWorkflow, 0, len(ordered))}
+	for _, c := range ordered {
+		out.Items = append(out.Items, s.newRenderCtx(c, now, acct, false).cce())
+	}
 	return out
 }
 

@@ -379,6 +379,15 @@ func (rc *renderCtx) cce() cceWorkflow {
 	return wf
 }
 
+// cceWorkflowList is ListUpgradeWorkFlows' answer: the SDK's
+// ListUpgradeWorkFlowsResponse, each item what ShowUpgradeWorkFlow
+// answers for it.
+type cceWorkflowList struct {
+	Kind       string        `json:"kind"`
+	APIVersion string        `json:"apiVersion"`
+	Items      []cceWorkflow `json:"items"`
+}
+
 // ---- CCE ShowJob ----
 
 type cceJob struct {
@@ -517,6 +526,13 @@ func (rc *renderCtx) jobError(j *classicJob, st State, message string) {
 	}
 }
 
+// classicResourceID is the resource a classic job's i-th sub-job makes
+// (its entities' server_id, volume_id, …); the job's CTS trace names the
+// same resources.
+func classicResourceID(op *operation, i int) string {
+	return uuidFrom(fmt.Sprintf("%s-resource/%s/%d", op.spec.Service, op.key, i))
+}
+
 func (e *classicEntities) setResource(svc Service, id string) {
 	switch svc {
 	case ECS, BMS:
@@ -553,7 +569,7 @@ func (rc *renderCtx) classicJob() classicJob {
 		}
 		rc.jobError(&sj, st.state, message)
 		if st.start >= 0 {
-			sj.Entities.setResource(sp.Service, uuidFrom(fmt.Sprintf("%s-resource/%s/%d", sp.Service, op.key, i)))
+			sj.Entities.setResource(sp.Service, classicResourceID(op, i))
 		}
 		if sp.Service == ECS && sj.FailReason != nil {
 			sj.Entities.ErrorcodeMessage = message
@@ -659,6 +675,17 @@ var dbLayouts = map[Service]dbLayout{
 	GaussDBforNoSQL:     {idSuffix: "in06", list: true},
 }
 
+// dbInstanceOf is the instance a database job works on: the spec's, or
+// a stable hash shaped like the service's instance IDs. Its CTS trace
+// names the same instance.
+func dbInstanceOf(op *operation) dbInstance {
+	sp := op.spec
+	return dbInstance{
+		ID:   or(sp.Params.InstanceID, hashHex("db-instance/"+op.key, 32)+dbLayouts[sp.Service].idSuffix),
+		Name: or(sp.Params.InstanceName, strings.ToLower(string(sp.Service))+"-"+hashHex("db-name/"+op.key, 6)),
+	}
+}
+
 func dbTime(t time.Time) string { return t.In(dbZone).Format(dbTimeLayout) }
 
 // dbJobAnswer renders a database job: one implicit step, progress the
@@ -666,10 +693,7 @@ func dbTime(t time.Time) string { return t.In(dbZone).Format(dbTimeLayout) }
 func (rc *renderCtx) dbJobAnswer() dbJobAnswer {
 	op, sn, sp := rc.op, &rc.sn, rc.op.spec
 	lay := dbLayouts[sp.Service]
-	instance := dbInstance{
-		ID:   or(sp.Params.InstanceID, hashHex("db-instance/"+op.key, 32)+lay.idSuffix),
-		Name: or(sp.Params.InstanceName, strings.ToLower(string(sp.Service))+"-"+hashHex("db-name/"+op.key, 6)),
-	}
+	instance := dbInstanceOf(op)
 	job := dbJob{ID: sp.ID, Name: sp.jobType(), Status: serviceWord(op, sn), Instance: instance}
 	// A progress while the job reports Running (a queued job too, at 0%,
 	// except GaussDB's, which is Pending); "" otherwise.

@@ -48,10 +48,11 @@ const (
 )
 
 // findStack resolves an RFS request to the deployment of the stack it
-// names. A request that names no deployment (the metadata, events
-// without deployment_id) counts under the stack's deployment.
-func (s *Simulator) findStack(rt *route) *operation {
-	op := s.lookup(rt.lookupKey())
+// names, if it has started by the simulated time sim. A request that
+// names no deployment (the metadata, events without deployment_id)
+// counts under the stack's deployment.
+func (s *Simulator) findStack(rt *route, sim time.Time) *operation {
+	op := s.lookup(rt.lookupKey(), sim)
 	if op != nil && rt.id == "" {
 		rt.id = op.spec.ID
 	}

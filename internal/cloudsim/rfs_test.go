@@ -308,3 +308,44 @@ func TestRFSRequests(t *testing.T) {
 		t.Errorf("counts %+v", counts)
 	}
 }
+
+// TestRFSEventsWithoutDeploymentID: without deployment_id ListStackEvents
+// lists all of the stack's events, those of its one deployment in
+// cloudsim, newest first and paged alike, and no other stack's. Events
+// carry no deployment_id: StackEvent has none (SDK and API reference).
+func TestRFSEventsWithoutDeploymentID(t *testing.T) {
+	e := newEnv(t, Config{Operations: []OperationSpec{
+		{Service: RFS, ID: "dep-web", ProjectID: testProject, StackName: "web", Scenario: ScenarioFail,
+			Params: Params{Message: "quota exceeded", Rollback: D(20 * time.Second)}},
+		{Service: RFS, ID: "dep-db", ProjectID: testProject, StackName: "db"},
+	}})
+	e.clock.SetTime(t0.Add(time.Hour))
+	byDeployment := e.rfsList("web", map[string]string{"deployment_id": "dep-web"})
+	all := e.rfsList("web", nil) // assertSDKFields: no field the SDK lacks
+	if len(*all.StackEvents) < 8 || fmt.Sprint(brief(all)) != fmt.Sprint(brief(byDeployment)) ||
+		fmt.Sprint(*all.StackEvents) != fmt.Sprint(*byDeployment.StackEvents) {
+		t.Errorf("without deployment_id %v, with %v", brief(all), brief(byDeployment))
+	}
+	for _, ev := range *all.StackEvents {
+		if m := str(ev.EventMessage); strings.Contains(m, "stack db") {
+			t.Errorf("event of another stack: %v", ev)
+		}
+	}
+	var paged []string
+	marker := ""
+	for {
+		q := map[string]string{"limit": "3"}
+		if marker != "" {
+			q["marker"] = marker
+		}
+		l := e.rfsList("web", q)
+		paged = append(paged, brief(l)...)
+		if l.PageInfo.NextMarker == nil {
+			break
+		}
+		marker = *l.PageInfo.NextMarker
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(brief(all)) {
+		t.Errorf("paged %v, want %v", paged, brief(all))
+	}
+}

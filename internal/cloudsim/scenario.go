@@ -22,6 +22,9 @@ const (
 	StateRollbackFailed State = "RollbackFailed"
 	// StateUnknown is reported with a status word outside the API's enum.
 	StateUnknown State = "Unknown"
+	// StateNotStarted is an operation whose start (OperationSpec.StartsIn)
+	// is still ahead: the admin views show it, the service APIs do not.
+	StateNotStarted State = "NotStarted"
 )
 
 // plan is an operation's scenario compiled to concrete durations, so that

@@ -66,7 +66,14 @@ type Simulator struct {
 	ops      map[lookupKey]*operation
 	byKey    map[refKey]*operation
 	bcs      map[string][]*operation // project -> BCS operations, oldest first
-	seq      uint64
+	// cce indexes the CCE upgrade workflows by "project/cluster", oldest
+	// first, for ListUpgradeWorkFlows.
+	cce map[string][]*operation
+	// traces are the CTS traces of each project, oldest first (see
+	// traceEntry); traceByID finds one by trace_id, for markers.
+	traces    map[string][]*traceEntry
+	traceByID map[string]*traceEntry
+	seq       uint64
 
 	global   faultSet
 	counts   counters
@@ -107,9 +114,11 @@ type refKey struct {
 }
 
 type operation struct {
-	spec     OperationSpec
-	key      string
-	plan     plan
+	spec OperationSpec
+	key  string
+	plan plan
+	// simStart is when the operation starts, in simulated time; after
+	// the simulated now while StartsIn has not elapsed.
 	simStart time.Time
 	created  time.Time // real time of AddOperation
 	seq      uint64
@@ -124,13 +133,16 @@ func New(cfg Config, opts ...Option) (*Simulator, error) {
 		return nil, err
 	}
 	s := &Simulator{
-		now:      time.Now,
-		log:      slog.New(slog.DiscardHandler),
-		accounts: map[string]*account{},
-		ops:      map[lookupKey]*operation{},
-		byKey:    map[refKey]*operation{},
-		bcs:      map[string][]*operation{},
-		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		now:       time.Now,
+		log:       slog.New(slog.DiscardHandler),
+		accounts:  map[string]*account{},
+		ops:       map[lookupKey]*operation{},
+		byKey:     map[refKey]*operation{},
+		bcs:       map[string][]*operation{},
+		cce:       map[string][]*operation{},
+		traces:    map[string][]*traceEntry{},
+		traceByID: map[string]*traceEntry{},
+		rng:       rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	for _, o := range opts {
 		o(s)
@@ -219,7 +231,7 @@ func (s *Simulator) account(ak string) *account {
 }
 
 // AddOperation adds one operation; its clock starts now (minus
-// spec.StartedAgo).
+// spec.StartedAgo, plus spec.StartsIn).
 func (s *Simulator) AddOperation(spec OperationSpec) error {
 	return s.AddOperations([]OperationSpec{spec})
 }
@@ -253,7 +265,7 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 			spec:     spec,
 			key:      rk.key,
 			plan:     compilePlan(spec, s.stepDuration),
-			simStart: simNow.Add(-spec.StartedAgo.Duration),
+			simStart: simNow.Add(spec.StartsIn.Duration - spec.StartedAgo.Duration),
 			created:  now,
 			uid:      uuidFrom(string(spec.Service) + "/" + rk.key),
 		}
@@ -275,10 +287,15 @@ func (s *Simulator) AddOperations(specs []OperationSpec) error {
 		op.seq = s.seq
 		s.byKey[refKey{op.spec.Service, op.key}] = op
 		s.ops[op.lookupKey()] = op
-		if op.spec.Service == BCS {
-			s.bcs[op.spec.ProjectID] = append(s.bcs[op.spec.ProjectID], op)
+		switch sp := op.spec; {
+		case sp.Service == BCS:
+			s.bcs[sp.ProjectID] = append(s.bcs[sp.ProjectID], op)
+		case sp.Service == CCE && !sp.isJob():
+			k := sp.ProjectID + "/" + sp.ClusterID
+			s.cce[k] = append(s.cce[k], op)
 		}
 	}
+	s.addTracesLocked(ops)
 	return nil
 }
 
@@ -357,21 +374,31 @@ func (s *Simulator) DeleteOperation(svc Service, key string) error {
 	}
 	delete(s.byKey, refKey{svc, key})
 	delete(s.ops, op.lookupKey())
-	if svc == BCS {
-		list := s.bcs[op.spec.ProjectID]
-		for i, o := range list {
-			if o == op {
-				list = append(list[:i:i], list[i+1:]...)
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(s.bcs, op.spec.ProjectID)
-		} else {
-			s.bcs[op.spec.ProjectID] = list
+	switch sp := op.spec; {
+	case svc == BCS:
+		removeOp(s.bcs, sp.ProjectID, op)
+	case svc == CCE && !sp.isJob():
+		removeOp(s.cce, sp.ProjectID+"/"+sp.ClusterID, op)
+	}
+	s.removeTracesLocked(op)
+	return nil
+}
+
+// removeOp removes op from index[k], copying the list so that readers
+// holding the old one are not disturbed.
+func removeOp(index map[string][]*operation, k string, op *operation) {
+	list := index[k]
+	for i, o := range list {
+		if o == op {
+			list = append(list[:i:i], list[i+1:]...)
+			break
 		}
 	}
-	return nil
+	if len(list) == 0 {
+		delete(index, k)
+	} else {
+		index[k] = list
+	}
 }
 
 // DeleteAllOperations removes every operation.
@@ -381,13 +408,26 @@ func (s *Simulator) DeleteAllOperations() {
 	s.ops = map[lookupKey]*operation{}
 	s.byKey = map[refKey]*operation{}
 	s.bcs = map[string][]*operation{}
+	s.cce = map[string][]*operation{}
+	s.traces = map[string][]*traceEntry{}
+	s.traceByID = map[string]*traceEntry{}
 }
 
-func (s *Simulator) lookup(k lookupKey) *operation {
+// lookup finds the operation k addresses if it has started by the
+// simulated time sim: until then it does not exist for the service APIs.
+func (s *Simulator) lookup(k lookupKey, sim time.Time) *operation {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.ops[k]
+	op := s.ops[k]
+	s.mu.RUnlock()
+	if op == nil || !op.startedBy(sim) {
+		return nil
+	}
+	return op
 }
+
+// startedBy reports whether the operation has started by the simulated
+// time sim (see OperationSpec.StartsIn).
+func (op *operation) startedBy(sim time.Time) bool { return !sim.Before(op.simStart) }
 
 func (s *Simulator) byRef(svc Service, key string) *operation {
 	s.mu.RLock()
@@ -419,7 +459,8 @@ type OperationStatus struct {
 	BlockchainID string `json:"blockchainID,omitempty"`
 	// Scenario is the scenario kind (success when the spec left it empty).
 	Scenario ScenarioKind `json:"scenario"`
-	// State is the service-neutral state.
+	// State is the service-neutral state; NotStarted while StartsIn has
+	// not elapsed.
 	State State `json:"state"`
 	// Resumable is set while a resume scenario is failed and will resume.
 	Resumable bool `json:"resumable,omitempty"`
@@ -429,8 +470,12 @@ type OperationStatus struct {
 	Progress int `json:"progress"`
 	// CurrentStep is the step running, failed, cancelled or stalled.
 	CurrentStep string `json:"currentStep,omitempty"`
-	// Elapsed is the simulated time since the operation started.
+	// Elapsed is the simulated time since the operation started (0
+	// before it starts).
 	Elapsed Duration `json:"elapsed"`
+	// StartsIn is the simulated time left until a NotStarted operation
+	// starts.
+	StartsIn Duration `json:"startsIn,omitzero"`
 	// Requests is the number of requests that addressed the operation.
 	Requests int `json:"requests"`
 	// Faults are the operation's pending faults.
@@ -439,26 +484,31 @@ type OperationStatus struct {
 
 func (s *Simulator) status(op *operation, now time.Time) OperationStatus {
 	e := s.clock.simAt(now).Sub(op.simStart)
-	sn := op.plan.eval(e)
 	st := OperationStatus{
-		Service:       op.spec.Service,
-		Type:          op.spec.Type,
-		ID:            op.spec.ID,
-		Key:           op.key,
-		ProjectID:     op.spec.ProjectID,
-		ClusterID:     op.spec.ClusterID,
-		StackID:       op.spec.StackID,
-		StackName:     op.spec.StackName,
-		BlockchainID:  op.spec.BlockchainID,
-		Scenario:      op.plan.kind,
-		State:         sn.state,
-		Resumable:     sn.resumable,
-		ServiceStatus: serviceWord(op, &sn),
-		Progress:      int(math.Floor(sn.progress * 100)),
-		Elapsed:       Duration{e},
-		Requests:      s.counts.opTotal(op.spec.Service, op.key),
-		Faults:        op.faults.list(),
+		Service:      op.spec.Service,
+		Type:         op.spec.Type,
+		ID:           op.spec.ID,
+		Key:          op.key,
+		ProjectID:    op.spec.ProjectID,
+		ClusterID:    op.spec.ClusterID,
+		StackID:      op.spec.StackID,
+		StackName:    op.spec.StackName,
+		BlockchainID: op.spec.BlockchainID,
+		Scenario:     op.plan.kind,
+		Requests:     s.counts.opTotal(op.spec.Service, op.key),
+		Faults:       op.faults.list(),
 	}
+	if e < 0 {
+		// Listed, so that tests and the admin can see what is coming, but
+		// with no service status: the APIs do not know it yet.
+		st.State, st.StartsIn = StateNotStarted, Duration{-e}
+		return st
+	}
+	sn := op.plan.eval(e)
+	st.State, st.Resumable = sn.state, sn.resumable
+	st.ServiceStatus = serviceWord(op, &sn)
+	st.Progress = int(math.Floor(sn.progress * 100))
+	st.Elapsed = Duration{e}
 	if sn.current >= 0 {
 		st.CurrentStep = op.plan.steps[sn.current].name
 	}
@@ -572,6 +622,17 @@ func (s *Simulator) Counts() Counts { return s.counts.snapshot() }
 // given key, whatever their outcome.
 func (s *Simulator) RequestCount(svc Service, key string) int {
 	return s.counts.opTotal(svc, key)
+}
+
+// ListCount returns how many list calls were made of one listed resource,
+// whatever their outcome: svc BCS with "projectID" or
+// "projectID/blockchainID" (ListOpRecord without operation_id), CCE with
+// "projectID/clusterID" (ListUpgradeWorkFlows), RFS with
+// "projectID/stackName" (ListStackEvents without deployment_id), CTS with
+// "projectID" or "projectID/serviceType" (ListTraces, by its
+// service_type filter). Counts.Lists has the same counters.
+func (s *Simulator) ListCount(svc Service, resource string) int {
+	return s.counts.listTotal(svc, resource)
 }
 
 // ResetCounts zeroes every request counter and clears the request log.

@@ -18,6 +18,8 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/aos"
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
 	"github.com/cloudop/cloudop/internal/cloud/cce"
+	"github.com/cloudop/cloudop/internal/cloud/classicjob"
+	"github.com/cloudop/cloudop/internal/cloud/cts"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 )
@@ -48,10 +50,11 @@ func realRouter(baseURL string, now func() time.Time) *transport.Router {
 	httpClient := transport.NewHTTPClient(5 * time.Second)
 	httpClient.Now = now
 	overrides := map[cloud.Service]string{}
-	for _, s := range []cloud.Service{cloud.ServiceBCS, cloud.ServiceCCE, cloud.ServiceAOS, cloud.ServiceDWS} {
+	for _, s := range []cloud.Service{cloud.ServiceBCS, cloud.ServiceCCE, cloud.ServiceAOS, cloud.ServiceDWS, cloud.ServiceECS, cloud.ServiceEVS, cloud.ServiceCTS} {
 		overrides[s] = baseURL
 	}
 	lists := bcs.New(httpClient)
+	jobs := classicjob.New(httpClient)
 	lists.Lists.Now = now // the shared list expires on the test's clock
 	return &transport.Router{
 		Endpoints: &transport.EndpointResolver{Overrides: overrides},
@@ -60,7 +63,10 @@ func realRouter(baseURL string, now func() time.Time) *transport.Router {
 			cloud.ServiceCCE: cce.New(httpClient),
 			cloud.ServiceAOS: aos.New(httpClient),
 			cloud.ServiceDWS: dws.New(httpClient),
+			cloud.ServiceECS: jobs,
+			cloud.ServiceEVS: jobs,
 		},
+		Discoverers: map[cloud.Service]cloud.Discoverer{cloud.ServiceCTS: cts.New(httpClient)},
 	}
 }
 

@@ -61,14 +61,16 @@ func TestKubectlGetShowsPrinterColumns(t *testing.T) {
 	// A source's columns.
 	src := &opsv1.CloudOperationSource{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "chain"},
-		Spec:       opsv1.CloudOperationSourceSpec{Service: opsv1.ServiceBCS, Region: "cn-north-4", BlockchainID: "chain-1", CredentialsSecretRef: opsv1.SecretReference{Name: "creds"}},
+		Spec:       opsv1.CloudOperationSourceSpec{Service: opsv1.SourceBCS, Region: "cn-north-4", BlockchainID: "chain-1", CredentialsSecretRef: opsv1.SecretReference{Name: "creds"}},
 	}
 	g.Expect(k8s.Create(context.Background(), src)).To(Succeed())
+	src.Status.Resource = "blockchain/chain-1"
+	g.Expect(k8s.Status().Update(context.Background(), src)).To(Succeed())
 	for _, resource := range []string{"cloudoperationsources", "cloudopsrc"} {
 		lines := strings.Split(strings.TrimSpace(kubectl(t, "get", resource, "-n", ns)), "\n")
 		g.Expect(lines).To(HaveLen(2))
 		g.Expect(strings.Fields(lines[0])).To(Equal([]string{"NAME", "SERVICE", "RESOURCE", "LISTED", "MIRRORED", "LAST", "LIST", "READY", "AGE"}), resource)
-		g.Expect(strings.Fields(lines[1])[:3]).To(Equal([]string{"chain", "BCS", "chain-1"}), resource)
+		g.Expect(strings.Fields(lines[1])[:3]).To(Equal([]string{"chain", "BCS", "blockchain/chain-1"}), resource)
 	}
 
 	wide := kubectl(t, "get", "cloudoperations", "-n", ns, "-o", "wide")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,12 +28,17 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud"
 )
 
-// Lister lists the operations of one cloud resource, by the service's
-// operation ID; specEndpoint is checked against the allowlist as for
-// Observer. transport.Router implements it.
+// Lister lists what a source names: the operations of one cloud
+// resource, or the jobs CTS traces name; specEndpoint is checked against
+// the allowlist as for Observer. transport.Router implements it.
 type Lister interface {
-	ListOperations(ctx context.Context, t cloud.Target, specEndpoint string) (map[string]*cloud.Operation, error)
+	List(ctx context.Context, q cloud.ListQuery, specEndpoint string) ([]cloud.Listed, error)
 }
+
+// ctsLookback is how far back a CTS source without spec.since reads
+// traces on its first list: CTS keeps a week of them, and a source is
+// about what happens from now on.
+const ctsLookback = time.Hour
 
 // defaultSourceInterval is spec.interval's default (the CRD's too).
 const defaultSourceInterval = time.Minute
@@ -121,12 +127,12 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	children, registered := splitNamespace(src, all.Items)
 	plan := planMirror(src, listed, children, registered)
 	created := 0
-	for _, id := range plan.create {
-		child := r.childFor(src, id)
+	for _, l := range plan.create {
+		child := r.childFor(src, l)
 		switch err := r.Client.Create(ctx, child); {
 		case err == nil:
 			created++
-			sourceCreated.WithLabelValues(string(src.Spec.Service)).Inc()
+			sourceCreated.WithLabelValues(string(l.Service)).Inc()
 		case apierrors.IsAlreadyExists(err):
 			// Created by an earlier run whose status write was lost, or by
 			// a leader that lost its lease: the name is deterministic.
@@ -144,6 +150,7 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		sourcePruned.Inc()
 	}
 
+	next.Resource = resourceOf(src)
 	next.LastListTime = &metav1.Time{Time: now}
 	next.Listed = int32(len(listed))
 	next.Mirrored = int32(len(children) + created - pruned)
@@ -164,12 +171,12 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 var listedConditions = conditionSet{ready: metav1.ConditionTrue, reconciling: absent, stalled: absent, succeeded: absent}
 
 // list resolves the source's identity and lists its resource's
-// operations since spec.since.
-func (r *SourceReconciler) list(ctx context.Context, src *opsv1.CloudOperationSource, probe *opsv1.CloudOperation) (map[string]*cloud.Operation, error) {
+// operations since spec.since, in spec.phases.
+func (r *SourceReconciler) list(ctx context.Context, src *opsv1.CloudOperationSource, probe *opsv1.CloudOperation) ([]cloud.Listed, error) {
 	target, forget, err := resolveTarget(ctx, r.Secrets, r.Identity, r.ManagerIdentity, probe)
-	var ops map[string]*cloud.Operation
+	var listed []cloud.Listed
 	if err == nil {
-		ops, err = r.Lister.ListOperations(ctx, target, src.Spec.Endpoint)
+		listed, err = r.Lister.List(ctx, listQuery(src, target), src.Spec.Endpoint)
 		if err != nil && cloud.KindOf(err) == cloud.KindAuth {
 			forget()
 		}
@@ -180,12 +187,38 @@ func (r *SourceReconciler) list(ctx context.Context, src *opsv1.CloudOperationSo
 	if err != nil {
 		return nil, err
 	}
-	if src.Spec.Since != nil {
-		maps.DeleteFunc(ops, func(_ string, op *cloud.Operation) bool {
-			return op.StartTime != nil && op.StartTime.Before(src.Spec.Since.Time)
-		})
+	return slices.DeleteFunc(listed, func(l cloud.Listed) bool {
+		op := l.Operation
+		return op == nil ||
+			(src.Spec.Since != nil && op.StartTime != nil && op.StartTime.Before(src.Spec.Since.Time)) ||
+			(len(src.Spec.Phases) > 0 && !slices.Contains(src.Spec.Phases, opsv1.Phase(op.Phase)))
+	}), nil
+}
+
+// listQuery is what src asks its service for. A CTS list starts at the
+// watermark (traces are mirrored once, so older ones need not be read
+// again), else at spec.since, else ctsLookback before the source was
+// created.
+func listQuery(src *opsv1.CloudOperationSource, target cloud.Target) cloud.ListQuery {
+	q := cloud.ListQuery{Target: target, TraceNames: src.Spec.TraceNames}
+	if src.Spec.Service != opsv1.SourceCTS {
+		return q
 	}
-	return ops, nil
+	for _, svc := range src.Spec.Services {
+		q.Services = append(q.Services, cloud.Service(svc))
+	}
+	switch {
+	case src.Status.Watermark != nil:
+		q.Since = src.Status.Watermark.Time
+	case src.Spec.Since != nil:
+		q.Since = src.Spec.Since.Time
+	default:
+		q.Since = src.CreationTimestamp.Add(-ctsLookback)
+	}
+	if src.Spec.Since != nil && src.Spec.Since.After(q.Since) {
+		q.Since = src.Spec.Since.Time
+	}
+	return q
 }
 
 // patchStatus writes next as the source's status when it changed.
@@ -205,23 +238,47 @@ func probeOperation(src *opsv1.CloudOperationSource) *opsv1.CloudOperation {
 	return &opsv1.CloudOperation{
 		ObjectMeta: metav1.ObjectMeta{Namespace: src.Namespace, Name: src.Name, CreationTimestamp: src.CreationTimestamp},
 		Spec: opsv1.CloudOperationSpec{
-			Service: src.Spec.Service, Region: src.Spec.Region, ProjectID: src.Spec.ProjectID,
-			BlockchainID:         src.Spec.BlockchainID,
+			Service: opsv1.Service(src.Spec.Service), Region: src.Spec.Region, ProjectID: src.Spec.ProjectID,
+			BlockchainID: src.Spec.BlockchainID, ClusterID: src.Spec.ClusterID,
 			CredentialsSecretRef: src.Spec.CredentialsSecretRef, ServiceAccountName: src.Spec.ServiceAccountName,
 			Endpoint: src.Spec.Endpoint,
 		},
 	}
 }
 
-// resourceOf names the source's resource for messages.
+// resourceOf names the source's resource for messages and
+// status.resource.
 func resourceOf(src *opsv1.CloudOperationSource) string {
-	return "blockchain " + src.Spec.BlockchainID
+	switch src.Spec.Service {
+	case opsv1.SourceCCE:
+		return "cluster/" + src.Spec.ClusterID
+	case opsv1.SourceCTS:
+		names := make([]string, len(src.Spec.Services))
+		for i, s := range src.Spec.Services {
+			names[i] = string(s)
+		}
+		return "traces/" + strings.Join(names, ",")
+	}
+	return "blockchain/" + src.Spec.BlockchainID
 }
 
-// childFor is the CloudOperation of operation id: named by childName,
-// owned by the source (deleting the source deletes it), labelled with the
-// source's name, the template's labels and the inherited ones.
-func (r *SourceReconciler) childFor(src *opsv1.CloudOperationSource, id string) *opsv1.CloudOperation {
+// resourceKey is the resource of src that its operations' IDs are
+// unique in ("" for CTS: a job ID is unique in its service).
+func resourceKey(src *opsv1.CloudOperationSource) string {
+	return src.Spec.BlockchainID + src.Spec.ClusterID
+}
+
+// operationKey identifies an operation across the source's list and the
+// CloudOperations of the namespace.
+func operationKey(svc cloud.Service, resource, id string) string {
+	return string(svc) + "/" + resource + "/" + id
+}
+
+// childFor is the CloudOperation of a listed operation: named by
+// childName, owned by the source (deleting the source deletes it),
+// labelled with the source's name, the template's labels and the
+// inherited ones.
+func (r *SourceReconciler) childFor(src *opsv1.CloudOperationSource, l cloud.Listed) *opsv1.CloudOperation {
 	labels := maps.Clone(src.Spec.Template.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -233,13 +290,14 @@ func (r *SourceReconciler) childFor(src *opsv1.CloudOperationSource, id string) 
 	}
 	labels[opsv1.LabelSource] = src.Name
 	spec := probeOperation(src).Spec
-	spec.OperationID = id
+	spec.Service = opsv1.Service(l.Service)
+	spec.OperationID = l.ID
 	spec.PollInterval = src.Spec.Template.PollInterval
 	spec.ProgressDeadline = src.Spec.Template.ProgressDeadline
 	spec.TTLSecondsAfterFinished = src.Spec.Template.TTLSecondsAfterFinished
 	return &opsv1.CloudOperation{
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace: src.Namespace, Name: childName(src, id),
+			Namespace: src.Namespace, Name: childName(src, l.Service, l.ID),
 			Labels: labels, Annotations: maps.Clone(src.Spec.Template.Annotations),
 			// No blockOwnerDeletion: it would need update rights on the
 			// sources' finalizers, and nothing waits on it.
@@ -252,11 +310,12 @@ func (r *SourceReconciler) childFor(src *opsv1.CloudOperationSource, id string) 
 	}
 }
 
-// childName is the CloudOperation name of operation id of src: the
-// source's name and a hash of the service, resource and ID, so every run
-// of every instance picks the same one and a create never duplicates.
-func childName(src *opsv1.CloudOperationSource, id string) string {
-	sum := sha256.Sum256([]byte(string(src.Spec.Service) + "/" + src.Spec.BlockchainID + "/" + id))
+// childName is the CloudOperation name of operation id of service svc
+// listed by src: the source's name and a hash of the service, resource
+// and ID, so every run of every instance picks the same one and a create
+// never duplicates.
+func childName(src *opsv1.CloudOperationSource, svc cloud.Service, id string) string {
+	sum := sha256.Sum256([]byte(operationKey(svc, resourceKey(src), id)))
 	suffix := hex.EncodeToString(sum[:])[:10]
 	base := src.Name
 	if room := 253 - len(suffix) - 1; len(base) > room {
@@ -268,24 +327,24 @@ func childName(src *opsv1.CloudOperationSource, id string) string {
 // splitNamespace separates the source's CloudOperations from the IDs of
 // the operations of its resource that someone registered by hand: those
 // are tracked already and are not mirrored a second time.
+// The keys of registered are operationKey's.
 func splitNamespace(src *opsv1.CloudOperationSource, all []opsv1.CloudOperation) (children []opsv1.CloudOperation, registered map[string]bool) {
 	registered = map[string]bool{}
 	for _, c := range all {
-		switch {
-		case c.Labels[opsv1.LabelSource] == src.Name:
+		if c.Labels[opsv1.LabelSource] == src.Name {
 			children = append(children, c)
-		case c.Spec.Service == src.Spec.Service && c.Spec.BlockchainID == src.Spec.BlockchainID:
-			registered[c.Spec.OperationID] = true
+			continue
 		}
+		registered[operationKey(cloud.Service(c.Spec.Service), c.Spec.BlockchainID+c.Spec.ClusterID, c.Spec.OperationID)] = true
 	}
 	return children, registered
 }
 
 // mirrorPlan is what one list calls for.
 type mirrorPlan struct {
-	// create are the operation IDs to create CloudOperations for, oldest
+	// create are the operations to create CloudOperations for, oldest
 	// start first.
-	create []string
+	create []cloud.Listed
 	// prune are finished CloudOperations past the history limits.
 	prune []opsv1.CloudOperation
 	// watermark is status.watermark after this list.
@@ -296,14 +355,16 @@ type mirrorPlan struct {
 // CloudOperations, which to create and which to delete:
 //   - an operation already mirrored, or registered by hand in the
 //     namespace, is left alone;
-//   - a finished operation that started no later than the watermark is
-//     not created again (it was mirrored once, and deleted since);
+//   - a finished operation, or one only known to have started (a trace),
+//     that started no later than the watermark is not created again (it
+//     was mirrored once, and deleted since);
 //   - finished operations to create are capped by the history limits,
 //     newest first, so a long history is not created only to be pruned;
 //   - finished CloudOperations past the limits are pruned, oldest first.
 //
-// Operations without a start time are mirrored only while they run.
-func planMirror(src *opsv1.CloudOperationSource, listed map[string]*cloud.Operation, children []opsv1.CloudOperation, registered map[string]bool) mirrorPlan {
+// Operations without a start time are mirrored only while they run. The
+// watermark is compared at whole seconds, the precision status keeps.
+func planMirror(src *opsv1.CloudOperationSource, listed []cloud.Listed, children []opsv1.CloudOperation, registered map[string]bool) mirrorPlan {
 	plan := mirrorPlan{watermark: src.Status.Watermark}
 	existing := make(map[string]bool, len(children))
 	for _, c := range children {
@@ -314,56 +375,63 @@ func planMirror(src *opsv1.CloudOperationSource, listed map[string]*cloud.Operat
 			plan.watermark = &metav1.Time{Time: *t}
 		}
 	}
-	type candidate struct {
-		id string
-		op *cloud.Operation
+	pastWatermark := func(t *time.Time) bool {
+		return t != nil && (src.Status.Watermark == nil || t.Truncate(time.Second).After(src.Status.Watermark.Time))
 	}
-	var running, finished []candidate
-	for id, op := range listed {
-		if existing[childName(src, id)] || registered[id] {
+	var running, finished, started []cloud.Listed
+	for _, l := range listed {
+		op := l.Operation
+		if existing[childName(src, l.Service, l.ID)] || registered[operationKey(l.Service, resourceKey(src), l.ID)] {
 			raise(op.StartTime)
 			continue
 		}
-		if !op.Phase.IsTerminal() {
-			running = append(running, candidate{id, op})
-			continue
+		switch {
+		case l.StartOnly:
+			if pastWatermark(op.StartTime) {
+				started = append(started, l)
+			}
+		case !op.Phase.IsTerminal():
+			running = append(running, l)
+		case pastWatermark(op.StartTime):
+			finished = append(finished, l)
 		}
-		if op.StartTime == nil || (src.Status.Watermark != nil && !op.StartTime.After(src.Status.Watermark.Time)) {
-			continue
-		}
-		finished = append(finished, candidate{id, op})
 	}
 	// Newest finished first, capped per outcome by what the limits leave.
-	slices.SortFunc(finished, func(a, b candidate) int { return b.op.StartTime.Compare(*a.op.StartTime) })
+	slices.SortFunc(finished, func(a, b cloud.Listed) int { return b.Operation.StartTime.Compare(*a.Operation.StartTime) })
 	room := map[bool]int{true: limit(src.Spec.SuccessfulHistoryLimit), false: limit(src.Spec.FailedHistoryLimit)}
 	for _, c := range children {
 		if finishedChild(&c) {
 			room[c.Status.Phase == opsv1.PhaseSucceeded]--
 		}
 	}
-	var chosen []candidate
-	for _, c := range finished {
-		ok := c.op.Phase == cloud.PhaseSucceeded
+	var chosen []cloud.Listed
+	for _, l := range finished {
+		ok := l.Operation.Phase == cloud.PhaseSucceeded
 		if room[ok] > 0 {
 			room[ok]--
-			chosen = append(chosen, c)
+			chosen = append(chosen, l)
 		}
 	}
 	chosen = append(chosen, running...)
-	slices.SortFunc(chosen, func(a, b candidate) int {
-		if a.op.StartTime == nil || b.op.StartTime == nil {
-			return compareBool(a.op.StartTime == nil, b.op.StartTime == nil)
+	chosen = append(chosen, started...)
+	slices.SortFunc(chosen, func(a, b cloud.Listed) int {
+		at, bt := a.Operation.StartTime, b.Operation.StartTime
+		if at == nil || bt == nil {
+			return compareBool(at == nil, bt == nil)
 		}
-		return a.op.StartTime.Compare(*b.op.StartTime)
+		if c := at.Compare(*bt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
 	})
-	for _, c := range chosen {
-		plan.create = append(plan.create, c.id)
-		raise(c.op.StartTime)
+	for _, l := range chosen {
+		plan.create = append(plan.create, l)
+		raise(l.Operation.StartTime)
 	}
 	// Every finished operation listed has been considered once: the
 	// watermark passes the ones the limits left out too.
-	for _, c := range finished {
-		raise(c.op.StartTime)
+	for _, l := range finished {
+		raise(l.Operation.StartTime)
 	}
 	plan.prune = pruneHistory(children, limit(src.Spec.SuccessfulHistoryLimit), limit(src.Spec.FailedHistoryLimit))
 	return plan

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,11 +34,11 @@ func TestPlanMirror(t *testing.T) {
 	}
 	src := &opsv1.CloudOperationSource{
 		ObjectMeta: metav1.ObjectMeta{Name: "chain"},
-		Spec:       opsv1.CloudOperationSourceSpec{Service: opsv1.ServiceBCS, BlockchainID: "b1", SuccessfulHistoryLimit: ptr.To[int32](2), FailedHistoryLimit: ptr.To[int32](1)},
+		Spec:       opsv1.CloudOperationSourceSpec{Service: opsv1.SourceBCS, BlockchainID: "b1", SuccessfulHistoryLimit: ptr.To[int32](2), FailedHistoryLimit: ptr.To[int32](1)},
 	}
 	child := func(id string, phase opsv1.Phase, finishedMin int) opsv1.CloudOperation {
 		done := metav1.NewTime(*at(finishedMin))
-		c := opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Name: childName(src, id), Generation: 1},
+		c := opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Name: childName(src, cloud.ServiceBCS, id), Generation: 1},
 			Status: opsv1.CloudOperationStatus{ObservedGeneration: 1, Phase: phase, CompletionTime: &done}}
 		reason := map[opsv1.Phase]string{opsv1.PhaseSucceeded: opsv1.ReasonSucceeded, opsv1.PhaseFailed: opsv1.ReasonFailed, opsv1.PhaseRunning: opsv1.ReasonInProgress}[phase]
 		setConditions(&c.Status, 1, conditionsByReason[reason], reason, "")
@@ -53,7 +54,7 @@ func TestPlanMirror(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		watermark     *time.Time
-		listed        map[string]*cloud.Operation
+		listed        listing
 		children      []opsv1.CloudOperation
 		registered    map[string]bool
 		wantCreate    []string
@@ -62,7 +63,7 @@ func TestPlanMirror(t *testing.T) {
 	}{
 		{
 			name: "first list: running ones, and the newest finished up to the limits, oldest start first",
-			listed: map[string]*cloud.Operation{
+			listed: listing{
 				"ok-old": op(cloud.PhaseSucceeded, at(1)), "ok-mid": op(cloud.PhaseSucceeded, at(2)), "ok-new": op(cloud.PhaseSucceeded, at(3)),
 				"fail-old": op(cloud.PhaseFailed, at(4)), "fail-new": op(cloud.PhaseFailed, at(5)),
 				"run": op(cloud.PhaseRunning, at(6)), "run-no-start": op(cloud.PhasePending, nil), "done-no-start": op(cloud.PhaseSucceeded, nil),
@@ -73,7 +74,7 @@ func TestPlanMirror(t *testing.T) {
 		{
 			name:      "later list: an operation started after the watermark is created, one mirrored and deleted is not",
 			watermark: at(6),
-			listed: map[string]*cloud.Operation{
+			listed: listing{
 				"ok-new": op(cloud.PhaseSucceeded, at(3)), "run": op(cloud.PhaseSucceeded, at(6)),
 				"console": op(cloud.PhaseRunning, at(9)),
 			},
@@ -84,7 +85,7 @@ func TestPlanMirror(t *testing.T) {
 		{
 			name:          "an operation someone registered by hand is not mirrored",
 			watermark:     at(9),
-			listed:        map[string]*cloud.Operation{"by-hand": op(cloud.PhaseRunning, at(10)), "console": op(cloud.PhaseRunning, at(11))},
+			listed:        listing{"by-hand": op(cloud.PhaseRunning, at(10)), "console": op(cloud.PhaseRunning, at(11))},
 			registered:    map[string]bool{"by-hand": true},
 			wantCreate:    []string{"console"},
 			wantWatermark: at(11),
@@ -92,7 +93,7 @@ func TestPlanMirror(t *testing.T) {
 		{
 			name:          "a running operation whose CloudOperation was deleted is created again",
 			watermark:     at(9),
-			listed:        map[string]*cloud.Operation{"console": op(cloud.PhaseRunning, at(9))},
+			listed:        listing{"console": op(cloud.PhaseRunning, at(9))},
 			wantCreate:    []string{"console"},
 			wantWatermark: at(9),
 		},
@@ -103,7 +104,7 @@ func TestPlanMirror(t *testing.T) {
 				child("a", opsv1.PhaseSucceeded, 10), child("b", opsv1.PhaseSucceeded, 12), child("c", opsv1.PhaseSucceeded, 11),
 				child("d", opsv1.PhaseFailed, 13), child("e", opsv1.PhaseFailed, 14), child("f", opsv1.PhaseRunning, 1),
 			},
-			wantPrune:     []string{childName(src, "a"), childName(src, "d")},
+			wantPrune:     []string{childName(src, cloud.ServiceBCS, "a"), childName(src, cloud.ServiceBCS, "d")},
 			wantWatermark: at(9),
 		},
 	} {
@@ -113,24 +114,118 @@ func TestPlanMirror(t *testing.T) {
 			if tc.watermark != nil {
 				s.Status.Watermark = &metav1.Time{Time: *tc.watermark}
 			}
-			plan := planMirror(s, tc.listed, tc.children, tc.registered)
-			g.Expect(plan.create).To(Equal(tc.wantCreate))
+			registered := map[string]bool{}
+			for id := range tc.registered {
+				registered[operationKey(cloud.ServiceBCS, "b1", id)] = true
+			}
+			plan := planMirror(s, tc.listed.of(cloud.ServiceBCS, false), tc.children, registered)
+			var created []string
+			for _, l := range plan.create {
+				created = append(created, l.ID)
+			}
+			g.Expect(created).To(Equal(tc.wantCreate))
 			g.Expect(names(plan.prune)).To(ConsistOf(tc.wantPrune))
 			g.Expect(plan.watermark.Time).To(Equal(*tc.wantWatermark))
 		})
 	}
 }
 
+// listing is a list answer by operation ID, for table tests.
+type listing map[string]*cloud.Operation
+
+// of is the listing as a Lister returns it, of service svc.
+func (l listing) of(svc cloud.Service, startOnly bool) []cloud.Listed {
+	var out []cloud.Listed
+	for id, op := range l {
+		out = append(out, cloud.Listed{Service: svc, ID: id, Operation: op, StartOnly: startOnly})
+	}
+	return out
+}
+
+// TestPlanMirrorTraces: jobs a CTS trace names are mirrored once, like
+// finished operations, whatever their phase, and never capped by the
+// history limits; the watermark is compared at the seconds status keeps.
+func TestPlanMirrorTraces(t *testing.T) {
+	g := NewWithT(t)
+	at := func(d time.Duration) *time.Time { v := testNow.Add(d); return &v }
+	src := &opsv1.CloudOperationSource{
+		ObjectMeta: metav1.ObjectMeta{Name: "jobs"},
+		Spec:       opsv1.CloudOperationSourceSpec{Service: opsv1.SourceCTS, Services: []opsv1.Service{opsv1.ServiceECS}, SuccessfulHistoryLimit: ptr.To[int32](1), FailedHistoryLimit: ptr.To[int32](1)},
+		// Stored at whole seconds, as status keeps it.
+		Status: opsv1.CloudOperationSourceStatus{Watermark: &metav1.Time{Time: testNow.Add(time.Minute)}},
+	}
+	started := func(d time.Duration) *cloud.Operation {
+		return &cloud.Operation{Phase: cloud.PhaseUnknown, StartTime: at(d)}
+	}
+	listed := listing{
+		"old":            started(time.Second),
+		"same-second":    started(time.Minute + 900*time.Millisecond), // the watermark's own job, deleted since
+		"new-1":          started(2 * time.Minute),
+		"new-2":          started(3 * time.Minute),
+		"new-3":          started(4 * time.Minute),
+		"registered-ecs": started(5 * time.Minute),
+	}.of(cloud.ServiceECS, true)
+	plan := planMirror(src, listed, nil, map[string]bool{operationKey(cloud.ServiceECS, "", "registered-ecs"): true})
+	var created []string
+	for _, l := range plan.create {
+		created = append(created, l.ID)
+		g.Expect(l.Service).To(Equal(cloud.ServiceECS))
+	}
+	g.Expect(created).To(Equal([]string{"new-1", "new-2", "new-3"}), "after the watermark, all of them, oldest first")
+	g.Expect(plan.watermark.Time).To(Equal(*at(5 * time.Minute)))
+}
+
+// TestListQuery: what a source asks its service for; a CTS source reads
+// traces from its watermark, else spec.since, else an hour before it was
+// created.
+func TestListQuery(t *testing.T) {
+	created := metav1.NewTime(testNow)
+	since := metav1.NewTime(testNow.Add(-24 * time.Hour))
+	mark := metav1.NewTime(testNow.Add(time.Hour))
+	cts := func(since, mark *metav1.Time) *opsv1.CloudOperationSource {
+		return &opsv1.CloudOperationSource{
+			ObjectMeta: metav1.ObjectMeta{CreationTimestamp: created},
+			Spec:       opsv1.CloudOperationSourceSpec{Service: opsv1.SourceCTS, Services: []opsv1.Service{opsv1.ServiceECS, opsv1.ServiceRDS}, TraceNames: []string{"createServer"}, Since: since},
+			Status:     opsv1.CloudOperationSourceStatus{Watermark: mark},
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		src  *opsv1.CloudOperationSource
+		want time.Time
+	}{
+		{"first list", cts(nil, nil), testNow.Add(-time.Hour)},
+		{"since", cts(&since, nil), since.Time},
+		{"watermark", cts(&since, &mark), mark.Time},
+		{"since after the watermark", cts(&metav1.Time{Time: mark.Add(time.Hour)}, &mark), mark.Add(time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			q := listQuery(tc.src, cloud.Target{Service: cloud.ServiceCTS})
+			g.Expect(q.Since).To(Equal(tc.want))
+			g.Expect(q.Services).To(Equal([]cloud.Service{cloud.ServiceECS, cloud.ServiceRDS}))
+			g.Expect(q.TraceNames).To(Equal([]string{"createServer"}))
+		})
+	}
+	bcs := &opsv1.CloudOperationSource{Spec: opsv1.CloudOperationSourceSpec{Service: opsv1.SourceBCS, BlockchainID: "b1", Since: &since}}
+	NewWithT(t).Expect(listQuery(bcs, cloud.Target{}).Since.IsZero()).To(BeTrue(), "other services' lists are filtered after the list")
+}
+
 // TestChildName: deterministic, distinct per operation, within the
 // API's name length.
 func TestChildName(t *testing.T) {
 	g := NewWithT(t)
-	src := &opsv1.CloudOperationSource{ObjectMeta: metav1.ObjectMeta{Name: "chain"}, Spec: opsv1.CloudOperationSourceSpec{Service: opsv1.ServiceBCS, BlockchainID: "b1"}}
-	g.Expect(childName(src, "op-1")).To(Equal(childName(src.DeepCopy(), "op-1")))
-	g.Expect(childName(src, "op-1")).NotTo(Equal(childName(src, "op-2")))
+	src := &opsv1.CloudOperationSource{ObjectMeta: metav1.ObjectMeta{Name: "chain"}, Spec: opsv1.CloudOperationSourceSpec{Service: opsv1.SourceBCS, BlockchainID: "b1"}}
+	g.Expect(childName(src, cloud.ServiceBCS, "op-1")).To(Equal(childName(src.DeepCopy(), cloud.ServiceBCS, "op-1")))
+	g.Expect(childName(src, cloud.ServiceBCS, "op-1")).NotTo(Equal(childName(src, cloud.ServiceBCS, "op-2")))
 	long := src.DeepCopy()
 	long.Name = strings.Repeat("a", 253)
-	g.Expect(len(childName(long, "op-1"))).To(BeNumerically("<=", 253))
+	g.Expect(len(childName(long, cloud.ServiceBCS, "op-1"))).To(BeNumerically("<=", 253))
+	// Names of sources created before CCE and CTS sources existed keep
+	// their value: sha256("BCS/b1/op-1").
+	g.Expect(childName(src, cloud.ServiceBCS, "op-1")).To(Equal("chain-fb9ba7fe1e"))
+	cts := &opsv1.CloudOperationSource{ObjectMeta: metav1.ObjectMeta{Name: "jobs"}, Spec: opsv1.CloudOperationSourceSpec{Service: opsv1.SourceCTS}}
+	g.Expect(childName(cts, cloud.ServiceECS, "job-1")).NotTo(Equal(childName(cts, cloud.ServiceEVS, "job-1")), "a job ID is unique in its service only")
 }
 
 // sourceEnv is a cloudsim BCS blockchain served over real HTTP with
@@ -148,7 +243,8 @@ const (
 	sourceBlockchain = "chain-1"
 )
 
-func newSourceEnv(t *testing.T, limits int32) *sourceEnv {
+// newSourceEnv lists a BCS blockchain, or what spec sets.
+func newSourceEnv(t *testing.T, limits int32, spec ...func(*opsv1.CloudOperationSourceSpec)) *sourceEnv {
 	t.Helper()
 	g := NewWithT(t)
 	clk := testingclock.NewFakeClock(time.Now().Truncate(time.Second))
@@ -165,11 +261,14 @@ func newSourceEnv(t *testing.T, limits int32) *sourceEnv {
 	e.src = &opsv1.CloudOperationSource{
 		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "chain", Labels: map[string]string{"sharding.cloudop.dev/key": "s1"}},
 		Spec: opsv1.CloudOperationSourceSpec{
-			Service: opsv1.ServiceBCS, Region: "cn-north-4", BlockchainID: sourceBlockchain,
+			Service: opsv1.SourceBCS, Region: "cn-north-4", BlockchainID: sourceBlockchain,
 			CredentialsSecretRef:   opsv1.SecretReference{Name: "creds"},
 			Template:               opsv1.CloudOperationTemplate{Labels: map[string]string{"team": "data"}, PollInterval: &metav1.Duration{Duration: 10 * time.Second}},
 			SuccessfulHistoryLimit: ptr.To(limits), FailedHistoryLimit: ptr.To(limits),
 		},
+	}
+	for _, f := range spec {
+		f(&e.src.Spec)
 	}
 	g.Expect(k8s.Create(context.Background(), e.src)).To(Succeed())
 	// Each call is a fresh reconciler: a restarted manager, or the new
@@ -238,7 +337,7 @@ func TestSourceMirrorsOperationsStartedElsewhere(t *testing.T) {
 	g.Expect(e.mirrored(t)).To(Equal([]string{"console-1", "console-2"}), "each operation once")
 
 	var obj opsv1.CloudOperation
-	g.Expect(k8s.Get(context.Background(), types.NamespacedName{Namespace: e.ns, Name: childName(e.src, "console-2")}, &obj)).To(Succeed())
+	g.Expect(k8s.Get(context.Background(), types.NamespacedName{Namespace: e.ns, Name: childName(e.src, cloud.ServiceBCS, "console-2")}, &obj)).To(Succeed())
 	g.Expect(obj.Labels).To(Equal(map[string]string{opsv1.LabelSource: "chain", "team": "data", "sharding.cloudop.dev/key": "s1"}))
 	g.Expect(obj.OwnerReferences).To(HaveLen(1))
 	g.Expect(obj.OwnerReferences[0].Kind).To(Equal("CloudOperationSource"))
@@ -277,10 +376,117 @@ func TestSourceDeletedAndRetained(t *testing.T) {
 
 	// A user deletes a finished one and the running one.
 	for _, id := range []string{"done-3", "running"} {
-		g.Expect(k8s.Delete(context.Background(), &opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: childName(e.src, id)}})).To(Succeed())
+		g.Expect(k8s.Delete(context.Background(), &opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: childName(e.src, cloud.ServiceBCS, id)}})).To(Succeed())
 	}
 	e.list(t)
 	g.Expect(e.mirrored(t)).To(Equal([]string{"done-2", "running"}), "the finished one stays deleted; the running one is back")
+}
+
+// TestSourceFamilies: for each discovery family, operations started in
+// cloudsim after the source exists appear as CloudOperations within two
+// list intervals, exactly once through a restart and through a leader
+// change during which the old and the new leader list at once; and the
+// documented rule for a deleted CloudOperation of an operation still
+// listed holds: a running one is created again (BCS, CCE), a finished one
+// is not, and a job a trace named is mirrored once (CTS).
+func TestSourceFamilies(t *testing.T) {
+	const cluster = "b4b9e60f-8aa2-11ee-af09-0255ac10004f"
+	for _, tc := range []struct {
+		family cloud.Service
+		spec   func(*opsv1.CloudOperationSourceSpec)
+		// op is an operation of the family that starts in d, and its
+		// service and ID once mirrored.
+		op func(id string, d time.Duration) cloudsim.OperationSpec
+		// runningComesBack: a deleted CloudOperation of a running
+		// operation is created again.
+		runningComesBack bool
+	}{
+		{
+			family: cloud.ServiceBCS,
+			spec:   func(s *opsv1.CloudOperationSourceSpec) { s.Service, s.BlockchainID = opsv1.SourceBCS, sourceBlockchain },
+			op: func(id string, d time.Duration) cloudsim.OperationSpec {
+				return cloudsim.OperationSpec{Service: cloudsim.BCS, ID: id, BlockchainID: sourceBlockchain, Scenario: cloudsim.ScenarioNever, StartsIn: cloudsim.D(d)}
+			},
+			runningComesBack: true,
+		},
+		{
+			family: cloud.ServiceCCE,
+			spec: func(s *opsv1.CloudOperationSourceSpec) {
+				s.Service, s.ClusterID, s.BlockchainID = opsv1.SourceCCE, cluster, ""
+			},
+			op: func(id string, d time.Duration) cloudsim.OperationSpec {
+				return cloudsim.OperationSpec{Service: cloudsim.CCE, ID: id, ClusterID: cluster, Scenario: cloudsim.ScenarioNever, StartsIn: cloudsim.D(d)}
+			},
+			runningComesBack: true,
+		},
+		{
+			family: cloud.ServiceCTS,
+			spec: func(s *opsv1.CloudOperationSourceSpec) {
+				s.Service, s.BlockchainID, s.Services = opsv1.SourceCTS, "", []opsv1.Service{opsv1.ServiceECS, opsv1.ServiceEVS}
+			},
+			op: func(id string, d time.Duration) cloudsim.OperationSpec {
+				svc := cloudsim.ECS
+				if strings.HasSuffix(id, "2") {
+					svc = cloudsim.EVS
+				}
+				return cloudsim.OperationSpec{Service: svc, ID: id, Scenario: cloudsim.ScenarioNever, StartsIn: cloudsim.D(d)}
+			},
+		},
+	} {
+		t.Run(string(tc.family), func(t *testing.T) {
+			g := NewWithT(t)
+			e := newSourceEnv(t, 10, tc.spec)
+			interval := time.Minute
+			add := func(id string, d time.Duration) {
+				op := tc.op(id, d)
+				op.ProjectID = sourceProject
+				g.Expect(e.sim.AddOperation(op)).To(Succeed())
+			}
+			// Before the source's first list, one operation runs; two more
+			// start between lists, as from the console.
+			add("op-0", 0)
+			add("op-1", interval/2)
+			add("op-2", interval+interval/2)
+			e.list(t)
+			g.Expect(e.mirrored(t)).To(Equal([]string{"op-0"}))
+			for range 2 {
+				e.clk.Step(interval)
+				// A leader change: the old leader and the new one list at
+				// the same moment; then a restart lists again.
+				var wg sync.WaitGroup
+				for range 2 {
+					wg.Go(func() { e.list(t) })
+				}
+				wg.Wait()
+				e.list(t)
+			}
+			g.Expect(e.mirrored(t)).To(Equal([]string{"op-0", "op-1", "op-2"}), "within two intervals, each once")
+			var children opsv1.CloudOperationList
+			g.Expect(k8s.List(context.Background(), &children, client.InNamespace(e.ns), client.MatchingLabels{opsv1.LabelSource: e.src.Name})).To(Succeed())
+			for _, c := range children.Items {
+				want := string(tc.family)
+				if tc.family == cloud.ServiceCTS {
+					want = map[bool]string{true: "EVS", false: "ECS"}[strings.HasSuffix(c.Spec.OperationID, "2")]
+				}
+				g.Expect(string(c.Spec.Service)).To(Equal(want), "%s", c.Spec.OperationID)
+			}
+
+			// A user deletes the CloudOperation of op-1, still running.
+			g.Expect(k8s.Delete(context.Background(), &opsv1.CloudOperation{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns,
+				Name: childName(e.src, cloud.Service(tc.op("op-1", 0).Service), "op-1")}})).To(Succeed())
+			e.clk.Step(interval)
+			e.list(t)
+			if tc.runningComesBack {
+				g.Expect(e.mirrored(t)).To(Equal([]string{"op-0", "op-1", "op-2"}), "a running operation cannot be hidden by deleting its record")
+			} else {
+				g.Expect(e.mirrored(t)).To(Equal([]string{"op-0", "op-2"}), "a traced job is mirrored once")
+			}
+			var src opsv1.CloudOperationSource
+			g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(e.src), &src)).To(Succeed())
+			g.Expect(sourceCondition(&src, opsv1.ConditionReady)).To(HaveField("Reason", opsv1.ReasonListed))
+			g.Expect(src.Status.Resource).NotTo(BeEmpty())
+		})
+	}
 }
 
 // sourceCondition returns the source's condition of type typ, or nil.

@@ -315,3 +315,70 @@ func TestShippedManifestsAreAccepted(t *testing.T) {
 	}
 	g.Expect(created).To(BeNumerically(">=", 10), "only %d CloudOperations in the shipped manifests", created)
 }
+
+// sourceSpec returns a CloudOperationSource spec the API server accepts,
+// for each source service.
+func sourceSpec(service string) map[string]any {
+	spec := map[string]any{
+		"service":              service,
+		"region":               "cn-north-4",
+		"credentialsSecretRef": map[string]any{"name": "creds"},
+	}
+	switch service {
+	case "BCS":
+		spec["blockchainID"] = "23604f57-eac9-3777-e9f5-ae87457f2338"
+	case "CCE":
+		spec["clusterID"] = "b4b9e60f-8aa2-11ee-af09-0255ac10004f"
+		spec["phases"] = []any{"Running", "Pending"}
+	case "CTS":
+		spec["services"] = []any{"ECS", "RDS", "GaussDBforNoSQL"}
+		spec["traceNames"] = []any{"createServer"}
+	}
+	return spec
+}
+
+func cloudOperationSource(ns, name string, spec map[string]any) *unstructured.Unstructured {
+	u := cloudOperation(ns, name, spec)
+	u.SetKind("CloudOperationSource")
+	return u
+}
+
+// TestSourceSpecsAreValidated: each source service's fields are required
+// where it needs them and refused where it does not, naming the field.
+func TestSourceSpecsAreValidated(t *testing.T) {
+	ns := newNamespace(t)
+	for _, svc := range []string{"BCS", "CCE", "CTS"} {
+		NewWithT(t).Expect(k8s.Create(context.Background(), cloudOperationSource(ns, strings.ToLower(svc), sourceSpec(svc)), client.FieldValidation("Strict"))).To(Succeed(), "%s: valid source rejected", svc)
+	}
+	with := func(service string, mutate func(spec map[string]any)) map[string]any {
+		spec := sourceSpec(service)
+		mutate(spec)
+		return spec
+	}
+	for _, tc := range []struct {
+		name  string
+		spec  map[string]any
+		field string
+	}{
+		{"a service that lists nothing", with("BCS", func(s map[string]any) { s["service"] = "ECS" }), "spec.service"},
+		{"CCE without clusterID", with("CCE", func(s map[string]any) { delete(s, "clusterID") }), "spec.clusterID"},
+		{"clusterID for BCS", with("BCS", func(s map[string]any) { s["clusterID"] = "c1" }), "spec.clusterID"},
+		{"blockchainID for CCE", with("CCE", func(s map[string]any) { s["blockchainID"] = "b1" }), "spec.blockchainID"},
+		{"CTS without services", with("CTS", func(s map[string]any) { delete(s, "services") }), "spec.services"},
+		{"CTS with no services", with("CTS", func(s map[string]any) { s["services"] = []any{} }), "spec.services"},
+		{"CTS of a service without jobs", with("CTS", func(s map[string]any) { s["services"] = []any{"ECS", "BCS"} }), "spec.services"},
+		{"services for BCS", with("BCS", func(s map[string]any) { s["services"] = []any{"ECS"} }), "spec.services"},
+		{"traceNames for CCE", with("CCE", func(s map[string]any) { s["traceNames"] = []any{"x"} }), "spec.services"},
+		{"a trace name with a space", with("CTS", func(s map[string]any) { s["traceNames"] = []any{"create server"} }), "spec.traceNames"},
+		{"phases for CTS", with("CTS", func(s map[string]any) { s["phases"] = []any{"Running"} }), "spec.phases"},
+		{"an unknown phase", with("CCE", func(s map[string]any) { s["phases"] = []any{"Done"} }), "spec.phases"},
+		{"a repeated service", with("CTS", func(s map[string]any) { s["services"] = []any{"ECS", "ECS"} }), "spec.services"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			err := k8s.Create(context.Background(), cloudOperationSource(ns, "invalid-"+strings.ToLower(strings.ReplaceAll(tc.name, " ", "-")), tc.spec), client.FieldValidation("Strict"))
+			g.Expect(err).To(HaveOccurred(), "accepted, want rejection naming %s", tc.field)
+			g.Expect(err.Error()).To(ContainSubstring(tc.field))
+		})
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/bcs"
 	"github.com/cloudop/cloudop/internal/cloud/cce"
 	"github.com/cloudop/cloudop/internal/cloud/classicjob"
+	"github.com/cloudop/cloudop/internal/cloud/cts"
 	"github.com/cloudop/cloudop/internal/cloud/dws"
 	"github.com/cloudop/cloudop/internal/cloud/identity"
 	"github.com/cloudop/cloudop/internal/cloud/rdsjob"
@@ -369,7 +370,10 @@ func NewRouter(o Options) (*transport.Router, error) {
 		services[d.Name] = f
 	}
 	transport.InitServiceMetrics(slices.Collect(maps.Keys(services))...)
-	return &transport.Router{Endpoints: endpoints, Services: services}, nil
+	// CTS tracks nothing itself; CTS sources read it on the same client
+	// (its own rate-limit buckets, under service CTS).
+	discoverers := map[cloud.Service]cloud.Discoverer{cloud.ServiceCTS: cts.New(httpClient)}
+	return &transport.Router{Endpoints: endpoints, Services: services, Discoverers: discoverers}, nil
 }
 
 // adapters builds each family's adapter on the shared client, with the

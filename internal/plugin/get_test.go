@@ -50,7 +50,7 @@ func TestSourcesGolden(t *testing.T) {
 	ctx := context.Background()
 	src := &opsv1.CloudOperationSource{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "chain"},
-		Spec: opsv1.CloudOperationSourceSpec{Service: opsv1.ServiceBCS, Region: "cn-north-4", BlockchainID: "23604f57-eac9-3777-e9f5-ae87457f2338",
+		Spec: opsv1.CloudOperationSourceSpec{Service: opsv1.SourceBCS, Region: "cn-north-4", BlockchainID: "23604f57-eac9-3777-e9f5-ae87457f2338",
 			CredentialsSecretRef: opsv1.SecretReference{Name: "creds"}},
 	}
 	if err := k8s.Create(ctx, src); err != nil {
@@ -76,6 +76,29 @@ func TestSourcesGolden(t *testing.T) {
 		createWithStatus(t, ns, obj)
 	}
 	checkGolden(t, "source-chain", runPlugin(ctx, "-n", ns, "sources", "chain", "--width", "100"))
+
+	// A CTS source mirrors jobs of several services: each line says whose.
+	jobs := &opsv1.CloudOperationSource{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jobs"},
+		Spec: opsv1.CloudOperationSourceSpec{Service: opsv1.SourceCTS, Region: "cn-north-4", Services: []opsv1.Service{opsv1.ServiceECS, opsv1.ServiceEVS},
+			CredentialsSecretRef: opsv1.SecretReference{Name: "creds"}},
+	}
+	if err := k8s.Create(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	jobs.Status = opsv1.CloudOperationSourceStatus{
+		ObservedGeneration: jobs.Generation, LastListTime: &listed, Listed: 1, Mirrored: 1, Resource: "traces/ECS,EVS",
+		Message:    "listed 1 operations of traces/ECS,EVS; 1 CloudOperations (1 created, 0 removed by the history limits)",
+		Conditions: []metav1.Condition{{Type: opsv1.ConditionReady, Status: metav1.ConditionTrue, Reason: opsv1.ReasonListed, Message: "listed", LastTransitionTime: listed}},
+	}
+	if err := k8s.Status().Update(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	obj := readFixture(t, "ecs-create-servers-failed")
+	obj.Name = "jobs-ecs"
+	obj.Labels = map[string]string{opsv1.LabelSource: "jobs"}
+	createWithStatus(t, ns, obj)
+	checkGolden(t, "source-jobs", runPlugin(ctx, "-n", ns, "sources", "jobs", "--width", "100"))
 }
 
 // checkGolden compares what a get printed with testdata/golden/NAME.txt

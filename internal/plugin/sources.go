@@ -106,7 +106,7 @@ func (r *Renderer) Source(src *opsv1.CloudOperationSource, ops []opsv1.CloudOper
 	if r.ShowNamespace {
 		name = src.Namespace + "/" + name
 	}
-	add(r.paint(ansiBold, name) + "  " + string(src.Spec.Service) + " blockchain " + src.Spec.BlockchainID)
+	add(r.paint(ansiBold, name) + "  " + string(src.Spec.Service) + " " + sourceResource(src))
 
 	ready := apimeta.FindStatusCondition(src.Status.Conditions, opsv1.ConditionReady)
 	switch {
@@ -140,13 +140,19 @@ func (r *Renderer) Source(src *opsv1.CloudOperationSource, ops []opsv1.CloudOper
 		if i == len(ops)-1 {
 			prefix = "└─ "
 		}
+		opID := o.Spec.OperationID
+		if src.Spec.Service == opsv1.SourceCTS {
+			// A trace source mirrors jobs of several services.
+			opID = string(o.Spec.Service) + " " + opID
+		}
 		look := lookOf(o.Status.Phase)
 		phase := string(o.Status.Phase)
 		if phase == "" {
 			phase = "New"
 		}
 		line := "  " + prefix + r.paint(look.color, look.symbol) + " " + padRight(o.Name, nameCells) + "  " +
-			r.paint(look.color, padRight(phase, 9)) + "  " + o.Spec.OperationID
+			r.paint(look.color, padRight(phase, 9)) + "  " + opID
+
 		if o.Status.Progress != nil {
 			line += fmt.Sprintf("  %d%%", *o.Status.Progress)
 		}
@@ -159,4 +165,19 @@ func (r *Renderer) Source(src *opsv1.CloudOperationSource, ops []opsv1.CloudOper
 		add("  (no operations mirrored)")
 	}
 	return lines
+}
+
+// sourceResource says what a source lists.
+func sourceResource(src *opsv1.CloudOperationSource) string {
+	switch src.Spec.Service {
+	case opsv1.SourceCCE:
+		return "cluster " + src.Spec.ClusterID
+	case opsv1.SourceCTS:
+		names := make([]string, len(src.Spec.Services))
+		for i, s := range src.Spec.Services {
+			names[i] = string(s)
+		}
+		return "traces of " + strings.Join(names, ", ")
+	}
+	return "blockchain " + src.Spec.BlockchainID
 }

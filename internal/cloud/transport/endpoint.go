@@ -148,11 +148,14 @@ type hostRule struct {
 // DefaultEndpoint builds hosts from it, and the default spec.endpoint
 // allowlist allows only hosts built from it. A service absent here (IAM)
 // follows the plain rule in DefaultEndpoint and has no spec.endpoint.
+// CTS, which discovery sources list, is not in the table (it tracks no
+// operation) and follows the plain rule: cts.{region}.{domain}.
 var serviceHostRules = hostRules(cloud.Descriptors)
 
-// hostRules indexes the descriptors' hosts by service.
+// hostRules indexes the descriptors' hosts by service, and CTS's.
 func hostRules(ds []cloud.Descriptor) map[cloud.Service]hostRule {
-	out := make(map[cloud.Service]hostRule, len(ds))
+	out := make(map[cloud.Service]hostRule, len(ds)+1)
+	out[cloud.ServiceCTS] = hostRule{}
 	for _, d := range ds {
 		out[d.Name] = hostRule{
 			label:          d.MainLabel(),
@@ -316,19 +319,21 @@ func describeDefaultAllowed(service cloud.Service, region string) string {
 
 // ParseServiceEndpoint parses a --service-endpoint flag value such as
 // "CCE=http://127.0.0.1:8080". The service name is case-insensitive
-// ("gaussdb" is GaussDB) and must be one of the supported services.
+// ("gaussdb" is GaussDB) and must be one of the supported services, or
+// CTS (which discovery sources list).
 func ParseServiceEndpoint(s string) (cloud.Service, string, error) {
 	name, raw, ok := strings.Cut(s, "=")
 	if !ok {
 		return "", "", fmt.Errorf("service endpoint %q: want SERVICE=URL", s)
 	}
-	i := slices.IndexFunc(cloud.Services, func(svc cloud.Service) bool {
+	known := append(slices.Clip(cloud.Services), cloud.ServiceCTS)
+	i := slices.IndexFunc(known, func(svc cloud.Service) bool {
 		return strings.EqualFold(string(svc), strings.TrimSpace(name))
 	})
 	if i < 0 {
 		return "", "", fmt.Errorf("service endpoint %q: unknown service %q", s, name)
 	}
-	svc := cloud.Services[i]
+	svc := known[i]
 	base, err := NormalizeBaseURL(raw)
 	if err != nil {
 		return "", "", fmt.Errorf("service endpoint %q: %w", s, err)

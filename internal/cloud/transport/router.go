@@ -15,22 +15,39 @@ type Router struct {
 	Endpoints *EndpointResolver
 	// Services maps each supported service to its Fetcher.
 	Services map[cloud.Service]cloud.Fetcher
+	// Discoverers are the listers of services that track nothing
+	// themselves (CTS).
+	Discoverers map[cloud.Service]cloud.Discoverer
 }
 
-// ListOperations resolves t.BaseURL as Observe does and lists the
-// operations of the resource t names. A service whose adapter lists
-// nothing is a KindPermanent error.
-func (r *Router) ListOperations(ctx context.Context, t cloud.Target, specEndpoint string) (map[string]*cloud.Operation, error) {
-	l, ok := r.Services[t.Service].(cloud.OperationLister)
-	if !ok {
+// List resolves q.Target.BaseURL as Observe does and lists what a
+// discovery source asks for: a Discoverer's answer, or the operations of
+// the resource the target names, of the target's own service. A service
+// that lists nothing is a KindPermanent error.
+func (r *Router) List(ctx context.Context, q cloud.ListQuery, specEndpoint string) ([]cloud.Listed, error) {
+	t := q.Target
+	d, discovers := r.Discoverers[t.Service]
+	l, lists := r.Services[t.Service].(cloud.OperationLister)
+	if !discovers && !lists {
 		return nil, cloud.Permanentf("service %q has no list of operations cloudop reads", cloud.Excerpt(string(t.Service), cloud.MaxQuotedRunes))
 	}
 	base, err := r.Endpoints.Resolve(t.Service, t.Region, specEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	t.BaseURL = base
-	return l.ListOperations(ctx, t)
+	q.Target.BaseURL = base
+	if discovers {
+		return d.Discover(ctx, q)
+	}
+	ops, err := l.ListOperations(ctx, q.Target)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cloud.Listed, 0, len(ops))
+	for id, op := range ops {
+		out = append(out, cloud.Listed{Service: t.Service, ID: id, Operation: op})
+	}
+	return out, nil
 }
 
 // Observe resolves t.BaseURL (from specEndpoint, an override or the
