@@ -99,7 +99,7 @@ func printExplore(out io.Writer, env *demo.Environment) {
 	fmt.Fprintf(out, `
 Explore with the built kubectl:
   %[1]s get cloudoperations -o wide
-  %[1]s get cloudoperationsources   (what the source found on the blockchain)
+  %[1]s get cloudoperationsources   (what the sources found: a blockchain, a cluster, the project's traces)
   %[1]s describe cloudoperation cce-cluster-upgrade
   %[1]s describe cloudoperation %[3]s   (workload identity)
   %[1]s get events --sort-by=.metadata.creationTimestamp

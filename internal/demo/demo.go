@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -133,7 +134,7 @@ func Start(ctx context.Context, simConfig cloudsim.Config, o Options) (_ *Enviro
 	for _, svc := range cloud.Services {
 		endpoints = append(endpoints, string(svc)+"="+e.SimURL)
 	}
-	endpoints = append(endpoints, "IAM="+e.SimURL)
+	endpoints = append(endpoints, "IAM="+e.SimURL, "CTS="+e.SimURL)
 	mgr, err := manager.New(e.RestConfig, manager.Options{
 		Workers: 8, RequestTimeout: 5 * time.Second, ServiceEndpoints: endpoints, Policy: &policy,
 	})
@@ -226,6 +227,10 @@ func (e *Environment) List(ctx context.Context) ([]opsv1.CloudOperation, error) 
 // terminal, calling onChange with the list each time it changed.
 func (e *Environment) WaitTerminal(ctx context.Context, onChange func([]opsv1.CloudOperation)) ([]opsv1.CloudOperation, error) {
 	var last string
+	// allStarted is when cloudsim was first seen with every operation
+	// started: the sources must list after it, or an operation started
+	// from the "console" late in the scenario would be missed.
+	var allStarted time.Time
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -239,7 +244,16 @@ func (e *Environment) WaitTerminal(ctx context.Context, onChange func([]opsv1.Cl
 				onChange(items)
 			}
 		}
-		if len(items) > 0 && allTerminal(items) {
+		if allStarted.IsZero() && !slices.ContainsFunc(e.Sim.Operations(""), func(o cloudsim.OperationStatus) bool {
+			return o.State == cloudsim.StateNotStarted
+		}) {
+			allStarted = time.Now()
+		}
+		caughtUp, err := e.sourcesListedAfter(ctx, allStarted)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) > 0 && allTerminal(items) && caughtUp {
 			return items, nil
 		}
 		select {
@@ -248,6 +262,26 @@ func (e *Environment) WaitTerminal(ctx context.Context, onChange func([]opsv1.Cl
 		case <-tick.C:
 		}
 	}
+}
+
+// sourcesListedAfter reports whether every CloudOperationSource of the
+// demo has listed since t (never, while t is zero). Status keeps whole
+// seconds, so a list in the second after t's is asked for.
+func (e *Environment) sourcesListedAfter(ctx context.Context, t time.Time) (bool, error) {
+	if t.IsZero() {
+		return false, nil
+	}
+	var sources opsv1.CloudOperationSourceList
+	if err := e.Client.List(ctx, &sources, client.InNamespace(Namespace)); err != nil {
+		return false, err
+	}
+	after := t.Truncate(time.Second).Add(time.Second)
+	for _, src := range sources.Items {
+		if src.Status.LastListTime == nil || src.Status.LastListTime.Time.Before(after) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func allTerminal(items []opsv1.CloudOperation) bool {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -88,20 +89,37 @@ func TestDemoScenario(t *testing.T) {
 		// An RFS deployment: one step per resource of the stack.
 		"rfs-deploy-stack": {opsv1.PhaseSucceeded, 3, cloudsim.RFS, "6a5b7c0e-1d2f-4e3a-9b8c-7d6e5f4a3b2c"},
 	}
-	// One operation nobody registered: the demo's source mirrors it.
-	var discovered []opsv1.CloudOperation
+	// Operations nobody registered, one per source: each source mirrors
+	// its own and leaves the registered ones to their objects. The CCE
+	// and EVS ones start after the sources' first list.
+	wantDiscovered := map[string]struct {
+		service opsv1.Service
+		id      string
+		steps   int
+	}{
+		"bcs-blockchain": {opsv1.ServiceBCS, "BCSSVC01-07-1700000000000000002", 3},
+		"cce-cluster":    {opsv1.ServiceCCE, "5d7e1c3a-9b2f-4c61-8e0d-3f4a5b6c7d8e", 4},
+		"project-jobs":   {opsv1.ServiceEVS, "4010b39b5281d3590152874bfa3b1604", 1},
+	}
+	discovered := map[string][]opsv1.CloudOperation{}
 	items = slices.DeleteFunc(items, func(o opsv1.CloudOperation) bool {
-		if o.Labels[opsv1.LabelSource] == "bcs-blockchain" {
-			discovered = append(discovered, o)
+		if src := o.Labels[opsv1.LabelSource]; src != "" {
+			discovered[src] = append(discovered[src], o)
 			return true
 		}
 		return false
 	})
-	if len(discovered) != 1 || discovered[0].Spec.OperationID != "BCSSVC01-07-1700000000000000002" {
-		t.Fatalf("the source mirrored %d operations, want only BCSSVC01-07-1700000000000000002 (the registered ones are not mirrored twice): %v", len(discovered), discovered)
+	for src, w := range wantDiscovered {
+		got := discovered[src]
+		if len(got) != 1 || got[0].Spec.Service != w.service || got[0].Spec.OperationID != w.id {
+			t.Fatalf("source %s mirrored %d operations, want only %s %s (the registered ones are not mirrored twice): %v", src, len(got), w.service, w.id, got)
+		}
+		if d := got[0]; d.Status.Phase != opsv1.PhaseSucceeded || len(d.Status.Steps) != w.steps || !d.IsReady() {
+			t.Errorf("discovered by %s: %s", src, describe(&d))
+		}
 	}
-	if d := discovered[0]; d.Status.Phase != opsv1.PhaseSucceeded || len(d.Status.Steps) != 3 || !d.IsReady() {
-		t.Errorf("discovered operation: %s", describe(&d))
+	if len(discovered) != len(wantDiscovered) {
+		t.Errorf("sources that mirrored something: %v", slices.Collect(maps.Keys(discovered)))
 	}
 	if len(items) != len(want) {
 		t.Fatalf("%d CloudOperations, want %d", len(items), len(want))
