@@ -359,6 +359,13 @@ type CloudOperationStatus struct {
 	// +optional
 	LastChangeTime *metav1.Time `json:"lastChangeTime,omitempty"`
 
+	// EstimatedCompletionTime is when a running operation is expected to
+	// end: each step left taking the median of its earlier runs of the
+	// same service, operation type and step. Unset until enough runs of
+	// every step left have been seen, and once the operation ends.
+	// +optional
+	EstimatedCompletionTime *metav1.Time `json:"estimatedCompletionTime,omitempty"`
+
 	// Message is a human-readable summary of the latest observation.
 	// +optional
 	// +kubebuilder:validation:MaxLength=4096
@@ -402,6 +409,7 @@ type CloudOperationStatus struct {
 // +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="ETA",type=string,priority=1,JSONPath=`.status.estimatedCompletionTime`
 // +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.message`
 type CloudOperation struct {
 	metav1.TypeMeta   `json:",inline"`

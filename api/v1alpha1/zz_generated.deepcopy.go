@@ -282,6 +282,10 @@ func (in *CloudOperationStatus) DeepCopyInto(out *CloudOperationStatus) {
 		in, out := &in.LastChangeTime, &out.LastChangeTime
 		*out = (*in).DeepCopy()
 	}
+	if in.EstimatedCompletionTime != nil {
+		in, out := &in.EstimatedCompletionTime, &out.EstimatedCompletionTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Resources != nil {
 		in, out := &in.Resources, &out.Resources
 		*out = make([]ResourceReference, len(*in))

@@ -71,6 +71,10 @@ type CloudOperationReconciler struct {
 	StepEvents StepEvents
 	// Policy decides when to poll next.
 	Policy PollPolicy
+	// History learns how long steps take and estimates completion
+	// (status.estimatedCompletionTime) and where to poll; nil turns both
+	// off.
+	History *StepHistory
 	// Clock is the time source; tests use a fake one.
 	Clock clock.PassiveClock
 
@@ -138,6 +142,9 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		log.FromContext(ctx).V(1).Info("observation failed", "kind", cloud.KindOf(obs.err).String(), "error", obs.err.Error(), "failures", failures)
 	}
 	next := computeStatus(obj, obs)
+	if obs.err == nil && r.History != nil {
+		next.stepEnd = r.History.applyEstimate(obj, &next.status, obs.now)
+	}
 
 	// Announce, then write: a kill in between announces the same
 	// transition again after the restart, which the recorder turns into a
@@ -153,7 +160,9 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if d, ok := detectedAfter(&obj.Status, &next.status, r.Clock.Now()); ok {
 		detectionLatency.Observe(d.Seconds())
 	}
-	observeDurations(obj, &obj.Status, &next.status)
+	spans := finishedSpans(&obj.Status, &next.status)
+	observeDurations(obj, spans)
+	r.History.observe(obj, spans)
 	r.failures.store(req.NamespacedName, failures)
 
 	after, again := r.Policy.NextPoll(obj, next, obs, failures)

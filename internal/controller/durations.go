@@ -77,10 +77,11 @@ func spanOf(start, end *metav1.Time) (time.Duration, bool) {
 	return end.Sub(start.Time), true
 }
 
-// observeDurations records the spans a status write completed.
-func observeDurations(obj *opsv1.CloudOperation, prev, next *opsv1.CloudOperationStatus) {
+// observeDurations records the spans a status write completed
+// (finishedSpans).
+func observeDurations(obj *opsv1.CloudOperation, spans []finishedSpan) {
 	service, typ := string(obj.Spec.Service), string(obj.Spec.OperationType)
-	for _, s := range finishedSpans(prev, next) {
+	for _, s := range spans {
 		if s.step == "" {
 			operationDuration.WithLabelValues(service, typ, string(s.outcome)).Observe(s.duration.Seconds())
 			continue

@@ -112,7 +112,7 @@ func TestObserveDurations(t *testing.T) {
 	next := &opsv1.CloudOperationStatus{Phase: opsv1.PhaseFailed, StartTime: &start, CompletionTime: &end, Steps: []opsv1.OperationStep{
 		{StepStatus: opsv1.StepStatus{Name: "Cluster", Phase: opsv1.PhaseFailed, StartTime: &stepStart, CompletionTime: &end}},
 	}}
-	observeDurations(obj, &opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning}, next)
+	observeDurations(obj, finishedSpans(&opsv1.CloudOperationStatus{Phase: opsv1.PhaseRunning}, next))
 
 	count, sum := read(op)
 	g.Expect(count - opCount).To(Equal(uint64(1)))

@@ -96,7 +96,7 @@ func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, next derivedStatus, obs 
 		// the pace of its progress) rather than a full interval later.
 		return max(estimate, p.MinInterval), true
 	}
-	wait := max(p.quietWait(interval, next.status.LastChangeTime, obs.now), p.stepPaceWait(&obj.Status, &next.status, interval))
+	wait := max(p.quietWait(interval, next.status.LastChangeTime, obs.now), p.stepPaceWait(&obj.Status, &next.status, interval), p.learnedStepWait(next.stepEnd, obs.now))
 	if alignsPolls(obj) && p.AlignSpread > 0 {
 		// Stay on the shared ticks, skipping whole intervals while quiet.
 		return p.aligned(interval, obs.now) + (wait - interval).Truncate(interval), true
@@ -130,6 +130,22 @@ func (p PollPolicy) stepPaceWait(prev, next *opsv1.CloudOperationStatus, interva
 		return 0
 	}
 	return min(wait, max(p.MaxQuietInterval, interval))
+}
+
+// learnedStepWait places the next poll near where the current step
+// usually ends (StepHistory): StepPaceFactor of the time left to its
+// typical end, capped by MaxQuietInterval, so a step that usually takes
+// eight minutes is polled a few times rather than sixteen. Zero when the
+// end is unknown or the rule is off; the interval applies then.
+func (p PollPolicy) learnedStepWait(stepEnd, now time.Time) time.Duration {
+	if p.StepPaceFactor <= 0 || stepEnd.IsZero() || !stepEnd.After(now) {
+		return 0
+	}
+	wait := time.Duration(p.StepPaceFactor * float64(stepEnd.Sub(now)))
+	if p.MaxQuietInterval > 0 {
+		wait = min(wait, p.MaxQuietInterval)
+	}
+	return wait
 }
 
 // stepProgress counts an operation's leaf steps (steps without sub-steps,

@@ -41,6 +41,9 @@ type derivedStatus struct {
 	// stalled says a failed observation will not succeed as configured:
 	// polling stops until the spec changes.
 	stalled bool
+	// stepEnd is when the current step usually ends (StepHistory), zero
+	// when unknown or when it is the last step.
+	stepEnd time.Time
 }
 
 // unknownWords are the service's status words the adapter could not map.

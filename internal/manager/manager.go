@@ -272,6 +272,7 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 		},
 		StepEvents: o.StepEvents,
 		Policy:     policy,
+		History:    controller.NewStepHistory(),
 		Clock:      clock.RealClock{},
 	}
 	if !o.DisableWorkloadIdentity {
@@ -296,6 +297,11 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 			return nil, fmt.Errorf("manager identity: %w", err)
 		}
 		reconciler.ManagerIdentity = &sa
+	}
+	// The step history is rebuilt from the objects at start-up, so a
+	// restart keeps the estimates.
+	if err := mgr.Add(&controller.HistoryLoader{Reader: mgr.GetClient(), History: reconciler.History}); err != nil {
+		return nil, err
 	}
 	if err := reconciler.SetupWithManager(mgr, max(o.Workers, 1), defaultDuration(o.MaxRetryDelay, time.Minute)); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)

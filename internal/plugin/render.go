@@ -109,6 +109,10 @@ func (r *Renderer) Render(obj *opsv1.CloudOperation) []string {
 	add(head)
 
 	if times := r.times(st.StartTime, st.CompletionTime, phase); times != "" {
+		if st.EstimatedCompletionTime != nil && !phase.IsTerminal() {
+			// From earlier runs of the same steps (status.estimatedCompletionTime).
+			times += r.paint(ansiDim, " · expected end "+r.timestamp(st.EstimatedCompletionTime))
+		}
 		add("  " + times)
 	}
 	for _, l := range r.notes(obj) {
