@@ -6,6 +6,12 @@ ASSETS_DIR   ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)-etcd-$(ETCD_VERSION)
 KUBECTL      := $(ASSETS_DIR)/kubectl
 HELM_VERSION ?= v4.3.1
 HELM         := $(CURDIR)/bin/helm/$(HELM_VERSION)/helm
+# The chart linters test/chart runs on every render (TestKubeScore,
+# TestKubeconform); they skip without them, except in CI.
+KUBE_SCORE_VERSION  ?= v1.20.0
+KUBE_SCORE          := $(CURDIR)/bin/kube-score/$(KUBE_SCORE_VERSION)/kube-score
+KUBECONFORM_VERSION ?= v0.8.0
+KUBECONFORM         := $(CURDIR)/bin/kubeconform/$(KUBECONFORM_VERSION)/kubeconform
 CHART        := charts/cloudop
 CONTROLLER_GEN := go tool controller-gen
 GO_TEST_FLAGS ?=
@@ -14,6 +20,7 @@ export GOTOOLCHAIN := local
 export KUBEBUILDER_ASSETS := $(ASSETS_DIR)
 # The chart tests (test/chart) run this helm.
 export HELM
+export KUBE_SCORE KUBECONFORM
 
 .DEFAULT_GOAL := help
 
@@ -56,7 +63,7 @@ fmt: ## gofmt the code.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: tools
-tools: $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl $(HELM) ## Build kube-apiserver, etcd, kubectl and helm into bin/ (once per version).
+tools: $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl $(HELM) $(KUBE_SCORE) $(KUBECONFORM) ## Build kube-apiserver, etcd, kubectl, helm, kube-score and kubeconform into bin/ (once per version).
 
 # One binary per target, so that make release builds kubectl alone.
 $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
@@ -64,6 +71,15 @@ $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
 
 $(HELM):
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh $(dir $(HELM))
+
+.PHONY: lint-tools
+lint-tools: $(KUBE_SCORE) $(KUBECONFORM) ## Build kube-score and kubeconform into bin/ (once per version), which test/chart runs on every chart render.
+
+$(KUBE_SCORE):
+	KUBE_SCORE_VERSION=$(KUBE_SCORE_VERSION) hack/build-kube-score.sh $(dir $(KUBE_SCORE))
+
+$(KUBECONFORM):
+	KUBECONFORM_VERSION=$(KUBECONFORM_VERSION) hack/build-kubeconform.sh $(dir $(KUBECONFORM))
 
 # The three groups run side by side, each one's output printed whole when
 # it ends: the process tests (test/e2e, test/resilience) mostly wait on
@@ -112,6 +128,10 @@ test-install: tools ## Build a release bundle, install it with Helm and run the 
 .PHONY: chart-test
 chart-test: tools ## Lint, golden renders, schema and drift checks of the chart, applied to a real kube-apiserver.
 	go test $(GO_TEST_FLAGS) -count=1 ./test/chart/
+
+.PHONY: chart-schema
+chart-schema: tools ## Rewrite the Kubernetes type definitions of the chart's values.schema.json from the test kube-apiserver's OpenAPI.
+	go test -count=1 ./test/chart/ -run TestValuesSchemaKubeTypes -update
 
 .PHONY: chart-golden
 chart-golden: tools ## Rewrite the chart's golden renders (test/chart/testdata/golden) after a deliberate change.

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -26,6 +27,7 @@ func main() {
 	flag.StringVar(&c.Helm, "helm", "helm", "helm binary (packages the chart)")
 	epoch := flag.Int64("source-date-epoch", 0, "time of every archive entry, in seconds since 1970 (make release passes the commit's time)")
 	check := flag.Bool("check", false, "only validate -version and -repository, and exit")
+	installOnly := flag.String("install-yaml-digest", "", "only write -out/install.yaml, the manager image pinned to this index digest (sha256:...), without image layouts: test/chart lints the install.yaml a release would ship")
 	flag.Parse()
 	c.SourceDateEpoch = time.Unix(*epoch, 0)
 	if *check {
@@ -37,6 +39,14 @@ func main() {
 	}
 	if c.OutDir == "" {
 		c.OutDir = "dist/release/" + c.Version
+	}
+	if *installOnly != "" {
+		if err := c.InstallYAMLOnly(*installOnly); err != nil {
+			fmt.Fprintln(os.Stderr, "release:", err)
+			os.Exit(1)
+		}
+		fmt.Println(filepath.Join(c.OutDir, "install.yaml"))
+		return
 	}
 	files, err := Build(c)
 	if err != nil {

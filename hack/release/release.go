@@ -98,6 +98,23 @@ func Build(c Config) ([]string, error) {
 	return writeChecksums(c.OutDir)
 }
 
+// InstallYAMLOnly writes OutDir/install.yaml alone, the manager image
+// pinned to digest, as Build would write it, without reading image layouts
+// or emptying OutDir.
+func (c Config) InstallYAMLOnly(digest string) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	d, err := v1.NewHash(digest)
+	if err != nil {
+		return fmt.Errorf("digest %q: %w", digest, err)
+	}
+	if err := os.MkdirAll(c.OutDir, 0o755); err != nil {
+		return err
+	}
+	return c.writeInstallYAML(d)
+}
+
 // writeImage writes image's layout as an OCI archive and each platform's
 // image as a Docker archive, and returns the index digest.
 func (c Config) writeImage(image string) (v1.Hash, error) {
@@ -231,7 +248,15 @@ images:
 	if !bytes.Contains(out, []byte("image: "+pinned)) {
 		return fmt.Errorf("the rendered manifest does not name %s: is the manager image in config/manager still %s?", pinned, c.imageRef("manager"))
 	}
-	header := fmt.Sprintf("# cloudop %s: CRD, RBAC and the manager Deployment (image pinned to its digest).\n# kubectl apply --server-side -f install.yaml; see docs/install.md.\n", c.Version)
+	budgets, err := disruptionBudgets(out)
+	if err != nil {
+		return err
+	}
+	if len(budgets) > 0 && !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	out = append(out, budgets...)
+	header := fmt.Sprintf("# cloudop %s: CRD, RBAC, the manager Deployment (image pinned to its digest) and its PodDisruptionBudget.\n# kubectl apply --server-side -f install.yaml; see docs/install.md.\n", c.Version)
 	return os.WriteFile(filepath.Join(c.OutDir, "install.yaml"), append([]byte(header), out...), 0o644)
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -119,7 +120,7 @@ func TestBuild(t *testing.T) {
 				images = append(images, ctr.Image)
 			}
 		}
-		for _, kind := range []string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ServiceAccount", "Deployment"} {
+		for _, kind := range []string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ServiceAccount", "Deployment", "PodDisruptionBudget"} {
 			if kinds[kind] == 0 {
 				t.Errorf("install.yaml has no %s (kinds: %v)", kind, kinds)
 			}
@@ -315,5 +316,85 @@ func TestReproducible(t *testing.T) {
 	entries := len(headers)
 	if entries < 10 {
 		t.Errorf("the chart archive has %d entries", entries)
+	}
+}
+
+// TestDisruptionBudgets: a Deployment of more than one replica gets a
+// PodDisruptionBudget of minAvailable 1 over its own selector, named and
+// labelled after it; one of a single replica, or without replicas (one),
+// gets none, as it would block every node drain.
+func TestDisruptionBudgets(t *testing.T) {
+	const manifest = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: cloudop-system
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: cloudop-manager
+  namespace: cloudop-system
+  labels:
+    app.kubernetes.io/name: cloudop
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: cloudop
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: single
+  namespace: cloudop-system
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: single}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: defaulted
+  namespace: cloudop-system
+spec:
+  selector:
+    matchLabels: {app: defaulted}
+`
+	out, err := disruptionBudgets([]byte(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pdbs []map[string]any
+	for _, doc := range strings.Split(string(out), "---\n") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatalf("%v:\n%s", err, doc)
+		}
+		if obj != nil {
+			pdbs = append(pdbs, obj)
+		}
+	}
+	if len(pdbs) != 1 {
+		t.Fatalf("%d PodDisruptionBudgets, want 1 (for cloudop-manager only):\n%s", len(pdbs), out)
+	}
+	want := map[string]any{
+		"apiVersion": "policy/v1",
+		"kind":       "PodDisruptionBudget",
+		"metadata": map[string]any{
+			"name":      "cloudop-manager",
+			"namespace": "cloudop-system",
+			"labels":    map[string]any{"app.kubernetes.io/name": "cloudop"},
+		},
+		"spec": map[string]any{
+			"minAvailable": float64(1),
+			"selector":     map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "cloudop"}},
+		},
+	}
+	if d := cmp.Diff(want, pdbs[0]); d != "" {
+		t.Errorf("PodDisruptionBudget (-want +got):\n%s", d)
+	}
+	if out, err := disruptionBudgets([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: 3}\n")); err == nil {
+		t.Errorf("a Deployment without selector gave %s, want an error", out)
 	}
 }

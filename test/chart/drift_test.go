@@ -3,10 +3,12 @@ package chart
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // TestChartMatchesKustomize renders the chart with its defaults and
@@ -178,5 +180,44 @@ func TestShardsMatchKustomize(t *testing.T) {
 		if d := cmp.Diff(managerArgs(t, k), managerArgs(t, c)); d != "" {
 			t.Errorf("%s args differ (-kustomize +chart):\n%s", k.GetName(), d)
 		}
+	}
+}
+
+// TestInstallYAMLDisruptionBudget: the install.yaml hack/release writes
+// has the PodDisruptionBudget the chart renders by default: the same
+// name, namespace and minAvailable, selecting exactly the manager
+// Deployment's pods.
+func TestInstallYAMLDisruptionBudget(t *testing.T) {
+	needHelm(t)
+	if kubectl == "" {
+		t.Skipf("skipping: %s (fatal in CI)", missingControlPlane)
+	}
+	installed := decode(t, installYAML(t))
+	chart := decode(t, render(t, release, namespace, valuesFile("default")))
+	for _, c := range ofKind(chart, "PodDisruptionBudget") {
+		i := find(installed, "PodDisruptionBudget", c.GetNamespace(), c.GetName())
+		if i == nil {
+			t.Errorf("the chart renders PodDisruptionBudget %s/%s; install.yaml has none", c.GetNamespace(), c.GetName())
+			continue
+		}
+		want, _, _ := unstructured.NestedFieldNoCopy(c.Object, "spec", "minAvailable")
+		got, _, _ := unstructured.NestedFieldNoCopy(i.Object, "spec", "minAvailable")
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("minAvailable differs (-chart +install.yaml):\n%s", d)
+		}
+		selector, _, _ := unstructured.NestedStringMap(i.Object, "spec", "selector", "matchLabels")
+		var selected []string
+		for _, d := range ofKind(installed, "Deployment") {
+			podLabels, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "labels")
+			if len(selector) > 0 && labels.SelectorFromSet(selector).Matches(labels.Set(podLabels)) {
+				selected = append(selected, d.GetName())
+			}
+		}
+		if !slices.Equal(selected, []string{c.GetName()}) {
+			t.Errorf("install.yaml's PodDisruptionBudget selects the pods of %v, want those of Deployment %s", selected, c.GetName())
+		}
+	}
+	if n := len(ofKind(installed, "PodDisruptionBudget")); n != len(ofKind(chart, "PodDisruptionBudget")) || n == 0 {
+		t.Errorf("install.yaml has %d PodDisruptionBudgets, the chart %d", n, len(ofKind(chart, "PodDisruptionBudget")))
 	}
 }
