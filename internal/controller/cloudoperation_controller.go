@@ -75,6 +75,9 @@ type CloudOperationReconciler struct {
 	// (status.estimatedCompletionTime) and where to poll; nil turns both
 	// off.
 	History *StepHistory
+	// Traces exports each operation as a trace when it ends; nil turns
+	// tracing off.
+	Traces TraceExporter
 	// Clock is the time source; tests use a fake one.
 	Clock clock.PassiveClock
 
@@ -154,6 +157,9 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			return writeFailed(ctx, err)
 		}
 	}
+	// Exported before the write that ends polling, for the same reason:
+	// a kill in between exports it again, with the same IDs.
+	r.exportTrace(ctx, obj, &next.status)
 	if _, err := r.patchStatus(ctx, obj, next.status); err != nil {
 		return writeFailed(ctx, err)
 	}
@@ -174,6 +180,37 @@ func (r *CloudOperationReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// TraceExporter exports a finished operation (its final status) as a
+// trace; tracing.Exporter implements it.
+type TraceExporter interface {
+	Export(ctx context.Context, obj *opsv1.CloudOperation) error
+}
+
+// traceExportTimeout bounds how long a reconcile waits for the trace
+// backend: a slow collector must not hold a worker.
+const traceExportTimeout = 5 * time.Second
+
+// exportTrace exports obj as it will be with next, when next ends its
+// polling (a terminal phase the service will not resume). A failed
+// export is logged and counted, and never holds up the status.
+func (r *CloudOperationReconciler) exportTrace(ctx context.Context, obj *opsv1.CloudOperation, next *opsv1.CloudOperationStatus) {
+	if r.Traces == nil || finishedChild(obj) {
+		return
+	}
+	final := obj.DeepCopy()
+	final.Status = *next.DeepCopy()
+	if !finishedChild(final) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, traceExportTimeout)
+	defer cancel()
+	err := r.Traces.Export(ctx, final)
+	traceExports.WithLabelValues(map[bool]string{true: "ok", false: "error"}[err == nil]).Inc()
+	if err != nil {
+		log.FromContext(ctx).Error(err, "exporting the operation's trace")
+	}
 }
 
 // waitForFirstPoll requeues obj after wait without observing it. An object

@@ -32,8 +32,15 @@ var (
 	}, []string{"service", "operation_type", "step", "outcome"})
 )
 
+// traceExports counts the traces of finished operations sent to the
+// OTLP endpoint, by result.
+var traceExports = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "cloudop_trace_exports_total",
+	Help: "Finished operations exported as OTLP traces, by result (ok or error).",
+}, []string{"result"})
+
 func init() {
-	metrics.Registry.MustRegister(operationDuration, stepDuration)
+	metrics.Registry.MustRegister(operationDuration, stepDuration, traceExports)
 }
 
 // finishedSpan is one duration a status write completes: the operation's

@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmanager "sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	opsv1 "github.com/cloudop/cloudop/api/v1alpha1"
@@ -38,6 +39,7 @@ import (
 	"github.com/cloudop/cloudop/internal/cloud/rfs"
 	"github.com/cloudop/cloudop/internal/cloud/transport"
 	"github.com/cloudop/cloudop/internal/controller"
+	"github.com/cloudop/cloudop/internal/tracing"
 )
 
 // Options configures a manager.
@@ -113,6 +115,10 @@ type Options struct {
 	StepEvents controller.StepEvents
 	// Policy decides poll timing; nil means controller.DefaultPollPolicy.
 	Policy *controller.PollPolicy
+	// Traces exports finished operations as traces. nil: an OTLP exporter
+	// when the standard OTEL_EXPORTER_OTLP_* variables name an endpoint
+	// (tracing.Configured), else none.
+	Traces controller.TraceExporter
 	// RateLimit sizes the client-side token buckets (per access key,
 	// service and region, plus a global one); zero fields take defaults.
 	RateLimit transport.RateLimitConfig
@@ -298,6 +304,9 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 		}
 		reconciler.ManagerIdentity = &sa
 	}
+	if err := setUpTraces(mgr, reconciler, o); err != nil {
+		return nil, err
+	}
 	// The step history is rebuilt from the objects at start-up, so a
 	// restart keeps the estimates.
 	if err := mgr.Add(&controller.HistoryLoader{Reader: mgr.GetClient(), History: reconciler.History}); err != nil {
@@ -418,6 +427,31 @@ func checkAlignSpread(policy controller.PollPolicy, o Options) error {
 		return fmt.Errorf("align spread %v is longer than the BCS list window %v (--bcs-list-window): polls aligned to one tick would not share one list call", policy.AlignSpread, window)
 	}
 	return nil
+}
+
+// setUpTraces gives the reconciler its trace exporter: o.Traces, or one
+// from the OTEL_EXPORTER_OTLP_* variables, shut down (its queue sent)
+// when the manager stops.
+func setUpTraces(mgr ctrl.Manager, r *controller.CloudOperationReconciler, o Options) error {
+	if o.Traces != nil {
+		r.Traces = o.Traces
+		return nil
+	}
+	if !tracing.Configured() {
+		return nil
+	}
+	exp, err := tracing.NewFromEnv(context.Background())
+	if err != nil {
+		return err
+	}
+	r.Traces = exp
+	ctrl.Log.WithName("setup").Info("exporting finished operations as OTLP traces")
+	return mgr.Add(ctrlmanager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return exp.Shutdown(stop)
+	}))
 }
 
 // splitIAMEndpoint takes IAM=URL out of the --service-endpoint values:
