@@ -12,6 +12,11 @@ KUBE_SCORE_VERSION  ?= v1.20.0
 KUBE_SCORE          := $(CURDIR)/bin/kube-score/$(KUBE_SCORE_VERSION)/kube-score
 KUBECONFORM_VERSION ?= v0.8.0
 KUBECONFORM         := $(CURDIR)/bin/kubeconform/$(KUBECONFORM_VERSION)/kubeconform
+# promtool checks and unit-tests the chart's alert rules (TestPromtoolRules);
+# the version is github.com/prometheus/prometheus's Go module version
+# (v0.316.0 is Prometheus v3.16.0).
+PROMTOOL_VERSION    ?= v0.316.0
+PROMTOOL            := $(CURDIR)/bin/promtool/$(PROMTOOL_VERSION)/promtool
 CHART        := charts/cloudop
 CONTROLLER_GEN := go tool controller-gen
 GO_TEST_FLAGS ?=
@@ -20,7 +25,7 @@ export GOTOOLCHAIN := local
 export KUBEBUILDER_ASSETS := $(ASSETS_DIR)
 # The chart tests (test/chart) run this helm.
 export HELM
-export KUBE_SCORE KUBECONFORM
+export KUBE_SCORE KUBECONFORM PROMTOOL
 
 .DEFAULT_GOAL := help
 
@@ -55,6 +60,7 @@ verify: generate manifests ## Regenerate and fail if the tree changed; gofmt and
 	cd api && go vet ./...
 	cd examples/waiter && go vet ./...
 	cd test/install && go vet ./...
+	cd test/tracing && go vet ./...
 	@git diff --exit-code -- api config charts || { echo "generated files are stale: run make generate manifests"; exit 1; }
 	@test -z "$$(git status --porcelain -- api config charts)" || { git status --porcelain -- api config charts; echo "untracked generated files"; exit 1; }
 
@@ -63,7 +69,7 @@ fmt: ## gofmt the code.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: tools
-tools: $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl $(HELM) $(KUBE_SCORE) $(KUBECONFORM) ## Build kube-apiserver, etcd, kubectl, helm, kube-score and kubeconform into bin/ (once per version).
+tools: $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl $(HELM) $(KUBE_SCORE) $(KUBECONFORM) $(PROMTOOL) ## Build kube-apiserver, etcd, kubectl, helm, kube-score, kubeconform and promtool into bin/ (once per version).
 
 # One binary per target, so that make release builds kubectl alone.
 $(ASSETS_DIR)/kube-apiserver $(ASSETS_DIR)/etcd $(ASSETS_DIR)/kubectl:
@@ -73,13 +79,16 @@ $(HELM):
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh $(dir $(HELM))
 
 .PHONY: lint-tools
-lint-tools: $(KUBE_SCORE) $(KUBECONFORM) ## Build kube-score and kubeconform into bin/ (once per version), which test/chart runs on every chart render.
+lint-tools: $(KUBE_SCORE) $(KUBECONFORM) $(PROMTOOL) ## Build kube-score, kubeconform and promtool into bin/ (once per version), which test/chart runs on every chart render and on the alert rules.
 
 $(KUBE_SCORE):
 	KUBE_SCORE_VERSION=$(KUBE_SCORE_VERSION) hack/build-kube-score.sh $(dir $(KUBE_SCORE))
 
 $(KUBECONFORM):
 	KUBECONFORM_VERSION=$(KUBECONFORM_VERSION) hack/build-kubeconform.sh $(dir $(KUBECONFORM))
+
+$(PROMTOOL):
+	PROMTOOL_VERSION=$(PROMTOOL_VERSION) hack/build-promtool.sh $(dir $(PROMTOOL))
 
 # The three groups run side by side, each one's output printed whole when
 # it ends: the process tests (test/e2e, test/resilience) mostly wait on
@@ -91,13 +100,15 @@ test: tools ## Run every test: packages against a real control plane (envtest) a
 	$(MAKE) --no-print-directory -j3 --output-sync=recurse test-packages test-processes test-install
 
 # The packages of the root module other than the process tests, and the
-# API and example modules.
+# API, example and tracing modules (test/tracing holds the Collector's
+# OTLP receiver, kept out of the operator's module graph).
 PROCESS_TESTS := test/e2e test/resilience
 
 .PHONY: test-packages
 test-packages: tools ## Run the unit and envtest tests of every package (not the process or install e2e).
 	cd api && go test $(GO_TEST_FLAGS) ./...
 	cd examples/waiter && go test $(GO_TEST_FLAGS) ./...
+	cd test/tracing && go test $(GO_TEST_FLAGS) ./...
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v $(foreach p,$(PROCESS_TESTS),-e '/$(p)$$'))
 
 .PHONY: test-processes

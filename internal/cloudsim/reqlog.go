@@ -28,6 +28,10 @@ type RequestRecord struct {
 	Principal string `json:"principal,omitempty"`
 	// Temporary marks temporary credentials (a security token).
 	Temporary bool `json:"temporary,omitempty"`
+	// RemoteAddr is the client's address (IP:port) as the simulator's
+	// server saw it: which of several clients sent the request, e.g. which
+	// manager replica when each has an address of its own.
+	RemoteAddr string `json:"remoteAddr,omitempty"`
 }
 
 // requestLog is a bounded log of service requests.
@@ -37,7 +41,7 @@ type requestLog struct {
 }
 
 func (l *requestLog) add(r *http.Request, status int, signer *account, now time.Time) {
-	e := RequestRecord{Time: now, Method: r.Method, Path: r.URL.Path, Status: status}
+	e := RequestRecord{Time: now, Method: r.Method, Path: r.URL.Path, Status: status, RemoteAddr: r.RemoteAddr}
 	if signer != nil {
 		e.AccessKey, e.Principal, e.Temporary = signer.AccessKey, signer.principal, signer.SecurityToken != ""
 	}

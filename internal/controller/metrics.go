@@ -54,17 +54,28 @@ func detectedAfter(prev, next *opsv1.CloudOperationStatus, now time.Time) (d tim
 	return max(now.Sub(next.CompletionTime.Time), 0), true
 }
 
-// PhaseCollector reports how many CloudOperations are in each phase, read
-// from the manager's cache at scrape time (no bookkeeping on the hot path).
+// PhaseCollector reports, read from the manager's cache at scrape time
+// (no bookkeeping on the hot path), how many CloudOperations are in each
+// phase and how long the oldest running step of each kind has run.
 type PhaseCollector struct {
 	// Reader lists CloudOperations; the manager's cached client.
 	Reader client.Reader
+	// Now is the clock the step ages are read against; nil is time.Now.
+	Now func() time.Time
 }
 
-var phaseDesc = prometheus.NewDesc("cloudop_operations", "CloudOperations by phase (\"New\" before the first poll).", []string{"phase"}, nil)
+var (
+	phaseDesc          = prometheus.NewDesc("cloudop_operations", "CloudOperations by phase (\"New\" before the first poll).", []string{"phase"}, nil)
+	runningStepAgeDesc = prometheus.NewDesc("cloudop_running_step_age_seconds",
+		"How long the oldest running top-level step of each kind has run, from the start time its service reports to the scrape, by service, operation type and step (labelled as cloudop_step_duration_seconds labels it). No series while no step of the kind runs.",
+		[]string{"service", "operation_type", "step"}, nil)
+)
 
 // Describe implements prometheus.Collector.
-func (c PhaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- phaseDesc }
+func (c PhaseCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- phaseDesc
+	ch <- runningStepAgeDesc
+}
 
 // Collect implements prometheus.Collector.
 func (c PhaseCollector) Collect(ch chan<- prometheus.Metric) {
@@ -87,4 +98,43 @@ func (c PhaseCollector) Collect(ch chan<- prometheus.Metric) {
 	for phase, n := range counts {
 		ch <- prometheus.MustNewConstMetric(phaseDesc, prometheus.GaugeValue, float64(n), phase)
 	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	for k, age := range runningStepAges(list.Items, now(), stepLabels.label) {
+		ch <- prometheus.MustNewConstMetric(runningStepAgeDesc, prometheus.GaugeValue, age.Seconds(), k.service, k.operationType, k.step)
+	}
+}
+
+// stepKey is one series of cloudop_running_step_age_seconds.
+type stepKey struct{ service, operationType, step string }
+
+// runningStepAges returns, for each kind of step (service, operation type
+// and the step label label gives, the one cloudop_step_duration_seconds
+// uses, so the two join), the age at now of the oldest top-level step that
+// runs: phase Running with a start time, in an operation that has not
+// ended. A start after now (the cloud's clock ahead) counts as 0. The
+// kinds are as bounded as the histogram's: at most maxStepLabels step
+// labels and "other" per service.
+func runningStepAges(items []opsv1.CloudOperation, now time.Time, label func(service, step string) string) map[stepKey]time.Duration {
+	ages := map[stepKey]time.Duration{}
+	for i := range items {
+		op := &items[i]
+		if op.Status.Phase.IsTerminal() {
+			continue
+		}
+		service := string(op.Spec.Service)
+		for _, s := range op.Status.Steps {
+			if s.Phase != opsv1.PhaseRunning || s.StartTime == nil {
+				continue
+			}
+			k := stepKey{service, string(op.Spec.OperationType), label(service, s.Name)}
+			age := max(now.Sub(s.StartTime.Time), 0)
+			if old, ok := ages[k]; !ok || age > old {
+				ages[k] = age
+			}
+		}
+	}
+	return ages
 }

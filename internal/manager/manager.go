@@ -62,14 +62,13 @@ type Options struct {
 	// it must be set).
 	LeaderElectionNamespace string
 	// LeaseDuration is how long a standby waits after the leader's last
-	// renewal before taking over; 0 means controller-runtime's default
-	// (15s).
+	// renewal before taking over; 0 means DefaultLeaseDuration.
 	LeaseDuration time.Duration
 	// RenewDeadline is how long the leader keeps retrying to renew before
-	// it gives up leadership; 0 means the default (10s).
+	// it gives up leadership; 0 means DefaultRenewDeadline.
 	RenewDeadline time.Duration
 	// RetryPeriod is the wait between leader election attempts; 0 means
-	// the default (2s).
+	// DefaultRetryPeriod.
 	RetryPeriod time.Duration
 	// Workers is the number of concurrent reconciles.
 	Workers int
@@ -242,6 +241,12 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	if o.KubeQPS > 0 {
 		cfg.QPS, cfg.Burst = o.KubeQPS, o.KubeBurst
 	}
+	lease, renew, retry := leaderTimings(o)
+	if o.LeaderElect {
+		if err := checkLeaderTimings(lease, renew, retry); err != nil {
+			return nil, err
+		}
+	}
 	mgrOpts := ctrl.Options{
 		Scheme:                  NewScheme(),
 		Metrics:                 metricsOpts,
@@ -249,9 +254,9 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        leaseID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		LeaseDuration:           nonZero(o.LeaseDuration),
-		RenewDeadline:           nonZero(o.RenewDeadline),
-		RetryPeriod:             nonZero(o.RetryPeriod),
+		LeaseDuration:           &lease,
+		RenewDeadline:           &renew,
+		RetryPeriod:             &retry,
 		// On SIGTERM (a rolling update, a drained node) the leader gives the
 		// lease back once its reconciles have finished, so a standby takes
 		// over within one retry period instead of a whole lease duration.
@@ -486,11 +491,35 @@ func defaultString(s, def string) string {
 }
 
 // nonZero returns a pointer to d, or nil (the default) when d is 0.
-func nonZero(d time.Duration) *time.Duration {
-	if d == 0 {
-		return nil
+// Leader election defaults. The renew deadline is shorter than
+// controller-runtime's 10 s so that the defaults pass
+// checkLeaderTimings.
+const (
+	DefaultLeaseDuration = 15 * time.Second
+	DefaultRenewDeadline = 8 * time.Second
+	DefaultRetryPeriod   = 2 * time.Second
+)
+
+// leaderTimings are o's lease duration, renew deadline and retry period,
+// with the defaults for zero values.
+func leaderTimings(o Options) (lease, renew, retry time.Duration) {
+	return defaultDuration(o.LeaseDuration, DefaultLeaseDuration), defaultDuration(o.RenewDeadline, DefaultRenewDeadline), defaultDuration(o.RetryPeriod, DefaultRetryPeriod)
+}
+
+// checkLeaderTimings refuses timings that let two leaders run at once. A
+// leader that cannot renew stops its controllers at the latest retry +
+// renew deadline after its last renewal, and then spends up to
+// max(renew/2, 1 s) handing the lease back (LeaderElectionReleaseOnCancel);
+// a standby may take over one lease duration after that renewal. So the
+// lease must outlast the three together (docs/reliability.md, "Network
+// partition", measured it).
+func checkLeaderTimings(lease, renew, retry time.Duration) error {
+	release := max(renew/2, time.Second)
+	if renew <= 0 || retry <= 0 || lease <= retry+renew+release {
+		return fmt.Errorf("leader election timings let two leaders overlap: the lease duration (%v) must be longer than the retry period (%v) + the renew deadline (%v) + the release time (%v, half the renew deadline, at least 1s) = %v",
+			lease, retry, renew, release, retry+renew+release)
 	}
-	return &d
+	return nil
 }
 
 // parseServiceAccount parses "NAMESPACE/NAME".

@@ -185,3 +185,35 @@ func TestNewChecksIdentityCredentialDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaderTimings: the defaults, and every timing the tests and the
+// chart use, leave no window in which two leaders run; timings that do
+// stop the manager before it starts, saying why.
+func TestLeaderTimings(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		lease, renew, retr time.Duration
+		ok                 bool
+	}{
+		{"defaults", DefaultLeaseDuration, DefaultRenewDeadline, DefaultRetryPeriod, true},
+		{"controller-runtime's defaults: 15s < 2s + 10s + 5s", 15 * time.Second, 10 * time.Second, 2 * time.Second, false},
+		{"resilience tests", 6 * time.Second, 3 * time.Second, time.Second, true},
+		{"resilience tests before: 6s < 1s + 4s + 2s", 6 * time.Second, 4 * time.Second, time.Second, false},
+		{"partition test", 8 * time.Second, 4 * time.Second, time.Second, true},
+		{"an API outage outlasted", 50 * time.Second, 30 * time.Second, 2 * time.Second, true},
+		{"release at least 1s: 3s = 1s + 1s + 1s", 3 * time.Second, time.Second, time.Second, false},
+	} {
+		err := checkLeaderTimings(tc.lease, tc.renew, tc.retr)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	lease, renew, retry := leaderTimings(Options{})
+	if lease != 15*time.Second || renew != 8*time.Second || retry != 2*time.Second {
+		t.Errorf("zero options: %v/%v/%v", lease, renew, retry)
+	}
+	_, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, Options{LeaderElect: true, LeaderElectionNamespace: "x", RenewDeadline: 10 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "two leaders overlap") {
+		t.Errorf("New with a 10s renew deadline and the 15s lease: %v", err)
+	}
+}

@@ -2,7 +2,9 @@ package chart
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -104,6 +106,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			t.Errorf("uninstall with crds.keep deleted the CRD %s", name)
 		}
 	}
+	reinstallUnderAnotherName(ctx, t, kubeconfig)
 
 	// Without keep, the CRDs go with the release. The kept CRDs belong to
 	// no release any more, so remove them before installing again.
@@ -114,6 +117,55 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		if crd(ctx, t, name) != nil {
 			t.Errorf("uninstall with crds.keep=false left the CRD %s", name)
 		}
+	}
+}
+
+// reinstallUnderAnotherName: the CRDs a release kept on uninstall, and
+// the objects stored in them, pass to a release of another name in
+// another namespace once that release adopts them with the commands
+// docs/install.md gives; without them helm refuses the install.
+func reinstallUnderAnotherName(ctx context.Context, t *testing.T, kubeconfig string) {
+	t.Helper()
+	const rel, ns = "adopter", "adopter-system"
+	stored := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "ops.cloudop.dev/v1alpha1", "kind": "CloudOperation",
+		"metadata": map[string]any{"namespace": "team-a", "name": "kept-across-releases"},
+		"spec":     map[string]any{"service": "ECS", "region": "cn-north-4", "operationID": "job-1", "credentialsSecretRef": map[string]any{"name": "creds"}},
+	}}
+	if err := kube.Create(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	install := func() ([]byte, error) {
+		return helm("install", rel, chartDir, "--kubeconfig", kubeconfig, "--namespace", ns, "--create-namespace")
+	}
+	if out, err := install(); err == nil || !regexp.MustCompile(`invalid ownership metadata`).MatchString(fmt.Sprint(err)+string(out)) {
+		t.Fatalf("installing over kept CRDs without adopting them: %v\n%s", err, out)
+	}
+	// docs/install.md, "A CRD kept by an uninstalled release".
+	for _, args := range [][]string{
+		{"annotate", "crd", crdNames[0], crdNames[1], "meta.helm.sh/release-name=" + rel, "meta.helm.sh/release-namespace=" + ns, "--overwrite"},
+		{"label", "crd", crdNames[0], crdNames[1], "app.kubernetes.io/managed-by=Helm", "--overwrite"},
+	} {
+		if out, err := exec.Command(kubectl, append(args, "--kubeconfig", kubeconfig)...).CombinedOutput(); err != nil {
+			t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := install(); err != nil {
+		t.Fatalf("installing after adopting the kept CRDs: %v\n%s", err, out)
+	}
+	for _, name := range crdNames {
+		if c := crd(ctx, t, name); c == nil || c.GetAnnotations()["meta.helm.sh/release-name"] != rel {
+			t.Errorf("CRD %s is not %s's after the reinstall: %v", name, rel, c)
+		}
+	}
+	if get(ctx, t, "ops.cloudop.dev/v1alpha1", "CloudOperation", "team-a", "kept-across-releases") == nil {
+		t.Error("the CloudOperation stored under the first release is gone")
+	}
+	if out, err := helm("uninstall", rel, "--kubeconfig", kubeconfig, "--namespace", ns, "--wait"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := kube.Delete(ctx, stored); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
 	}
 }
 

@@ -50,7 +50,7 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"CloudopManagerAbsent", "CloudopCloudThrottled", "CloudopCloudAuthFailures", "CloudopOperationsStalled", "CloudopReconcileErrors"} {
+	for _, want := range []string{"CloudopManagerAbsent", "CloudopCloudThrottled", "CloudopCloudAuthFailures", "CloudopOperationsStalled", "CloudopReconcileErrors", "CloudopStepSlow"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("no alert %s among %v", want, alerts)
 		}
@@ -103,7 +103,8 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"Operations by phase", "Cloud calls by service and code", "Client-side throttling", "Status writes and events", "Reconcile latency (p50, p99)", "Work queue depth"} {
+	for _, want := range []string{"Operations by phase", "Cloud calls by service and code", "Client-side throttling", "Status writes and events", "Reconcile latency (p50, p99)", "Work queue depth",
+		"Operation duration by outcome (p50, p90)", "Step duration by step (p50, p90)", "Running steps by age"} {
 		if !slices.Contains(titles, want) {
 			t.Errorf("no panel %q among %v", want, titles)
 		}

@@ -263,6 +263,13 @@ func serviceAccountToken(t *testing.T, namespace, name string) string {
 // ServiceAccount token mounted, and waits for its probes.
 func startManager(t *testing.T, manifest string) (*container, *appsv1.Deployment) {
 	t.Helper()
+	return startManagerImage(t, manifest, imageRef("manager"), "cloudop-e2e-manager")
+}
+
+// startManagerImage is startManager with another manager image (an older
+// release's, in TestUpgrade) under another container name.
+func startManagerImage(t *testing.T, manifest, image, containerName string) (*container, *appsv1.Deployment) {
+	t.Helper()
 	dep := renderedDeployment(t, manifest, managerName)
 	tokenDir := t.TempDir()
 	if err := os.Chmod(tokenDir, 0o755); err != nil {
@@ -283,14 +290,14 @@ func startManager(t *testing.T, manifest string) (*container, *appsv1.Deployment
 		t.Fatal(err)
 	}
 	args, err := dockerRunArgs(dep, "manager", kubeletPod{
-		Name: managerName + "-e2e", Namespace: releaseNamespace, Image: imageRef("manager"),
+		Name: managerName + "-e2e", Namespace: releaseNamespace, Image: image,
 		APIHost: api.Hostname(), APIPort: api.Port(), TokenDir: tokenDir,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("docker %s", strings.Join(args, " "))
-	c := runContainer(t, "cloudop-e2e-manager", args)
+	c := runContainer(t, containerName, args)
 	ctr := dep.Spec.Template.Spec.Containers[0]
 	for _, probe := range []struct {
 		name  string

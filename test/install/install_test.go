@@ -94,6 +94,9 @@ func TestClusterWideInstall(t *testing.T) {
 		createJob(t, ns, "fails", opsv1.ServiceVPC, jobFails, "huaweicloud-credentials")
 		createJob(t, ns, "throttled", opsv1.ServiceECS, jobThrottled, "huaweicloud-credentials")
 		createJob(t, ns, "wrong-key", opsv1.ServiceECS, jobWrongKey, "wrong-credentials")
+		// Never ends: a step is running whenever /metrics is read, so the
+		// gauge of running steps' ages has a series to check.
+		createJob(t, ns, "sentinel", opsv1.ServiceECS, jobSentinel, "huaweicloud-credentials")
 		waitForPhase(t, ns, "succeeds", opsv1.PhaseSucceeded, 90*time.Second)
 		waitForPhase(t, ns, "fails", opsv1.PhaseFailed, 90*time.Second)
 		waitForReason(t, ns, "wrong-key", opsv1.ReasonAuthFailed, 60*time.Second)
@@ -101,6 +104,8 @@ func TestClusterWideInstall(t *testing.T) {
 		if n := sim.requests(t, "ECS", jobThrottled); n < 3 {
 			t.Errorf("cloudsim saw %d requests for the throttled job; want its 2 throttled answers and at least one more", n)
 		}
+
+		waitForPhase(t, ns, "sentinel", opsv1.PhaseRunning, 60*time.Second)
 
 		t.Run("metrics need an authorized token", func(t *testing.T) {
 			u := metricsURL(t, dep)
@@ -129,7 +134,6 @@ func TestClusterWideInstall(t *testing.T) {
 
 		t.Run("deleting an operation makes no further cloud call", func(t *testing.T) {
 			createJob(t, ns, "deleted", opsv1.ServiceECS, jobDeleted, "huaweicloud-credentials")
-			createJob(t, ns, "sentinel", opsv1.ServiceECS, jobSentinel, "huaweicloud-credentials")
 			waitForPhase(t, ns, "deleted", opsv1.PhaseRunning, 60*time.Second)
 			waitForPhase(t, ns, "sentinel", opsv1.PhaseRunning, 60*time.Second)
 			op := getOperation(t, ns, "deleted")

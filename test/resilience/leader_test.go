@@ -15,11 +15,12 @@ import (
 	"github.com/cloudop/cloudop/internal/cloudsim"
 )
 
-// Leader election timings of TestLeaderElection (production: 15s, 10s,
-// 2s).
+// Leader election timings of TestLeaderElection (production: 15s, 8s,
+// 2s). They pass the manager's check that two leaders cannot overlap:
+// 6s > 1s + 3s + max(1.5s, 1s).
 const (
 	leaseDuration = 6 * time.Second
-	renewDeadline = 4 * time.Second
+	renewDeadline = 3 * time.Second
 	retryPeriod   = time.Second
 	// takeoverSlack covers process scheduling on a loaded machine.
 	takeoverSlack = 2 * time.Second

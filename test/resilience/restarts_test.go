@@ -370,7 +370,7 @@ const apiDowntime = 5 * time.Second
 //   - lease-outlasts-outage: a renew deadline longer than the outage, so
 //     the manager keeps its lease and must recover by itself (no exit is
 //     allowed): its informers, work queue and backoff have to cope;
-//   - as-deployed: the default 10 s renew deadline, about the outage's
+//   - as-deployed: the default 8 s renew deadline, about the outage's
 //     length, so the manager either rides it out or exits on a lost lease
 //     and recovers through its restart.
 //
@@ -384,7 +384,7 @@ func TestAPIServerRestart(t *testing.T) {
 		leaseArgs []string
 		mayExit   bool
 	}{
-		{"lease-outlasts-outage", "apikeep", []string{"--leader-election-lease-duration", "40s", "--leader-election-renew-deadline", "30s"}, false},
+		{"lease-outlasts-outage", "apikeep", []string{"--leader-election-lease-duration", "50s", "--leader-election-renew-deadline", "30s"}, false},
 		{"as-deployed", "apiserver", nil, true},
 	}
 	for _, tc := range cases {
