@@ -243,7 +243,7 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 	}
 	lease, renew, retry := leaderTimings(o)
 	if o.LeaderElect {
-		if err := checkLeaderTimings(lease, renew, retry); err != nil {
+		if err := CheckLeaderTimings(lease, renew, retry); err != nil {
 			return nil, err
 		}
 	}
@@ -493,7 +493,7 @@ func defaultString(s, def string) string {
 // nonZero returns a pointer to d, or nil (the default) when d is 0.
 // Leader election defaults. The renew deadline is shorter than
 // controller-runtime's 10 s so that the defaults pass
-// checkLeaderTimings.
+// CheckLeaderTimings.
 const (
 	DefaultLeaseDuration = 15 * time.Second
 	DefaultRenewDeadline = 8 * time.Second
@@ -506,14 +506,14 @@ func leaderTimings(o Options) (lease, renew, retry time.Duration) {
 	return defaultDuration(o.LeaseDuration, DefaultLeaseDuration), defaultDuration(o.RenewDeadline, DefaultRenewDeadline), defaultDuration(o.RetryPeriod, DefaultRetryPeriod)
 }
 
-// checkLeaderTimings refuses timings that let two leaders run at once. A
+// CheckLeaderTimings refuses timings that let two leaders run at once. A
 // leader that cannot renew stops its controllers at the latest retry +
 // renew deadline after its last renewal, and then spends up to
 // max(renew/2, 1 s) handing the lease back (LeaderElectionReleaseOnCancel);
 // a standby may take over one lease duration after that renewal. So the
 // lease must outlast the three together (docs/reliability.md, "Network
 // partition", measured it).
-func checkLeaderTimings(lease, renew, retry time.Duration) error {
+func CheckLeaderTimings(lease, renew, retry time.Duration) error {
 	release := max(renew/2, time.Second)
 	if renew <= 0 || retry <= 0 || lease <= retry+renew+release {
 		return fmt.Errorf("leader election timings let two leaders overlap: the lease duration (%v) must be longer than the retry period (%v) + the renew deadline (%v) + the release time (%v, half the renew deadline, at least 1s) = %v",

@@ -203,7 +203,7 @@ func TestLeaderTimings(t *testing.T) {
 		{"an API outage outlasted", 50 * time.Second, 30 * time.Second, 2 * time.Second, true},
 		{"release at least 1s: 3s = 1s + 1s + 1s", 3 * time.Second, time.Second, time.Second, false},
 	} {
-		err := checkLeaderTimings(tc.lease, tc.renew, tc.retr)
+		err := CheckLeaderTimings(tc.lease, tc.renew, tc.retr)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: %v", tc.name, err)
 		}

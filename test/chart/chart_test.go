@@ -275,6 +275,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"extraEnv item without name", "extraEnv:\n- value: /etc/cloudop/ca\n", "name", false},
 		{"extraEnv value not a string", "extraEnv:\n- name: GOGC\n  value: 50\n", "extraEnv", false},
 		{"extraEnv misspelt field", "extraEnv:\n- name: GOGC\n  vaule: \"50\"\n", "vaule", false},
+		{"tracing protocol unknown", "tracing:\n  otlpEndpoint: http://collector:4318/v1/traces\n  otlpProtocol: thrift\n", "otlpProtocol", false},
+		{"tracing endpoint not a URL", "tracing:\n  otlpEndpoint: collector:4318\n", "otlpEndpoint", false},
 		{"volumes not a list", "volumes:\n  name: private-ca\n", "volumes", false},
 		{"volume without name", "volumes:\n- configMap: {name: private-ca}\n", "volumes", false},
 		{"volumeMount without mountPath", "volumeMounts:\n- name: private-ca\n", "mountPath", false},

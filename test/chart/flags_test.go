@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cloudop/cloudop/internal/manager"
 )
 
 // helpFlag is a flag line of Go's flag package's -help output.
@@ -31,11 +34,28 @@ func TestManagerAcceptsRenderedArgs(t *testing.T) {
 	}
 	for _, set := range valueSets {
 		for _, d := range ofKind(decode(t, render(t, release, namespace, valuesFile(set))), "Deployment") {
+			timings := map[string]time.Duration{
+				"leader-election-lease-duration": manager.DefaultLeaseDuration,
+				"leader-election-renew-deadline": manager.DefaultRenewDeadline,
+				"leader-election-retry-period":   manager.DefaultRetryPeriod,
+			}
 			for _, arg := range managerArgs(t, d) {
-				name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+				name, value, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
 				if !strings.HasPrefix(arg, "-") || !known[name] {
 					t.Errorf("value set %s: Deployment %s passes %q, which the manager does not accept", set, d.GetName(), arg)
 				}
+				if _, ok := timings[name]; ok {
+					v, err := time.ParseDuration(value)
+					if err != nil {
+						t.Errorf("value set %s: %s: %v", set, arg, err)
+					}
+					timings[name] = v
+				}
+			}
+			// The manager refuses leader timings that let two leaders
+			// overlap: a value set must not render a crash loop.
+			if err := manager.CheckLeaderTimings(timings["leader-election-lease-duration"], timings["leader-election-renew-deadline"], timings["leader-election-retry-period"]); err != nil {
+				t.Errorf("value set %s: Deployment %s: %v", set, d.GetName(), err)
 			}
 		}
 	}
