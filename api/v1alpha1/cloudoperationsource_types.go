@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -299,4 +301,21 @@ type CloudOperationSourceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items are the sources.
 	Items []CloudOperationSource `json:"items"`
+}
+
+// Resource names what a source lists: "blockchain/<id>",
+// "cluster/<id>" or "traces/<services>" (status.resource, the plugin's
+// header).
+func (s *CloudOperationSourceSpec) Resource() string {
+	switch s.Service {
+	case SourceCCE:
+		return "cluster/" + s.ClusterID
+	case SourceCTS:
+		names := make([]string, len(s.Services))
+		for i, svc := range s.Services {
+			names[i] = string(svc)
+		}
+		return "traces/" + strings.Join(names, ",")
+	}
+	return "blockchain/" + s.BlockchainID
 }

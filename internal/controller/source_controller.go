@@ -248,19 +248,7 @@ func probeOperation(src *opsv1.CloudOperationSource) *opsv1.CloudOperation {
 
 // resourceOf names the source's resource for messages and
 // status.resource.
-func resourceOf(src *opsv1.CloudOperationSource) string {
-	switch src.Spec.Service {
-	case opsv1.SourceCCE:
-		return "cluster/" + src.Spec.ClusterID
-	case opsv1.SourceCTS:
-		names := make([]string, len(src.Spec.Services))
-		for i, s := range src.Spec.Services {
-			names[i] = string(s)
-		}
-		return "traces/" + strings.Join(names, ",")
-	}
-	return "blockchain/" + src.Spec.BlockchainID
-}
+func resourceOf(src *opsv1.CloudOperationSource) string { return src.Spec.Resource() }
 
 // resourceKey is the resource of src that its operations' IDs are
 // unique in ("" for CTS: a job ID is unique in its service).

@@ -106,7 +106,7 @@ func (r *Renderer) Source(src *opsv1.CloudOperationSource, ops []opsv1.CloudOper
 	if r.ShowNamespace {
 		name = src.Namespace + "/" + name
 	}
-	add(r.paint(ansiBold, name) + "  " + string(src.Spec.Service) + " " + sourceResource(src))
+	add(r.paint(ansiBold, name) + "  " + string(src.Spec.Service) + " " + src.Spec.Resource())
 
 	ready := apimeta.FindStatusCondition(src.Status.Conditions, opsv1.ConditionReady)
 	switch {
@@ -165,19 +165,4 @@ func (r *Renderer) Source(src *opsv1.CloudOperationSource, ops []opsv1.CloudOper
 		add("  (no operations mirrored)")
 	}
 	return lines
-}
-
-// sourceResource says what a source lists.
-func sourceResource(src *opsv1.CloudOperationSource) string {
-	switch src.Spec.Service {
-	case opsv1.SourceCCE:
-		return "cluster " + src.Spec.ClusterID
-	case opsv1.SourceCTS:
-		names := make([]string, len(src.Spec.Services))
-		for i, s := range src.Spec.Services {
-			names[i] = string(s)
-		}
-		return "traces of " + strings.Join(names, ", ")
-	}
-	return "blockchain " + src.Spec.BlockchainID
 }
