@@ -80,6 +80,10 @@ type SourceReconciler struct {
 	// (the sharding key, so one instance serves a source and what it
 	// created).
 	InheritedLabels []string
+	// Policy aligns the lists of services whose trackers poll on shared
+	// wall-clock ticks (BCS) to the same ticks, so one list call serves
+	// the source and the trackers; the manager passes the trackers'.
+	Policy PollPolicy
 	// Clock is the time source; tests use a fake one.
 	Clock clock.PassiveClock
 }
@@ -117,7 +121,7 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		if err := r.patchStatus(ctx, src, next); err != nil {
 			return writeFailed(ctx, err)
 		}
-		return ctrl.Result{RequeueAfter: interval}, nil
+		return ctrl.Result{RequeueAfter: r.nextList(src, interval, now)}, nil
 	}
 
 	var all opsv1.CloudOperationList
@@ -164,7 +168,18 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.patchStatus(ctx, src, next); err != nil {
 		return writeFailed(ctx, err)
 	}
-	return ctrl.Result{RequeueAfter: interval}, nil
+	return ctrl.Result{RequeueAfter: r.nextList(src, interval, now)}, nil
+}
+
+// nextList is the wait before src lists again: its interval, or for a
+// service whose trackers poll on shared wall-clock ticks (BCS), the next
+// tick of its interval, where the trackers' polls and the source's list
+// share one call of the adapter's list cache.
+func (r *SourceReconciler) nextList(src *opsv1.CloudOperationSource, interval time.Duration, now time.Time) time.Duration {
+	if d, ok := cloud.Describe(cloud.Service(src.Spec.Service)); ok && d.AlignedPolls {
+		return r.Policy.aligned(interval, now)
+	}
+	return interval
 }
 
 // listedConditions: the last list worked; a source has no Succeeded.
@@ -384,14 +399,13 @@ func planMirror(src *opsv1.CloudOperationSource, listed []cloud.Listed, children
 			finished = append(finished, l)
 		}
 	}
-	// Newest finished first, capped per outcome by what the limits leave.
+	// Newest finished first, at most a history limit of each outcome: the
+	// CloudOperations they replace are pruned by a later list, once these
+	// show their final status. (Capping by the room the existing ones
+	// leave instead would skip the newest operation for good, the
+	// watermark passing it, while older ones are kept.)
 	slices.SortFunc(finished, func(a, b cloud.Listed) int { return b.Operation.StartTime.Compare(*a.Operation.StartTime) })
 	room := map[bool]int{true: limit(src.Spec.SuccessfulHistoryLimit), false: limit(src.Spec.FailedHistoryLimit)}
-	for _, c := range children {
-		if finishedChild(&c) {
-			room[c.Status.Phase == opsv1.PhaseSucceeded]--
-		}
-	}
 	var chosen []cloud.Listed
 	for _, l := range finished {
 		ok := l.Operation.Phase == cloud.PhaseSucceeded

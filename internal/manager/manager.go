@@ -329,6 +329,7 @@ func newManager(restConfig *rest.Config, o Options, adjust func(*ctrl.Options)) 
 		ManagerIdentity: reconciler.ManagerIdentity,
 		Lister:          router,
 		InheritedLabels: []string{ShardLabel},
+		Policy:          policy,
 		Clock:           clock.RealClock{},
 	}
 	// A cluster upgraded to this manager without the CloudOperationSource

@@ -1,7 +1,9 @@
 // Command bench measures cloudop at scale: a local control plane, cloudsim
 // and the manager (a separate process, so its CPU and memory are its own)
-// track N CloudOperations that run for a few minutes and finish. It writes
-// the figures to docs/benchmarks.md. `make bench` runs it.
+// track N CloudOperations that run for a few minutes and finish; then a
+// realistic-pace scenario (virtual time) and a discovery scenario
+// (CloudOperationSources mirroring operations that start on their own).
+// It writes the figures to docs/benchmarks.md. `make bench` runs it.
 package main
 
 import (
@@ -43,6 +45,8 @@ func main() {
 	pace := flag.Int("pace", 40, "Operations in the realistic-pace scenario (virtual time, 20-60 min operations); 0 skips it.")
 	paceSeed := flag.Uint64("pace-seed", 1, "Seed of the realistic-pace scenario's durations and jitter.")
 	paceFactor := flag.Float64("pace-step-factor", -1, "The realistic-pace scenario's --step-pace-factor; negative keeps the manager default (0 turns the rule off, for comparison).")
+	discovery := flag.Int("discovery", 100, "CloudOperationSources in the discovery scenario (every fifth a CCE cluster's, the others BCS blockchains'; about 5 minutes); 0 skips it.")
+	discoveryOps := flag.Int("discovery-ops", 10, "Operations per source in the discovery scenario.")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 
@@ -72,12 +76,29 @@ func main() {
 		p.print()
 		paceRes = &p
 	}
-	if len(results) == 0 {
-		fmt.Println("no stress run (-n is empty): report not written")
-		return
+	var discRes *discoveryResult
+	if *discovery > 0 {
+		fmt.Printf("== discovery, %d sources, %d operations each\n", *discovery, *discoveryOps)
+		d, err := runDiscovery(ctx, defaultDiscovery(*discovery, *discoveryOps, binaryManager(*managerBin, *memLimit)))
+		if err != nil {
+			fail(fmt.Errorf("discovery: %w", err))
+		}
+		d.print()
+		discRes = &d
 	}
-	if err := writeReport(*out, results, paceRes); err != nil {
-		fail(err)
+	switch {
+	case len(results) > 0:
+		if err := writeReport(*out, results, paceRes, discRes); err != nil {
+			fail(err)
+		}
+	case discRes != nil:
+		// Without a stress run the rest of the report stays as it is.
+		if err := updateDiscoverySection(*out, *discRes); err != nil {
+			fail(err)
+		}
+	default:
+		fmt.Println("no stress or discovery run (-n is empty, -discovery 0): report not written")
+		return
 	}
 	fmt.Println("report written to", *out)
 }

@@ -112,8 +112,9 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(w, "  manager: %.1f CPU s total, %.3f cores while running, peak RSS %d MiB (per instance: %s)\n", r.cpuSeconds, r.steadyCores, r.peakRSS>>20, r.perInstance())
 }
 
-// writeReport writes docs/benchmarks.md.
-func writeReport(path string, results []result, pace *paceResult) error {
+// writeReport writes docs/benchmarks.md. Without a discovery run the
+// file's Discovery section is kept as it was.
+func writeReport(path string, results []result, pace *paceResult, disc *discoveryResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Benchmarks
 
@@ -190,10 +191,14 @@ it.
 	if pace != nil {
 		writePaceSection(&b, *pace)
 	}
-	if old, err := os.ReadFile(path); err == nil {
-		if i := strings.Index(string(old), analysisMarker); i >= 0 {
-			b.WriteString("\n" + string(old[i:]))
-		}
+	old, _ := os.ReadFile(path)
+	if disc != nil {
+		writeDiscoverySection(&b, *disc)
+	} else if section := findSection(string(old), discoveryHeading); section != "" {
+		b.WriteString("\n" + section)
+	}
+	if i := strings.Index(string(old), analysisMarker); i >= 0 {
+		b.WriteString("\n" + string(old[i:]))
 	}
 	if !strings.Contains(b.String(), analysisMarker) {
 		b.WriteString("\n" + analysisMarker + "\n\n(written by hand after a run)\n")
@@ -278,6 +283,154 @@ ended: p50 %s, max %s.
 		p.visibleChanges, p.stepEnds, p.visibleBySvc[opsv1.ServiceCCE], p.stepEndsBySvc[opsv1.ServiceCCE], p.visibleBySvc[opsv1.ServiceDWS], p.stepEndsBySvc[opsv1.ServiceDWS],
 		p.stepDelayP50.Round(time.Second), p.stepDelayP90.Round(time.Second), p.stepDelayMax.Round(time.Second),
 		p.terminalDelayP50.Round(time.Second), p.terminalDelayMax.Round(time.Second))
+}
+
+// discoveryHeading starts the discovery scenario's section.
+const discoveryHeading = "## Discovery"
+
+// findSection is the section of doc that starts with heading, up to the
+// next second-level heading (without the blank line before it); "" when
+// doc has none.
+func findSection(doc, heading string) string {
+	start := strings.Index(doc, "\n"+heading+"\n")
+	if start < 0 {
+		return ""
+	}
+	section := doc[start+1:]
+	if end := strings.Index(section[len(heading):], "\n## "); end >= 0 {
+		section = section[:len(heading)+end+1]
+	}
+	return strings.TrimRight(section, "\n") + "\n"
+}
+
+// updateDiscoverySection writes a discovery run into the report without
+// regenerating the rest: in place of its Discovery section, else before
+// the analysis.
+func updateDiscoverySection(path string, d discoveryResult) error {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	writeDiscoverySection(&b, d)
+	section := strings.TrimPrefix(b.String(), "\n")
+	doc := string(old)
+	switch {
+	case findSection(doc, discoveryHeading) != "":
+		doc = strings.Replace(doc, findSection(doc, discoveryHeading), section, 1)
+	case strings.Contains(doc, "\n"+analysisMarker+"\n"):
+		doc = strings.Replace(doc, "\n"+analysisMarker+"\n", "\n"+section+"\n"+analysisMarker+"\n", 1)
+	default:
+		doc = strings.TrimRight(doc, "\n") + "\n\n" + section
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+// writeDiscoverySection reports the discovery scenario.
+func writeDiscoverySection(b *strings.Builder, d discoveryResult) {
+	cfg := d.cfg
+	fmt.Fprintf(b, `
+%s
+
+Measured on %s, %s (load average %s at the start, %s at
+the end: other work shared the machine).
+
+%d CloudOperationSources in one namespace: %d list a BCS blockchain each
+and %d (every %s) a CCE cluster, every one with
+`+"`spec.interval`"+` %s and `+"`template.pollInterval`"+` %s. The sources are
+created one after the other over %s, so that their lists fall at every
+phase of the trackers' aligned ticks, as sources that users create would.
+Then each resource gets %d operations that start on their own (cloudsim
+`+"`StartsIn`"+`: absent from the lists and 404 until then) at random times
+over the next %s, and run %s to %s (three equal steps); one operation of
+each blockchain fails in its second step (%d in all), the rest succeed.
+Retention: sources of even index put `+"`ttlSecondsAfterFinished: %d`"+` in
+their template (default history limits, 10), odd ones keep no TTL and set
+`+"`successfulHistoryLimit: %d`"+`, `+"`failedHistoryLimit: %d`"+`. The manager is the
+binary with its default flags but for the raised cloud buckets and the
+`+"`GOMEMLIMIT`"+` of the runs above; the benchmark follows the CloudOperations
+with an informer and takes the time an object first reaches it.
+
+List rates are counted in windows of whole intervals from half an interval
+after the operations were added: **while operations ran** (until the last
+one ended in cloudsim) and **quiet** (%s after every operation was seen
+terminal: the trackers have stopped, the sources go on listing). A source
+listing once per interval lists once in each interval of a window, or
+none when its period (the interval plus the time a list takes) steps over
+a boundary. "List requests" are the sources' own
+(`+"`cloudop_source_lists_total`"+`; a BCS one may be answered by a list the
+adapter already has); "cloud list calls" are what cloudsim counted per
+listed resource (`+"`ListCount`"+`): for a blockchain they serve its source
+*and* the trackers of its CloudOperations, which poll BCS through the same
+shared list (`+"`--bcs-list-window`"+` 5 s, polls aligned to wall-clock ticks).
+A source lists on its own phase (its creation time plus whole intervals),
+the trackers on the wall-clock tick: it is *near the tick* when it was
+created from 5 s before to 7 s after a multiple of the interval, where one
+call can serve it and the trackers' polls (spread over 2 s after the tick)
+within the 5 s list window. A CCE tracker polls its workflow
+(ShowUpgradeWorkFlow), not the list, so a cluster's list calls are its
+source's alone.
+
+| | discovery | target |
+|---|---|---|
+| operations mirrored exactly once / missing / more than once | %d / %d / %d | all once |
+| CloudOperations without the source's label and owner | %d | 0 |
+| **operation start → its CloudOperation seen, p50 / p90 / max** | **%s** | ≤ interval |
+| – BCS; CCE | %s; %s | |
+| every operation mirrored / seen terminal, after they were added | %s / %s | |
+`, discoveryHeading, d.when.UTC().Format("2006-01-02 15:04 UTC"), machine(), d.loadStart, d.loadEnd,
+		cfg.sources, d.bcsSources, d.cceSources, ordinal(cfg.cceEvery), cfg.interval, cfg.interval, d.stagger.Round(time.Second),
+		cfg.opsPerSource, cfg.spread, cfg.minRun, cfg.maxRun, d.failing, cfg.ttl, cfg.okLimit, cfg.failLimit,
+		time.Duration(cfg.quietIntervals)*cfg.interval,
+		d.mirroredOnce, d.missing, d.dup, d.mislabelled,
+		durations(d.latency), durations(d.latencyBySvc[opsv1.ServiceBCS]), durations(d.latencyBySvc[opsv1.ServiceCCE]),
+		d.allMirrored.Round(time.Second), d.allTerminal.Round(time.Second))
+	pair := func(f func(w windowRates) string) string { return f(d.running) + " / " + f(d.quiet) }
+	fmt.Fprintf(b, "| **source list requests per source per interval**, running / quiet: BCS | **%s** | ≤ 1 |\n",
+		pair(func(w windowRates) string { return fmt.Sprintf("%.2f", w.srcLists[opsv1.SourceBCS]) }))
+	fmt.Fprintf(b, "| – CCE | %s | ≤ 1 |\n", pair(func(w windowRates) string { return fmt.Sprintf("%.2f", w.srcLists[opsv1.SourceCCE]) }))
+	fmt.Fprintf(b, "| cloud list calls per CCE cluster per interval, running / quiet (busiest cluster) | %s | ≤ 1 |\n",
+		pair(func(w windowRates) string {
+			return fmt.Sprintf("%.2f (%.2f)", w.calls[opsv1.SourceCCE], w.maxCalls[opsv1.SourceCCE])
+		}))
+	fmt.Fprintf(b, "| **cloud list calls per BCS blockchain per interval** (source and trackers), running / quiet (busiest blockchain) | **%s** | ≤ 1 |\n",
+		pair(func(w windowRates) string {
+			return fmt.Sprintf("%.2f (%.2f)", w.calls[opsv1.SourceBCS], w.maxCalls[opsv1.SourceBCS])
+		}))
+	fmt.Fprintf(b, "| – sources listing near the trackers' tick (%d) / off it (%d), running | %.2f / %.2f | |\n",
+		d.running.nearTickN, d.running.offTickN, d.running.nearTick, d.running.offTick)
+	fmt.Fprintf(b, "| BCS list calls while running, and the source lists and tracker polls they served | %d calls: %.0f source lists + %.0f polls (%.1f per call) | |\n",
+		d.running.bcsCalls, d.running.bcsSrcReq, d.running.bcsPolls, (d.running.bcsSrcReq+d.running.bcsPolls)/float64(max(d.running.bcsCalls, 1)))
+	fmt.Fprintf(b, "| whole run: source list requests, against one per interval plus the first, BCS / CCE | %.0f of %d / %.0f of %d | within |\n",
+		d.srcListsTotal[opsv1.SourceBCS], d.srcListsBudget[opsv1.SourceBCS], d.srcListsTotal[opsv1.SourceCCE], d.srcListsBudget[opsv1.SourceCCE])
+	fmt.Fprintf(b, "| whole run: CCE clusters listed more often than that | %d | 0 |\n", d.cceOverBudget)
+	fmt.Fprintf(b, "| whole run: BCS list calls / other BCS calls (one operation asked for) / tracker polls | %d / %d / %.0f | |\n", d.bcsCallsTotal, d.bcsFiltered, d.bcsPollsTotal)
+	fmt.Fprintf(b, "| **CloudOperations: operations started / peak / at the end** | **%d / %d / %d** | end = what the limits keep (%d) |\n", d.ops, d.peakObjects, d.endObjects, d.expectedEnd)
+	fmt.Fprintf(b, "| created by sources / pruned by history limits / expired by TTL (manager metrics) | %.0f / %.0f / %.0f | |\n", d.created, d.pruned, d.expired)
+	fmt.Fprintf(b, "| manager CPU seconds, whole run / peak RSS / peak heap in use (sampled every 2 s) | %.1f s / %d MiB / %.0f MiB | |\n", d.cpuSeconds, d.peakRSS>>20, d.peakHeap/(1<<20))
+	if len(d.missingOps) > 0 {
+		b.WriteString("\nNever mirrored:\n\n")
+		for _, m := range d.missingOps {
+			fmt.Fprintf(b, "- %s\n", m)
+		}
+	}
+	fmt.Fprintf(b, "\nThe scenario took %s from the first source's creation to the end of the quiet\nwindow, %s in all with the control plane's start.\n\nKubernetes API requests of the manager: %s.\n",
+		d.scenario.Round(time.Second), d.wall.Round(time.Second), d.api.list())
+}
+
+// ordinal is "5th" for 5.
+func ordinal(n int) string {
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+		return fmt.Sprintf("%dth", n)
+	case n%10 == 1:
+		return fmt.Sprintf("%dst", n)
+	case n%10 == 2:
+		return fmt.Sprintf("%dnd", n)
+	case n%10 == 3:
+		return fmt.Sprintf("%drd", n)
+	}
+	return fmt.Sprintf("%dth", n)
 }
 
 func orNone(s string) string {
