@@ -66,15 +66,18 @@ func main() {
 			results = append(results, r)
 		}
 	}
-	var paceRes *paceResult
+	var paceRes []paceResult
 	if *pace > 0 {
-		fmt.Printf("== realistic pace, %d operations\n", *pace)
-		p, err := runPace(ctx, *pace, *paceSeed, *paceFactor)
-		if err != nil {
-			fail(fmt.Errorf("realistic pace: %w", err))
+		// Without the step history, then with it: the same operations.
+		for _, history := range []bool{false, true} {
+			fmt.Printf("== realistic pace, %d operations, step history %v\n", *pace, history)
+			p, err := runPace(ctx, *pace, *paceSeed, *paceFactor, history)
+			if err != nil {
+				fail(fmt.Errorf("realistic pace: %w", err))
+			}
+			p.print()
+			paceRes = append(paceRes, p)
 		}
-		p.print()
-		paceRes = &p
 	}
 	var discRes *discoveryResult
 	if *discovery > 0 {
@@ -91,13 +94,20 @@ func main() {
 		if err := writeReport(*out, results, paceRes, discRes); err != nil {
 			fail(err)
 		}
-	case discRes != nil:
+	case discRes != nil || len(paceRes) == 2:
 		// Without a stress run the rest of the report stays as it is.
-		if err := updateDiscoverySection(*out, *discRes); err != nil {
-			fail(err)
+		if discRes != nil {
+			if err := updateDiscoverySection(*out, *discRes); err != nil {
+				fail(err)
+			}
+		}
+		if len(paceRes) == 2 {
+			if err := updatePaceSection(*out, paceRes[0], paceRes[1]); err != nil {
+				fail(err)
+			}
 		}
 	default:
-		fmt.Println("no stress or discovery run (-n is empty, -discovery 0): report not written")
+		fmt.Println("no stress, pace or discovery run (-n is empty, -pace 0, -discovery 0): report not written")
 		return
 	}
 	fmt.Println("report written to", *out)

@@ -63,7 +63,24 @@ type paceResult struct {
 	stepDelayMax     time.Duration
 	terminalDelayP50 time.Duration
 	terminalDelayMax time.Duration
+	// history says whether the reconciler had a StepHistory warmed with
+	// paceWarmupRuns earlier runs of each service.
+	history bool
+	// estimateErrors are |status.estimatedCompletionTime − actual end| at
+	// the first poll past each of paceCheckpoints of an operation's
+	// duration; estimateMissing counts polls there without an estimate.
+	estimateErrors  map[int][]time.Duration
+	estimateMissing map[int]int
 }
+
+// paceCheckpoints are the shares of an operation's duration (in percent)
+// at which the estimate is compared with the actual end.
+var paceCheckpoints = []int{25, 50, 75}
+
+// paceWarmupRuns is how many earlier runs of each service the step
+// history learns before the scenario, as a manager rebuilding it from
+// the finished objects of a cluster (HistoryLoader) would.
+const paceWarmupRuns = 20
 
 // callsPerChange is the figure the issue sets a goal for (≤ 3).
 func (p paceResult) callsPerChange() float64 {
@@ -86,6 +103,13 @@ func (p paceResult) print() {
 	fmt.Printf("  step ends %d seen after p50 %s, p90 %s, max %s; terminal seen after p50 %s, max %s\n", p.stepEnds,
 		p.stepDelayP50.Round(time.Second), p.stepDelayP90.Round(time.Second), p.stepDelayMax.Round(time.Second),
 		p.terminalDelayP50.Round(time.Second), p.terminalDelayMax.Round(time.Second))
+	if p.history {
+		for _, cp := range paceCheckpoints {
+			e := p.estimateErrors[cp]
+			fmt.Printf("  estimate at %d%%: |error| p50 %s, p90 %s (%d estimates, %d without)\n", cp,
+				quantile(e, 0.5).Round(time.Second), quantile(e, 0.9).Round(time.Second), len(e), p.estimateMissing[cp])
+		}
+	}
 }
 
 // paceOp is one operation of the scenario and what was seen of it.
@@ -94,17 +118,24 @@ type paceOp struct {
 	service  opsv1.Service
 	stepEnds []time.Time // virtual time each leaf step ends, in order
 	end      time.Time
+	start    time.Time
 	seenDone int // leaf steps seen Succeeded so far
 	visible  string
 	terminal bool
+	checked  int // paceCheckpoints passed
 }
 
 // runPace runs the realistic-pace scenario with n operations, with the
 // default poll policy but for its step-pace factor when stepPaceFactor is
 // 0 or more.
-func runPace(ctx context.Context, n int, seed uint64, stepPaceFactor float64) (paceResult, error) {
-	res := paceResult{n: n, seed: seed, interval: opsv1.DefaultPollInterval,
-		cloudCallsBySvc: map[cloudsim.Service]int{}, visibleBySvc: map[opsv1.Service]int{}, stepEndsBySvc: map[opsv1.Service]int{}}
+//
+// With history, the reconciler estimates completion and places polls
+// from a StepHistory that has learned paceWarmupRuns earlier runs of each
+// service, drawn from the same distributions with another seed.
+func runPace(ctx context.Context, n int, seed uint64, stepPaceFactor float64, history bool) (paceResult, error) {
+	res := paceResult{n: n, seed: seed, interval: opsv1.DefaultPollInterval, history: history,
+		cloudCallsBySvc: map[cloudsim.Service]int{}, visibleBySvc: map[opsv1.Service]int{}, stepEndsBySvc: map[opsv1.Service]int{},
+		estimateErrors: map[int][]time.Duration{}, estimateMissing: map[int]int{}}
 	env, restCfg, err := testenv.Start()
 	if err != nil {
 		return res, err
@@ -159,6 +190,9 @@ func runPace(ctx context.Context, n int, seed uint64, stepPaceFactor float64) (p
 		Recorder: &controller.EventWriter{Client: c, Controller: manager.EventController, Instance: "pace", Clock: clk},
 		Policy:   policy,
 		Clock:    clk,
+	}
+	if history {
+		reconciler.History = warmHistory(seed, start)
 	}
 
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}); err != nil {
@@ -218,6 +252,18 @@ func runPace(ctx context.Context, n int, seed uint64, stepPaceFactor float64) (p
 		for done := leafStepsSucceeded(obj); op.seenDone < done && op.seenDone < len(op.stepEnds); op.seenDone++ {
 			stepDelays = append(stepDelays, next.at.Sub(op.stepEnds[op.seenDone]))
 		}
+		for op.checked < len(paceCheckpoints) {
+			cp := paceCheckpoints[op.checked]
+			if next.at.Sub(op.start) < op.end.Sub(op.start)*time.Duration(cp)/100 {
+				break
+			}
+			if eta := obj.Status.EstimatedCompletionTime; eta != nil {
+				res.estimateErrors[cp] = append(res.estimateErrors[cp], eta.Sub(op.end).Abs())
+			} else {
+				res.estimateMissing[cp]++
+			}
+			op.checked++
+		}
 		if obj.IsTerminal() && !op.terminal {
 			op.terminal = true
 			terminalDelays = append(terminalDelays, next.at.Sub(op.end))
@@ -262,7 +308,7 @@ func paceOperation(i int, rng *rand.Rand, start time.Time) (cloudsim.OperationSp
 		leaves = append(leaves, d.Truncate(time.Second))
 		left -= d
 	}
-	op := &paceOp{key: types.NamespacedName{Namespace: benchNS, Name: fmt.Sprintf("pace-%03d", i)}}
+	op := &paceOp{key: types.NamespacedName{Namespace: benchNS, Name: fmt.Sprintf("pace-%03d", i)}, start: start}
 	at := start
 	for _, d := range leaves {
 		at = at.Add(d)
@@ -299,6 +345,33 @@ func paceOperation(i int, rng *rand.Rand, start time.Time) (cloudsim.OperationSp
 	}
 	obj.Spec.Service, obj.Spec.OperationID = op.service, spec.ID
 	return spec, obj, op
+}
+
+// warmHistory is a StepHistory that has learned paceWarmupRuns finished
+// runs of each service of the scenario, drawn as the scenario draws its
+// operations but from another seed: the history a manager rebuilds from
+// a cluster's finished objects.
+func warmHistory(seed uint64, now time.Time) *controller.StepHistory {
+	h := controller.NewStepHistory()
+	rng := rand.New(rand.NewPCG(seed+1, seed^0x5851f42d4c957f2d))
+	for i := range 2 * paceWarmupRuns {
+		start := now.Add(-48 * time.Hour)
+		spec, obj, _ := paceOperation(i, rng, start)
+		obj.Status = opsv1.CloudOperationStatus{Phase: opsv1.PhaseSucceeded}
+		at := start
+		for _, step := range spec.Steps {
+			d := step.Duration.Duration
+			for _, sub := range step.SubSteps {
+				d += sub.Duration.Duration
+			}
+			end := at.Add(d)
+			obj.Status.Steps = append(obj.Status.Steps, opsv1.OperationStep{StepStatus: opsv1.StepStatus{
+				Name: step.Name, Phase: opsv1.PhaseSucceeded, StartTime: &metav1.Time{Time: at}, CompletionTime: &metav1.Time{Time: end}}})
+			at = end
+		}
+		h.Learn(obj)
+	}
+	return h
 }
 
 // leafStepsSucceeded counts the steps without sub-steps, and the

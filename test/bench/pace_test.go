@@ -15,7 +15,7 @@ import (
 func TestRealisticPace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := runPace(ctx, 8, 1, -1)
+	res, err := runPace(ctx, 8, 1, -1, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,5 +28,12 @@ func TestRealisticPace(t *testing.T) {
 	}
 	if got := res.callsPerChange(); got > 3 {
 		t.Errorf("%.2f cloud calls per visible change, goal ≤ 3", got)
+	}
+	// With a warmed step history, every operation has an estimate at
+	// each checkpoint.
+	for _, cp := range paceCheckpoints {
+		if len(res.estimateErrors[cp]) != 8 || res.estimateMissing[cp] != 0 {
+			t.Errorf("at %d%%: %d estimates, %d polls without one; want 8 and 0", cp, len(res.estimateErrors[cp]), res.estimateMissing[cp])
+		}
 	}
 }

@@ -114,7 +114,7 @@ func (r result) print(w io.Writer) {
 
 // writeReport writes docs/benchmarks.md. Without a discovery run the
 // file's Discovery section is kept as it was.
-func writeReport(path string, results []result, pace *paceResult, disc *discoveryResult) error {
+func writeReport(path string, results []result, pace []paceResult, disc *discoveryResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Benchmarks
 
@@ -188,8 +188,8 @@ it.
 	row("per instance: CPU while running, peak RSS, cloud calls, status writes", "", func(r result) string { return r.perInstance() })
 	b.WriteString("\nSee the analysis below for where a target is missed and why.\n")
 	writeAPISection(&b, results)
-	if pace != nil {
-		writePaceSection(&b, *pace)
+	if len(pace) == 2 {
+		writePaceSection(&b, pace[0], pace[1])
 	}
 	old, _ := os.ReadFile(path)
 	if disc != nil {
@@ -250,8 +250,9 @@ patches.
 	}
 }
 
-// writePaceSection reports the realistic-pace scenario.
-func writePaceSection(b *strings.Builder, p paceResult) {
+// writePaceSection reports the realistic-pace scenario, run without the
+// step history (before) and with it (after).
+func writePaceSection(b *strings.Builder, before, p paceResult) {
 	fmt.Fprintf(b, `
 ## Realistic pace
 
@@ -266,23 +267,49 @@ reconciler's own RequeueAfter. Seed %d; %s of virtual time took %s.
 (as above); a DWS restore reports each sub-item's progress, so most of its
 polls see one. A step end counts each task, or sub-item, that finished.
 
+The scenario runs twice on the same operations: **before**, without a
+step history, and **after**, with the reconciler's StepHistory warmed by
+%d earlier runs of each service drawn from the same distributions
+(another seed), as a manager rebuilds it from a cluster's finished
+objects. The history estimates completion (status.estimatedCompletionTime)
+and places polls toward where the current step usually ends. Step
+durations are drawn independently at random, the worst case for
+learning: a real service's step of one kind takes about as long each run.
+
 | | all | CCE upgrades | DWS restores | target |
 |---|---|---|---|---|
-| **cloud calls per visible change** | **%.2f** | %.2f | %.2f | ≤ 3 |
-| cloud calls per step end | %.2f | %.2f | %.2f | |
-| cloud calls | %d | %d | %d | |
-| visible changes / step ends | %d / %d | %d / %d | %d / %d | |
+| **cloud calls per visible change, after** | **%.2f** | %.2f | %.2f | ≤ 3 |
+| cloud calls per visible change, before | %.2f | %.2f | %.2f | |
+| cloud calls per step end, after (before) | %.2f (%.2f) | %.2f (%.2f) | %.2f (%.2f) | |
+| cloud calls, after (before) | %d (%d) | %d (%d) | %d (%d) | |
+| visible changes / step ends, after | %d / %d | %d / %d | %d / %d | |
 
-Seen after a step ended: p50 %s, p90 %s, max %s. Seen after the operation
-ended: p50 %s, max %s.
+After: seen after a step ended p50 %s, p90 %s, max %s (before: p50 %s, p90
+%s, max %s). Seen after the operation ended: p50 %s, max %s (before: p50
+%s, max %s).
+
+Estimate error, after: |status.estimatedCompletionTime − actual end| at
+the first poll past a share of each operation's duration.
+
+| at | p50 | p90 | estimates | polls without one |
+|---|---|---|---|---|
 `, p.n, paceMinDuration, paceMaxDuration, p.cce, p.dws, paceMinStep, paceMaxStep, p.interval, p.seed,
-		p.virtual.Round(time.Minute), p.real.Round(time.Second),
+		p.virtual.Round(time.Minute), p.real.Round(time.Second), paceWarmupRuns,
 		p.callsPerChange(), ratio(p.cloudCallsBySvc[cloudsim.CCE], p.visibleBySvc[opsv1.ServiceCCE]), ratio(p.cloudCallsBySvc[cloudsim.DWS], p.visibleBySvc[opsv1.ServiceDWS]),
-		ratio(p.cloudCalls, p.stepEnds), ratio(p.cloudCallsBySvc[cloudsim.CCE], p.stepEndsBySvc[opsv1.ServiceCCE]), ratio(p.cloudCallsBySvc[cloudsim.DWS], p.stepEndsBySvc[opsv1.ServiceDWS]),
-		p.cloudCalls, p.cloudCallsBySvc[cloudsim.CCE], p.cloudCallsBySvc[cloudsim.DWS],
+		before.callsPerChange(), ratio(before.cloudCallsBySvc[cloudsim.CCE], before.visibleBySvc[opsv1.ServiceCCE]), ratio(before.cloudCallsBySvc[cloudsim.DWS], before.visibleBySvc[opsv1.ServiceDWS]),
+		ratio(p.cloudCalls, p.stepEnds), ratio(before.cloudCalls, before.stepEnds),
+		ratio(p.cloudCallsBySvc[cloudsim.CCE], p.stepEndsBySvc[opsv1.ServiceCCE]), ratio(before.cloudCallsBySvc[cloudsim.CCE], before.stepEndsBySvc[opsv1.ServiceCCE]),
+		ratio(p.cloudCallsBySvc[cloudsim.DWS], p.stepEndsBySvc[opsv1.ServiceDWS]), ratio(before.cloudCallsBySvc[cloudsim.DWS], before.stepEndsBySvc[opsv1.ServiceDWS]),
+		p.cloudCalls, before.cloudCalls, p.cloudCallsBySvc[cloudsim.CCE], before.cloudCallsBySvc[cloudsim.CCE], p.cloudCallsBySvc[cloudsim.DWS], before.cloudCallsBySvc[cloudsim.DWS],
 		p.visibleChanges, p.stepEnds, p.visibleBySvc[opsv1.ServiceCCE], p.stepEndsBySvc[opsv1.ServiceCCE], p.visibleBySvc[opsv1.ServiceDWS], p.stepEndsBySvc[opsv1.ServiceDWS],
 		p.stepDelayP50.Round(time.Second), p.stepDelayP90.Round(time.Second), p.stepDelayMax.Round(time.Second),
-		p.terminalDelayP50.Round(time.Second), p.terminalDelayMax.Round(time.Second))
+		before.stepDelayP50.Round(time.Second), before.stepDelayP90.Round(time.Second), before.stepDelayMax.Round(time.Second),
+		p.terminalDelayP50.Round(time.Second), p.terminalDelayMax.Round(time.Second),
+		before.terminalDelayP50.Round(time.Second), before.terminalDelayMax.Round(time.Second))
+	for _, cp := range paceCheckpoints {
+		e := p.estimateErrors[cp]
+		fmt.Fprintf(b, "| %d %% | %s | %s | %d | %d |\n", cp, quantile(e, 0.5).Round(time.Second), quantile(e, 0.9).Round(time.Second), len(e), p.estimateMissing[cp])
+	}
 }
 
 // discoveryHeading starts the discovery scenario's section.
@@ -307,17 +334,34 @@ func findSection(doc, heading string) string {
 // regenerating the rest: in place of its Discovery section, else before
 // the analysis.
 func updateDiscoverySection(path string, d discoveryResult) error {
+	var b strings.Builder
+	writeDiscoverySection(&b, d)
+	return updateSection(path, discoveryHeading, b.String())
+}
+
+// paceHeading starts the realistic-pace scenario's section.
+const paceHeading = "## Realistic pace"
+
+// updatePaceSection rewrites only the realistic-pace section of the
+// report at path (a run without the stress scenarios).
+func updatePaceSection(path string, before, after paceResult) error {
+	var b strings.Builder
+	writePaceSection(&b, before, after)
+	return updateSection(path, paceHeading, b.String())
+}
+
+// updateSection replaces the section of the report at path that starts
+// with heading by text, or adds it before the analysis.
+func updateSection(path, heading, text string) error {
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	writeDiscoverySection(&b, d)
-	section := strings.TrimPrefix(b.String(), "\n")
+	section := strings.TrimPrefix(text, "\n")
 	doc := string(old)
 	switch {
-	case findSection(doc, discoveryHeading) != "":
-		doc = strings.Replace(doc, findSection(doc, discoveryHeading), section, 1)
+	case findSection(doc, heading) != "":
+		doc = strings.Replace(doc, findSection(doc, heading), section, 1)
 	case strings.Contains(doc, "\n"+analysisMarker+"\n"):
 		doc = strings.Replace(doc, "\n"+analysisMarker+"\n", "\n"+section+"\n"+analysisMarker+"\n", 1)
 	default:
