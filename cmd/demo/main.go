@@ -85,6 +85,10 @@ func run(workDir string, exit bool, timeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("not every operation finished: %w", err)
 	}
+	fmt.Printf("\nTraces the manager exported over OTLP to the demo's receiver (%s), one per finished operation:\n", env.Traces.URL)
+	for _, line := range env.Traces.Summary() {
+		fmt.Println("  " + line)
+	}
 	printExplore(os.Stdout, env)
 	if exit {
 		return nil

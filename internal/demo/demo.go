@@ -33,6 +33,7 @@ import (
 	"github.com/cloudop/cloudop/internal/controller"
 	"github.com/cloudop/cloudop/internal/manager"
 	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/tracing"
 )
 
 // Namespace is where the demo's objects live.
@@ -53,6 +54,9 @@ type Environment struct {
 	RestConfig *rest.Config
 	// Client is a direct (uncached) client of the control plane.
 	Client client.Client
+	// Traces is the OTLP receiver the manager exports finished
+	// operations to.
+	Traces *TraceSink
 	// Sim is the in-process simulator; SimURL is where it listens.
 	Sim    *cloudsim.Simulator
 	SimURL string
@@ -135,8 +139,16 @@ func Start(ctx context.Context, simConfig cloudsim.Config, o Options) (_ *Enviro
 		endpoints = append(endpoints, string(svc)+"="+e.SimURL)
 	}
 	endpoints = append(endpoints, "IAM="+e.SimURL, "CTS="+e.SimURL)
+	// Finished operations go to the demo's own OTLP receiver as traces.
+	if e.Traces, err = startTraceSink(); err != nil {
+		return nil, err
+	}
+	traces, err := tracing.NewOTLPHTTP(ctx, e.Traces.URL)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := manager.New(e.RestConfig, manager.Options{
-		Workers: 8, RequestTimeout: 5 * time.Second, ServiceEndpoints: endpoints, Policy: &policy,
+		Workers: 8, RequestTimeout: 5 * time.Second, ServiceEndpoints: endpoints, Policy: &policy, Traces: traces,
 	})
 	if err != nil {
 		return nil, err
@@ -166,6 +178,9 @@ func (e *Environment) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = e.simServer.Shutdown(ctx)
 		cancel()
+	}
+	if e.Traces != nil {
+		e.Traces.close()
 	}
 	if e.env != nil {
 		_ = e.env.Stop()

@@ -101,6 +101,17 @@ func NewFromEnv(ctx context.Context) (*Exporter, error) {
 	return New(exp), nil
 }
 
+// NewOTLPHTTP returns an Exporter sending OTLP over HTTP to endpointURL
+// (e.g. http://127.0.0.1:4318/v1/traces), whatever the environment says:
+// for the demo's own receiver.
+func NewOTLPHTTP(ctx context.Context, endpointURL string) (*Exporter, error) {
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpointURL))
+	if err != nil {
+		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
+	}
+	return New(exp), nil
+}
+
 // New returns an Exporter sending spans to exp in batches.
 func New(exp sdktrace.SpanExporter) *Exporter {
 	res := resource.NewSchemaless(
