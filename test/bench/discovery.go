@@ -401,10 +401,15 @@ func runDiscovery(ctx context.Context, cfg discoveryConfig) (discoveryResult, er
 
 	// Whole run: the sources' list requests and the CCE clusters' list
 	// calls against one per interval since each source's creation, plus
-	// the first.
+	// the first; a BCS source lists on the trackers' wall-clock tick, so
+	// its second list comes at the first tick after its creation, sooner
+	// than an interval: one more.
 	res.srcListsTotal, res.srcListsBudget = final.srcLists, map[opsv1.SourceService]int{}
 	for i, s := range r.srcs {
 		budget := 1 + int(final.at.Sub(created[i])/cfg.interval)
+		if s.Spec.Service == opsv1.SourceBCS {
+			budget++
+		}
 		res.srcListsBudget[s.Spec.Service] += budget
 		switch s.Spec.Service {
 		case opsv1.SourceCCE:

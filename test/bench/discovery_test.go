@@ -42,7 +42,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	for _, svc := range []opsv1.SourceService{opsv1.SourceBCS, opsv1.SourceCCE} {
 		if got, budget := res.srcListsTotal[svc], res.srcListsBudget[svc]; got == 0 || got > float64(budget) {
-			t.Errorf("%s sources listed %.0f times; one per interval and the first allow %d", svc, got, budget)
+			t.Errorf("%s sources listed %.0f times; one per interval and the first (BCS: and the first tick) allow %d", svc, got, budget)
 		}
 	}
 	if res.cceOverBudget != 0 {

@@ -445,7 +445,7 @@ source's alone.
 		d.running.nearTickN, d.running.offTickN, d.running.nearTick, d.running.offTick)
 	fmt.Fprintf(b, "| BCS list calls while running, and the source lists and tracker polls they served | %d calls: %.0f source lists + %.0f polls (%.1f per call) | |\n",
 		d.running.bcsCalls, d.running.bcsSrcReq, d.running.bcsPolls, (d.running.bcsSrcReq+d.running.bcsPolls)/float64(max(d.running.bcsCalls, 1)))
-	fmt.Fprintf(b, "| whole run: source list requests, against one per interval plus the first, BCS / CCE | %.0f of %d / %.0f of %d | within |\n",
+	fmt.Fprintf(b, "| whole run: source list requests, against one per interval plus the first (BCS: and the first tick), BCS / CCE | %.0f of %d / %.0f of %d | within |\n",
 		d.srcListsTotal[opsv1.SourceBCS], d.srcListsBudget[opsv1.SourceBCS], d.srcListsTotal[opsv1.SourceCCE], d.srcListsBudget[opsv1.SourceCCE])
 	fmt.Fprintf(b, "| whole run: CCE clusters listed more often than that | %d | 0 |\n", d.cceOverBudget)
 	fmt.Fprintf(b, "| whole run: BCS list calls / other BCS calls (one operation asked for) / tracker polls | %d / %d / %.0f | |\n", d.bcsCallsTotal, d.bcsFiltered, d.bcsPollsTotal)
