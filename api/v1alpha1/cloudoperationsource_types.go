@@ -89,13 +89,14 @@ type CloudOperationSourceSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="clusterID is immutable"
 	ClusterID string `json:"clusterID,omitempty"`
 
-	// Services are, for a CTS source, the job services whose traces are
-	// read; each traced call whose answer carries a job ID becomes a
+	// Services are, for a CTS source, the services whose traces are
+	// read; each traced call whose answer carries a job ID (RFS: a
+	// deployment ID, on the stack the trace names) becomes a
 	// CloudOperation of that service.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=10
-	// +kubebuilder:validation:XValidation:rule="self.all(s, s in ['ECS', 'EVS', 'IMS', 'BMS', 'VPC', 'RDS', 'GaussDB', 'DDS', 'GaussDBforOpenGauss', 'GaussDBforNoSQL'])",message="services must be job services whose traces carry a job ID: ECS, EVS, IMS, BMS, VPC, RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL"
+	// +kubebuilder:validation:XValidation:rule="self.all(s, s in ['ECS', 'EVS', 'IMS', 'BMS', 'VPC', 'RDS', 'GaussDB', 'DDS', 'GaussDBforOpenGauss', 'GaussDBforNoSQL', 'RFS'])",message="services must be services whose traced calls name their operation: the job services ECS, EVS, IMS, BMS, VPC, RDS, GaussDB, DDS, GaussDBforOpenGauss, GaussDBforNoSQL (job_id), or RFS (deployment_id)"
 	Services []Service `json:"services,omitempty"`
 
 	// TraceNames, for a CTS source, keeps only the traces of these calls

@@ -207,6 +207,8 @@ type Listed struct {
 	Service Service
 	// ID is the operation's ID in its service (spec.operationID).
 	ID string
+	// StackName is, for an RFS deployment, its stack (spec.stackName).
+	StackName string
 	// Operation is what the list says of it.
 	Operation *Operation
 	// StartOnly marks an operation the list only says was started (a

@@ -74,6 +74,16 @@ var traceKinds = map[Service]traceKind{
 	DDS:                 {"DDS", "createInstance", "instance", "updateInstanceName", "instance", "", "v3"},
 	GaussDBforOpenGauss: {"GaussDBforopenGauss", "createInstance", "instance", "updateInstanceName", "instance", "", "v3"},
 	GaussDBforNoSQL:     {"NoSQL", "createInstance", "instance", "updateInstanceName", "instance", "", "v3"},
+
+	// An RFS deployment: DeployStack answers with its deployment_id, on
+	// the stack the trace's resource_name names.
+	RFS: {"RFS", "deployStack", "stack", "updateStack", "stack", "", "v1"},
+}
+
+// traced reports whether op's service records its operations in CTS
+// traces: the job services, and RFS deployments.
+func traced(op *operation) bool {
+	return op.spec.Service.family() != nil || op.spec.Service == RFS
 }
 
 // traceEntry is one trace in a project's index. Its content is rendered
@@ -111,7 +121,7 @@ func traceEntries(op *operation) []*traceEntry {
 func (s *Simulator) addTracesLocked(ops []*operation) {
 	add := map[string][]*traceEntry{}
 	for _, op := range ops {
-		if op.spec.Service.family() == nil {
+		if !traced(op) {
 			continue
 		}
 		for _, e := range traceEntries(op) {
@@ -139,7 +149,7 @@ func (s *Simulator) addTracesLocked(ops []*operation) {
 
 // removeTracesLocked drops the traces of op. The caller holds s.mu.
 func (s *Simulator) removeTracesLocked(op *operation) {
-	if op.spec.Service.family() == nil {
+	if !traced(op) {
 		return
 	}
 	p := op.spec.ProjectID
@@ -256,6 +266,9 @@ func traceHead(e *traceEntry) ctsTrace {
 		tr.TraceName, tr.ResourceType = k.syncName, k.syncResourceType
 		tr.ResourceID = uuidFrom("cts-sync-resource/" + string(sp.Service) + "/" + op.key)
 		tr.ResourceName = strings.ToLower(string(sp.Service)) + "-" + hashHex("cts-sync-name/"+op.key, 6)
+	case sp.Service == RFS:
+		tr.TraceName, tr.ResourceType, tr.ResourceName = op.traceName(), k.resourceType, sp.StackName
+		tr.ResourceID = or(sp.StackID, uuidFrom("rfs-stack/"+sp.ProjectID+"/"+sp.StackName))
 	case sp.Service.dbJob():
 		inst := dbInstanceOf(op)
 		tr.TraceName, tr.ResourceType, tr.ResourceID, tr.ResourceName = op.traceName(), k.resourceType, inst.ID, inst.Name
@@ -287,6 +300,12 @@ func renderTrace(tr ctsTrace, e *traceEntry, ms int64, acct *account) ctsTrace {
 		tr.Code = "200"
 		tr.Request = jsonString(wrapped(k.wrap, map[string]any{"name": tr.ResourceName}))
 		tr.Response = jsonString(wrapped(k.wrap, map[string]any{"id": tr.ResourceID, "name": tr.ResourceName}))
+		return tr
+	}
+	if sp.Service == RFS {
+		tr.Code = "200"
+		tr.Request = jsonString(map[string]any{"stack_id": tr.ResourceID})
+		tr.Response = jsonString(map[string]any{"deployment_id": sp.ID})
 		return tr
 	}
 	tr.Code = "202"

@@ -295,6 +295,9 @@ func (r *SourceReconciler) childFor(src *opsv1.CloudOperationSource, l cloud.Lis
 	spec := probeOperation(src).Spec
 	spec.Service = opsv1.Service(l.Service)
 	spec.OperationID = l.ID
+	if l.StackName != "" {
+		spec.StackName = l.StackName // an RFS deployment found in CTS
+	}
 	spec.PollInterval = src.Spec.Template.PollInterval
 	spec.ProgressDeadline = src.Spec.Template.ProgressDeadline
 	spec.TTLSecondsAfterFinished = src.Spec.Template.TTLSecondsAfterFinished

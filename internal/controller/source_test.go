@@ -444,6 +444,17 @@ func TestSourceFamilies(t *testing.T) {
 				return cloudsim.OperationSpec{Service: svc, ID: id, Scenario: cloudsim.ScenarioNever, StartsIn: cloudsim.D(d)}
 			},
 		},
+		{
+			// RFS stack events name no deployment: RFS deployments are
+			// found in CTS, on the stack the trace names.
+			family: cloud.ServiceRFS,
+			spec: func(s *opsv1.CloudOperationSourceSpec) {
+				s.Service, s.BlockchainID, s.Services = opsv1.SourceCTS, "", []opsv1.Service{opsv1.ServiceRFS}
+			},
+			op: func(id string, d time.Duration) cloudsim.OperationSpec {
+				return cloudsim.OperationSpec{Service: cloudsim.RFS, ID: id, StackName: "web-" + id, Scenario: cloudsim.ScenarioNever, StartsIn: cloudsim.D(d)}
+			},
+		},
 	} {
 		t.Run(string(tc.family), func(t *testing.T) {
 			g := NewWithT(t)
@@ -481,6 +492,9 @@ func TestSourceFamilies(t *testing.T) {
 					want = map[bool]string{true: "EVS", false: "ECS"}[strings.HasSuffix(c.Spec.OperationID, "2")]
 				}
 				g.Expect(string(c.Spec.Service)).To(Equal(want), "%s", c.Spec.OperationID)
+				if tc.family == cloud.ServiceRFS {
+					g.Expect(c.Spec.StackName).To(Equal("web-"+c.Spec.OperationID), "the deployment's stack, from the trace")
+				}
 			}
 
 			// A user deletes the CloudOperation of op-1, still running.

@@ -331,7 +331,7 @@ func sourceSpec(service string) map[string]any {
 		spec["clusterID"] = "b4b9e60f-8aa2-11ee-af09-0255ac10004f"
 		spec["phases"] = []any{"Running", "Pending"}
 	case "CTS":
-		spec["services"] = []any{"ECS", "RDS", "GaussDBforNoSQL"}
+		spec["services"] = []any{"ECS", "RDS", "GaussDBforNoSQL", "RFS"}
 		spec["traceNames"] = []any{"createServer"}
 	}
 	return spec

@@ -1,7 +1,9 @@
 // Package cts finds the jobs of the job services (ECS, EVS, IMS, BMS,
-// VPC and the database services) through the Cloud Trace Service: every
-// management call is recorded as a trace, with the call's answer, and an
-// asynchronous call answers with the job_id of the job it started. It
+// VPC and the database services), and RFS stack deployments, through the
+// Cloud Trace Service: every management call is recorded as a trace, with
+// the call's answer, and an asynchronous call answers with the job_id of
+// the job it started (RFS: the deployment_id, on the stack the trace
+// names). It
 // reads ListTraces v3 (GET /v3/{project_id}/traces, field names from the
 // SDK's services/cts/v3/model, v0.1.207) page by page and returns one
 // cloud.Listed per job, of the service that answered the call.
@@ -15,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +50,7 @@ var ServiceTypes = map[cloud.Service]string{
 	cloud.ServiceDDS:                 "DDS",
 	cloud.ServiceGaussDBforOpenGauss: "GaussDBforopenGauss",
 	cloud.ServiceGaussDBforNoSQL:     "NoSQL",
+	cloud.ServiceRFS:                 "RFS",
 }
 
 // trace is the part of a Traces item (model_traces.go) read here.
@@ -56,6 +60,7 @@ type trace struct {
 	ServiceType  flex.String `json:"service_type"`
 	ResourceType flex.String `json:"resource_type"`
 	ResourceID   flex.String `json:"resource_id"`
+	ResourceName flex.String `json:"resource_name"`
 	Code         flex.String `json:"code"`
 	Response     flex.String `json:"response"`
 	Time         flex.Int    `json:"time"`
@@ -149,6 +154,14 @@ func ParsePage(body []byte, svc cloud.Service, traceNames []string) (jobs []clou
 			continue
 		}
 		id := JobID(string(t.Response))
+		var stack string
+		if svc == cloud.ServiceRFS {
+			// A deployment, on the stack the trace names.
+			id, stack = DeploymentID(string(t.Response)), strings.TrimSpace(string(t.ResourceName))
+			if !stackName.MatchString(stack) {
+				continue
+			}
+		}
 		if id == "" || !t.Time.Valid || t.Time.Value <= 0 {
 			continue
 		}
@@ -159,7 +172,7 @@ func ParsePage(body []byte, svc cloud.Service, traceNames []string) (jobs []clou
 			Message:   cloud.SanitizeText("started by " + string(t.TraceName)),
 		}
 		op.AddResource(string(t.ResourceType), string(t.ResourceID))
-		jobs = append(jobs, cloud.Listed{Service: svc, ID: id, Operation: op, StartOnly: true})
+		jobs = append(jobs, cloud.Listed{Service: svc, ID: id, StackName: stack, Operation: op, StartOnly: true})
 	}
 	if len(p.Traces) > 0 {
 		next = strings.TrimSpace(string(p.MetaData.Marker))
@@ -169,16 +182,36 @@ func ParsePage(body []byte, svc cloud.Service, traceNames []string) (jobs []clou
 
 // JobID is the job_id of a traced call's response (a JSON object as a
 // string), or "" when it has none that could name a job.
-func JobID(response string) string {
-	var r struct {
-		JobID flex.String `json:"job_id"`
-	}
+func JobID(response string) string { return responseID(response, "job_id") }
+
+// DeploymentID is the deployment_id of a traced RFS call's response
+// (DeployStack, CreateStack, ApplyExecutionPlan, ContinueDeployStack), or
+// "".
+func DeploymentID(response string) string { return responseID(response, "deployment_id") }
+
+// responseID is the string (or number) under key in a response object,
+// when it could be a path segment.
+func responseID(response, key string) string {
+	var r map[string]flex.String
 	if json.Unmarshal([]byte(strings.TrimSpace(response)), &r) != nil {
-		return ""
+		// Fields of other types: read key alone.
+		var one map[string]json.RawMessage
+		if json.Unmarshal([]byte(strings.TrimSpace(response)), &one) != nil {
+			return ""
+		}
+		var v flex.String
+		if json.Unmarshal(one[key], &v) != nil {
+			return ""
+		}
+		r = map[string]flex.String{key: v}
 	}
-	id := strings.TrimSpace(string(r.JobID))
+	id := strings.TrimSpace(string(r[key]))
 	if !cloud.ValidPathSegment(id) {
 		return ""
 	}
 	return id
 }
+
+// stackName is an RFS stack name as the API allows it: a letter, then
+// letters, digits, "_" and "-", at most 128.
+var stackName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,127}$`)

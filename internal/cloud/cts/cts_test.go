@@ -79,3 +79,23 @@ func TestParsePage(t *testing.T) {
 		t.Errorf("an HTML page: %v", err)
 	}
 }
+
+// TestParsePageRFS: an RFS deployment's trace names its deployment and,
+// as the resource, its stack; a trace of no valid stack is left out.
+func TestParsePageRFS(t *testing.T) {
+	body := []byte(`{"traces":[
+		{"trace_id":"t2","trace_name":"deployStack","service_type":"RFS","resource_type":"stack","resource_name":"web","code":"200","time":1700000200000,
+		 "response":"{\"deployment_id\":\"7c4ddcb8-8f4e-4e2a-9d0a-3b5a9f3a2c11\"}"},
+		{"trace_id":"t1","trace_name":"deployStack","service_type":"RFS","resource_type":"stack","resource_name":"../x","code":"200","time":1700000100000,
+		 "response":"{\"deployment_id\":\"d2\"}"},
+		{"trace_id":"t0","trace_name":"createStack","service_type":"RFS","resource_type":"stack","resource_name":"api","code":"200","time":1700000000000,
+		 "response":"{\"stack_id\":\"s1\",\"deployment_id\":\"d3\"}"}
+	],"meta_data":{"count":3}}`)
+	jobs, _, err := ParsePage(body, cloud.ServiceRFS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].ID != "7c4ddcb8-8f4e-4e2a-9d0a-3b5a9f3a2c11" || jobs[0].StackName != "web" || jobs[1].ID != "d3" || jobs[1].StackName != "api" {
+		t.Errorf("deployments %+v", jobs)
+	}
+}
