@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,18 +263,16 @@ func runDiscovery(ctx context.Context, cfg discoveryConfig) (discoveryResult, er
 	if err != nil {
 		return res, err
 	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	simURL, stopSim, err := serveSim(sim)
 	if err != nil {
 		return res, err
 	}
-	simServer := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = simServer.Serve(listener) }()
-	defer simServer.Close()
+	defer stopSim()
 	metricsAddr, err := testenv.FreeLoopbackAddr()
 	if err != nil {
 		return res, err
 	}
-	pid, stopManager, err := cfg.startManager(ctx, kubeconfig, counter.config(), "http://"+listener.Addr().String(), metricsAddr)
+	pid, stopManager, err := cfg.startManager(ctx, kubeconfig, counter.config(), simURL, metricsAddr)
 	if err != nil {
 		return res, err
 	}

@@ -157,20 +157,18 @@ func runPace(ctx context.Context, n int, seed uint64, stepPaceFactor float64, hi
 	if err != nil {
 		return res, err
 	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	simURL, stopSim, err := serveSim(sim)
 	if err != nil {
 		return res, err
 	}
-	simServer := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = simServer.Serve(listener) }()
-	defer simServer.Close()
+	defer stopSim()
 
 	opts := manager.Options{RequestTimeout: 10 * time.Second,
 		// The wall-clock token buckets would see an hour of polls in
 		// seconds; the budget is not what this scenario measures.
 		RateLimit: transport.RateLimitConfig{QPS: math.Inf(1), Burst: 1, GlobalQPS: math.Inf(1), GlobalBurst: 1}}
 	for _, svc := range cloud.Services {
-		opts.ServiceEndpoints = append(opts.ServiceEndpoints, string(svc)+"="+"http://"+listener.Addr().String())
+		opts.ServiceEndpoints = append(opts.ServiceEndpoints, string(svc)+"="+simURL)
 	}
 	router, err := manager.NewRouter(opts)
 	if err != nil {
@@ -372,6 +370,18 @@ func warmHistory(seed uint64, now time.Time) *controller.StepHistory {
 		h.Learn(obj)
 	}
 	return h
+}
+
+// serveSim serves sim over HTTP on a free loopback port and returns its
+// base URL and how to stop it.
+func serveSim(sim *cloudsim.Simulator) (string, func(), error) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	server := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = server.Serve(listener) }()
+	return "http://" + listener.Addr().String(), func() { _ = server.Close() }, nil
 }
 
 // leafStepsSucceeded counts the steps without sub-steps, and the

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +14,11 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudop/cloudop/internal/testenv"
+	"github.com/cloudop/cloudop/internal/testkit"
 )
 
 // Day-two questions of docs/install.md, each answered there with commands
@@ -65,7 +68,11 @@ func shell(t *testing.T, kubeconfig, line string) (string, error) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("bash", "-ec", line)
+	// A documented command that hangs (a kubectl wait on the API server)
+	// fails its test instead of the whole package's time limit.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-ec", line)
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "KUBECONFIG="+kubeconfig,
 		"HELM_CONFIG_HOME="+os.TempDir()+"/cloudop-chart-test-helm", "HELM_CACHE_HOME="+os.TempDir()+"/cloudop-chart-test-helm")
 	out, err := cmd.CombinedOutput()
@@ -249,6 +256,21 @@ func TestUninstallLeavesBehind(t *testing.T) {
 		if !left {
 			t.Errorf("helm uninstall removed the %s; docs/install.md says it stays", what)
 		}
+	}
+
+	// The CRDs' storage must serve before they are deleted: the API
+	// server's cleanup of a CRD deleted while its storage is still
+	// initializing can stall for good ("could not list instances: storage
+	// is (re)initializing"; seen once here, a few seconds after helm
+	// created them), and kubectl delete crd waits for that cleanup.
+	for _, kind := range []string{"CloudOperationList", "CloudOperationSourceList"} {
+		testkit.Eventually(t, time.Minute, kind+" served", func() (bool, string) {
+			l := &unstructured.UnstructuredList{}
+			l.SetAPIVersion("ops.cloudop.dev/v1alpha1")
+			l.SetKind(kind)
+			err := kube.List(ctx, l)
+			return err == nil, fmt.Sprint(err)
+		})
 	}
 
 	// envtest runs no namespace controller, so a deleted namespace would

@@ -87,6 +87,14 @@ func chartPath() string {
 // release's rendered manifest as Helm recorded it.
 func helmInstall(t *testing.T, values map[string]any) string {
 	t.Helper()
+	helmRelease(t, "install", chartPath(), values, "--create-namespace")
+	return mustRun(t, helm, "get", "manifest", release, "--namespace", releaseNamespace)
+}
+
+// helmRelease runs helm install or upgrade of chart with values (extra
+// arguments after them).
+func helmRelease(t *testing.T, verb, chart string, values map[string]any, extra ...string) {
+	t.Helper()
 	data, err := yaml.Marshal(values)
 	if err != nil {
 		t.Fatal(err)
@@ -95,8 +103,7 @@ func helmInstall(t *testing.T, values map[string]any) string {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, helm, "install", release, chartPath(), "--namespace", releaseNamespace, "--create-namespace", "--values", file)
-	return mustRun(t, helm, "get", "manifest", release, "--namespace", releaseNamespace)
+	mustRun(t, helm, append([]string{verb, release, chart, "--namespace", releaseNamespace, "--values", file}, extra...)...)
 }
 
 // manifestObjects splits a rendered manifest into objects.

@@ -481,21 +481,6 @@ func loadPrevManagerImage(t *testing.T, prevBundle string) string {
 	return ref
 }
 
-// helmRelease runs helm install or upgrade of chart with values (extra
-// arguments after them).
-func helmRelease(t *testing.T, verb, chart string, values map[string]any, extra ...string) {
-	t.Helper()
-	data, err := yaml.Marshal(values)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "values.yaml")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	mustRun(t, helm, append([]string{verb, release, chart, "--namespace", releaseNamespace, "--values", file}, extra...)...)
-}
-
 // createOperation creates a CloudOperation of spec in the test's region,
 // project and account, polled every 5 s (the least the CRD allows).
 func createOperation(t *testing.T, namespace, name string, spec opsv1.CloudOperationSpec) {
