@@ -164,9 +164,15 @@ func (e *Exporter) Export(ctx context.Context, obj *opsv1.CloudOperation) error 
 		trace.WithTimestamp(start), trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindInternal))
 	setStatus(span, st.Phase, st.Message)
 	for i, s := range st.Steps {
+		if neverRan(s.StepStatus) {
+			continue
+		}
 		path := fmt.Sprint(i)
 		stepCtx, stepSpan := e.startStep(ctx, obj.UID, path, s.StepStatus, start, end)
 		for j, sub := range s.SubSteps {
+			if neverRan(sub) {
+				continue
+			}
 			subStart, subEnd := spanTimes(sub.StartTime, sub.CompletionTime, stepTime(s.StartTime, start), stepTime(s.CompletionTime, end))
 			_, subSpan := e.startStep(stepCtx, obj.UID, path+"/"+fmt.Sprint(j), sub, subStart, subEnd)
 			subSpan.End(trace.WithTimestamp(subEnd))
@@ -176,6 +182,13 @@ func (e *Exporter) Export(ctx context.Context, obj *opsv1.CloudOperation) error 
 	}
 	span.End(trace.WithTimestamp(end))
 	return e.provider.ForceFlush(ctx)
+}
+
+// neverRan reports whether a step never started: still pending, with no
+// start time (the steps after a failure). It gets no span, which would
+// otherwise stretch over its parent's whole time.
+func neverRan(s opsv1.StepStatus) bool {
+	return s.StartTime == nil && (s.Phase == opsv1.PhasePending || s.Phase == "")
 }
 
 // startStep starts the span of one step or sub-step (path is its

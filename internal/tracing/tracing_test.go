@@ -31,7 +31,9 @@ func finished() *opsv1.CloudOperation {
 					SubSteps: []opsv1.StepStatus{
 						{Name: "node-1", Phase: opsv1.PhaseSucceeded, StartTime: at(25 * time.Minute), CompletionTime: at(30 * time.Minute)},
 						{Name: "node-2", Phase: opsv1.PhaseFailed}, // no times: its step's
+						{Name: "node-3", Phase: opsv1.PhasePending}, // never ran: no span
 					}},
+				{StepStatus: opsv1.StepStatus{Name: "PostCheck", Phase: opsv1.PhasePending}}, // never ran
 			},
 		},
 	}
@@ -50,7 +52,7 @@ func TestExportSpanTree(t *testing.T) {
 	}
 	spans := mem.GetSpans()
 	if len(spans) != 5 {
-		t.Fatalf("%d spans, want 5 (operation, 2 steps, 2 sub-steps)", len(spans))
+		t.Fatalf("%d spans, want 5 (operation, 2 steps, 2 sub-steps; none for the steps that never ran)", len(spans))
 	}
 	byName := map[string]tracetest.SpanStub{}
 	for _, s := range spans {
