@@ -30,7 +30,7 @@ func finished() *opsv1.CloudOperation {
 				{StepStatus: opsv1.StepStatus{Name: "Nodes", Phase: opsv1.PhaseFailed, StartTime: at(25 * time.Minute), CompletionTime: at(40 * time.Minute), Message: "node-2 failed"},
 					SubSteps: []opsv1.StepStatus{
 						{Name: "node-1", Phase: opsv1.PhaseSucceeded, StartTime: at(25 * time.Minute), CompletionTime: at(30 * time.Minute)},
-						{Name: "node-2", Phase: opsv1.PhaseFailed}, // no times: its step's
+						{Name: "node-2", Phase: opsv1.PhaseFailed},  // no times: its step's
 						{Name: "node-3", Phase: opsv1.PhasePending}, // never ran: no span
 					}},
 				{StepStatus: opsv1.StepStatus{Name: "PostCheck", Phase: opsv1.PhasePending}}, // never ran
