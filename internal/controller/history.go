@@ -29,23 +29,12 @@ const minHistorySamples = 3
 // safe for concurrent use.
 type StepHistory struct {
 	mu    sync.Mutex
-	steps map[historyKey][]time.Duration
-}
-
-// historyKey is one kind of step: service, operation type, step label.
-type historyKey struct {
-	service, operationType, step string
+	steps map[stepKey][]time.Duration
 }
 
 // NewStepHistory returns an empty history.
 func NewStepHistory() *StepHistory {
-	return &StepHistory{steps: map[historyKey][]time.Duration{}}
-}
-
-// key is the history key of step name of obj's service and type.
-func historyKeyOf(obj *opsv1.CloudOperation, name string) historyKey {
-	service := string(obj.Spec.Service)
-	return historyKey{service, string(obj.Spec.OperationType), stepLabels.label(service, name)}
+	return &StepHistory{steps: map[stepKey][]time.Duration{}}
 }
 
 // observe records the succeeded steps among spans (finishedSpans' answer
@@ -58,7 +47,7 @@ func (h *StepHistory) observe(obj *opsv1.CloudOperation, spans []finishedSpan) {
 	defer h.mu.Unlock()
 	for _, s := range spans {
 		if s.step != "" && s.outcome == opsv1.PhaseSucceeded {
-			h.addLocked(historyKeyOf(obj, s.step), s.duration)
+			h.addLocked(stepKeyOf(obj, s.step), s.duration)
 		}
 	}
 }
@@ -68,7 +57,7 @@ func (h *StepHistory) Learn(obj *opsv1.CloudOperation) {
 	h.observe(obj, finishedSpans(&opsv1.CloudOperationStatus{}, &obj.Status))
 }
 
-func (h *StepHistory) addLocked(k historyKey, d time.Duration) {
+func (h *StepHistory) addLocked(k stepKey, d time.Duration) {
 	s := append(h.steps[k], d)
 	if len(s) > historySamples {
 		s = s[len(s)-historySamples:]
@@ -80,7 +69,7 @@ func (h *StepHistory) addLocked(k historyKey, d time.Duration) {
 // runs of it were seen.
 func (h *StepHistory) typical(obj *opsv1.CloudOperation, step string) (time.Duration, bool) {
 	h.mu.Lock()
-	s := slices.Clone(h.steps[historyKeyOf(obj, step)])
+	s := slices.Clone(h.steps[stepKeyOf(obj, step)])
 	h.mu.Unlock()
 	if len(s) < minHistorySamples {
 		return 0, false

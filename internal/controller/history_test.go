@@ -125,7 +125,7 @@ func TestStepHistoryKeepsTheRecentRuns(t *testing.T) {
 	g.Expect(ok).To(BeTrue())
 	g.Expect(d).To(Equal(time.Minute), "the service got faster: the recent runs decide")
 	g.Expect(h.steps).To(HaveLen(1))
-	g.Expect(h.steps[historyKeyOf(obj, "Cluster")]).To(HaveLen(historySamples))
+	g.Expect(h.steps[stepKeyOf(obj, "Cluster")]).To(HaveLen(historySamples))
 }
 
 func TestApplyEstimate(t *testing.T) {
@@ -163,13 +163,14 @@ func TestLearnedStepWait(t *testing.T) {
 		{"capped by the quiet cap", p, 10 * time.Hour, p.MaxQuietInterval},
 		{"end passed", p, -time.Minute, 0},
 		{"rule off", PollPolicy{MaxQuietInterval: time.Hour}, 8 * time.Minute, 0},
+		{"--max-quiet-interval=0: the interval, as after a step end", PollPolicy{StepPaceFactor: 0.75}, 4 * time.Minute, 30 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			end := time.Time{}
 			if tc.stepEnd != 0 {
 				end = testNow.Add(tc.stepEnd)
 			}
-			NewWithT(t).Expect(tc.policy.learnedStepWait(end, testNow)).To(Equal(tc.want))
+			NewWithT(t).Expect(tc.policy.learnedStepWait(end, testNow, 30*time.Second)).To(Equal(tc.want))
 		})
 	}
 }

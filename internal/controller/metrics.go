@@ -107,8 +107,16 @@ func (c PhaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// stepKey is one series of cloudop_running_step_age_seconds.
+// stepKey is one kind of step: service, operation type and the step's
+// label in cloudop_step_duration_seconds. It keys a series of
+// cloudop_running_step_age_seconds and a StepHistory entry.
 type stepKey struct{ service, operationType, step string }
+
+// stepKeyOf is the kind of step name of obj's service and type.
+func stepKeyOf(obj *opsv1.CloudOperation, name string) stepKey {
+	service := string(obj.Spec.Service)
+	return stepKey{service, string(obj.Spec.OperationType), stepLabels.label(service, name)}
+}
 
 // runningStepAges returns, for each kind of step (service, operation type
 // and the step label label gives, the one cloudop_step_duration_seconds

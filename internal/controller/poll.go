@@ -96,7 +96,7 @@ func (p PollPolicy) NextPoll(obj *opsv1.CloudOperation, next derivedStatus, obs 
 		// the pace of its progress) rather than a full interval later.
 		return max(estimate, p.MinInterval), true
 	}
-	wait := max(p.quietWait(interval, next.status.LastChangeTime, obs.now), p.stepPaceWait(&obj.Status, &next.status, interval), p.learnedStepWait(next.stepEnd, obs.now))
+	wait := max(p.quietWait(interval, next.status.LastChangeTime, obs.now), p.stepPaceWait(&obj.Status, &next.status, interval), p.learnedStepWait(next.stepEnd, obs.now, interval))
 	if alignsPolls(obj) && p.AlignSpread > 0 {
 		// Stay on the shared ticks, skipping whole intervals while quiet.
 		return p.aligned(interval, obs.now) + (wait - interval).Truncate(interval), true
@@ -118,34 +118,37 @@ func (p PollPolicy) quietWait(interval time.Duration, lastChange *metav1.Time, n
 // pace of the operation's finished steps (StepPaceFactor); zero when that
 // rule does not apply.
 func (p PollPolicy) stepPaceWait(prev, next *opsv1.CloudOperationStatus, interval time.Duration) time.Duration {
-	if p.StepPaceFactor <= 0 {
-		return 0
-	}
 	before, after := leafSteps(prev), leafSteps(next)
 	if after.finished <= before.finished || after.left <= 1 || after.timed == 0 {
 		return 0 // no step ended just now, or the last one is running
 	}
-	wait := time.Duration(p.StepPaceFactor * float64(after.took/time.Duration(after.timed)))
-	if wait <= interval {
-		return 0
-	}
-	return min(wait, max(p.MaxQuietInterval, interval))
+	return p.paceWait(after.took/time.Duration(after.timed), interval)
 }
 
 // learnedStepWait places the next poll near where the current step
 // usually ends (StepHistory): StepPaceFactor of the time left to its
-// typical end, capped by MaxQuietInterval, so a step that usually takes
-// eight minutes is polled a few times rather than sixteen. Zero when the
-// end is unknown or the rule is off; the interval applies then.
-func (p PollPolicy) learnedStepWait(stepEnd, now time.Time) time.Duration {
-	if p.StepPaceFactor <= 0 || stepEnd.IsZero() || !stepEnd.After(now) {
+// typical end, as paceWait bounds it, so a step that usually takes eight
+// minutes is polled a few times rather than sixteen. Zero when the end is
+// unknown or the rule is off; the interval applies then.
+func (p PollPolicy) learnedStepWait(stepEnd, now time.Time, interval time.Duration) time.Duration {
+	if stepEnd.IsZero() || !stepEnd.After(now) {
 		return 0
 	}
-	wait := time.Duration(p.StepPaceFactor * float64(stepEnd.Sub(now)))
-	if p.MaxQuietInterval > 0 {
-		wait = min(wait, p.MaxQuietInterval)
+	return p.paceWait(stepEnd.Sub(now), interval)
+}
+
+// paceWait is StepPaceFactor of d when that is longer than the interval,
+// capped by MaxQuietInterval (so 0 there turns rule 5 off with the quiet
+// backoff, as the flag says); zero otherwise.
+func (p PollPolicy) paceWait(d, interval time.Duration) time.Duration {
+	if p.StepPaceFactor <= 0 {
+		return 0
 	}
-	return wait
+	wait := time.Duration(p.StepPaceFactor * float64(d))
+	if wait <= interval {
+		return 0
+	}
+	return min(wait, max(p.MaxQuietInterval, interval))
 }
 
 // stepProgress counts an operation's leaf steps (steps without sub-steps,

@@ -154,13 +154,13 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		sourcePruned.Inc()
 	}
 
-	next.Resource = resourceOf(src)
+	next.Resource = src.Spec.Resource()
 	next.LastListTime = &metav1.Time{Time: now}
 	next.Listed = int32(len(listed))
 	next.Mirrored = int32(len(children) + created - pruned)
 	next.Watermark = plan.watermark
 	next.Message = fmt.Sprintf("listed %d operations of %s; %d CloudOperations (%d created, %d removed by the history limits)",
-		len(listed), resourceOf(src), next.Mirrored, created, pruned)
+		len(listed), next.Resource, next.Mirrored, created, pruned)
 	setConditionList(&next.Conditions, src.Generation, listedConditions, opsv1.ReasonListed, next.Message)
 	if created > 0 || pruned > 0 {
 		log.FromContext(ctx).Info("mirrored", "created", created, "pruned", pruned, "listed", len(listed))
@@ -260,10 +260,6 @@ func probeOperation(src *opsv1.CloudOperationSource) *opsv1.CloudOperation {
 		},
 	}
 }
-
-// resourceOf names the source's resource for messages and
-// status.resource.
-func resourceOf(src *opsv1.CloudOperationSource) string { return src.Spec.Resource() }
 
 // resourceKey is the resource of src that its operations' IDs are
 // unique in ("" for CTS: a job ID is unique in its service).

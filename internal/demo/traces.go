@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -92,7 +93,7 @@ func (s *TraceSink) Summary() []string {
 		}
 	}
 	byStart := func(a, b *tracepb.Span) int {
-		if c := compareUint(a.GetStartTimeUnixNano(), b.GetStartTimeUnixNano()); c != 0 {
+		if c := cmp.Compare(a.GetStartTimeUnixNano(), b.GetStartTimeUnixNano()); c != 0 {
 			return c
 		}
 		return strings.Compare(a.GetName(), b.GetName())
@@ -120,16 +121,6 @@ func (s *TraceSink) Summary() []string {
 		walk(r, 0)
 	}
 	return lines
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // close stops the receiver.

@@ -13,6 +13,7 @@
 package tracing
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -157,7 +158,7 @@ func (e *Exporter) Export(ctx context.Context, obj *opsv1.CloudOperation) error 
 		}
 		attrs = append(attrs, keyResources.StringSlice(ids))
 	}
-	if resource := firstNonEmpty(obj.Spec.ClusterID, obj.Spec.StackID, obj.Spec.StackName, obj.Spec.BlockchainID); resource != "" {
+	if resource := cmp.Or(obj.Spec.ClusterID, obj.Spec.StackID, obj.Spec.StackName, obj.Spec.BlockchainID); resource != "" {
 		attrs = append(attrs, semconv.CloudResourceID(resource))
 	}
 	ctx, span := e.tracer.Start(root, string(obj.Spec.Service)+" "+operationName(obj),
@@ -168,16 +169,16 @@ func (e *Exporter) Export(ctx context.Context, obj *opsv1.CloudOperation) error 
 			continue
 		}
 		path := fmt.Sprint(i)
-		stepCtx, stepSpan := e.startStep(ctx, obj.UID, path, s.StepStatus, start, end)
+		stepStart, stepEnd := spanTimes(s.StartTime, s.CompletionTime, start, end)
+		stepCtx, stepSpan := e.startStep(ctx, obj.UID, path, s.StepStatus, stepStart)
 		for j, sub := range s.SubSteps {
 			if neverRan(sub) {
 				continue
 			}
-			subStart, subEnd := spanTimes(sub.StartTime, sub.CompletionTime, stepTime(s.StartTime, start), stepTime(s.CompletionTime, end))
-			_, subSpan := e.startStep(stepCtx, obj.UID, path+"/"+fmt.Sprint(j), sub, subStart, subEnd)
+			subStart, subEnd := spanTimes(sub.StartTime, sub.CompletionTime, stepStart, stepEnd)
+			_, subSpan := e.startStep(stepCtx, obj.UID, path+"/"+fmt.Sprint(j), sub, subStart)
 			subSpan.End(trace.WithTimestamp(subEnd))
 		}
-		_, stepEnd := spanTimes(s.StartTime, s.CompletionTime, start, end)
 		stepSpan.End(trace.WithTimestamp(stepEnd))
 	}
 	span.End(trace.WithTimestamp(end))
@@ -192,9 +193,8 @@ func neverRan(s opsv1.StepStatus) bool {
 }
 
 // startStep starts the span of one step or sub-step (path is its
-// position: "2", "2/0"), within parent's times when it has none.
-func (e *Exporter) startStep(parent context.Context, uid types.UID, path string, s opsv1.StepStatus, parentStart, parentEnd time.Time) (context.Context, trace.Span) {
-	start, _ := spanTimes(s.StartTime, s.CompletionTime, parentStart, parentEnd)
+// position: "2", "2/0") at start.
+func (e *Exporter) startStep(parent context.Context, uid types.UID, path string, s opsv1.StepStatus, start time.Time) (context.Context, trace.Span) {
 	ctx := withIDs(parent, TraceID(uid), spanID(uid, path))
 	attrs := []attribute.KeyValue{keyStep.String(s.Name), keyPhase.String(string(s.Phase))}
 	if s.ServiceStatus != "" {
@@ -245,13 +245,6 @@ func spanTimes(start, end *metav1.Time, defStart, defEnd time.Time) (time.Time, 
 	return s, e
 }
 
-func stepTime(t *metav1.Time, def time.Time) time.Time {
-	if t == nil {
-		return def
-	}
-	return t.Time
-}
-
 func lastChange(st *opsv1.CloudOperationStatus) time.Time {
 	if st.LastChangeTime != nil {
 		return st.LastChangeTime.Time
@@ -275,13 +268,4 @@ func operationName(obj *opsv1.CloudOperation) string {
 		return string(obj.Spec.OperationType) + " " + obj.Spec.OperationID
 	}
 	return obj.Spec.OperationID
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

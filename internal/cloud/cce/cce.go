@@ -147,6 +147,11 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	if err := cloud.DecodeJSONObject(body, &w); err != nil {
 		return nil, err
 	}
+	return w.operation(), nil
+}
+
+// operation is the workflow as an Operation.
+func (w *workflow) operation() *cloud.Operation {
 	word := string(w.Status.Phase)
 	op := WorkflowPhases.NewOperation(word)
 	if p, ok := WorkflowPhases.Lookup(word); ok && p == cloud.PhaseFailed {
@@ -224,7 +229,7 @@ func Parse(body []byte) (*cloud.Operation, error) {
 	}
 	op.Message = cloud.SanitizeText(cloud.JoinNonEmpty("; ", msg...))
 	op.Steps = steps
-	return op, nil
+	return op
 }
 
 // TopoOrder returns the indexes of tasks in execution order: a topological

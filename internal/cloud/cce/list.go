@@ -2,7 +2,6 @@ package cce
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -18,10 +17,10 @@ const MaxListedWorkflows = 500
 var _ cloud.OperationLister = (*Adapter)(nil)
 
 // workflowList is ListUpgradeWorkFlowsResponse (SDK v0.1.207): each item
-// is what ShowUpgradeWorkFlow returns for it, so Parse reads it.
+// is what ShowUpgradeWorkFlow returns for it.
 type workflowList struct {
 	apiError
-	Items flex.List[json.RawMessage] `json:"items"`
+	Items flex.List[workflow] `json:"items"`
 }
 
 // ListOperations lists the upgrade workflows of cluster t.ClusterID
@@ -55,27 +54,17 @@ func ParseList(body []byte) (map[string]*cloud.Operation, error) {
 	if text := l.text(); text != "" {
 		return nil, &cloud.Error{Kind: cloud.KindTransient, Message: "ListUpgradeWorkFlows answered with an error: " + cloud.Excerpt(text, cloud.MaxQuotedRunes)}
 	}
-	items := []json.RawMessage(l.Items)
+	items := []workflow(l.Items)
 	if len(items) > MaxListedWorkflows {
 		items = items[:MaxListedWorkflows]
 	}
 	out := make(map[string]*cloud.Operation, len(items))
-	for _, raw := range items {
-		var head struct {
-			Metadata metadata `json:"metadata"`
-		}
-		if json.Unmarshal(raw, &head) != nil {
-			continue
-		}
-		id := strings.TrimSpace(string(head.Metadata.UID))
+	for i := range items {
+		id := strings.TrimSpace(string(items[i].Metadata.UID))
 		if id == "" || !cloud.ValidPathSegment(id) {
 			continue
 		}
-		op, err := Parse(raw)
-		if err != nil {
-			continue
-		}
-		out[id] = op
+		out[id] = items[i].operation()
 	}
 	return out, nil
 }

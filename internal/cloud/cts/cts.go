@@ -192,20 +192,13 @@ func DeploymentID(response string) string { return responseID(response, "deploym
 // responseID is the string (or number) under key in a response object,
 // when it could be a path segment.
 func responseID(response, key string) string {
-	var r map[string]flex.String
+	var r map[string]json.RawMessage
 	if json.Unmarshal([]byte(strings.TrimSpace(response)), &r) != nil {
-		// Fields of other types: read key alone.
-		var one map[string]json.RawMessage
-		if json.Unmarshal([]byte(strings.TrimSpace(response)), &one) != nil {
-			return ""
-		}
-		var v flex.String
-		if json.Unmarshal(one[key], &v) != nil {
-			return ""
-		}
-		r = map[string]flex.String{key: v}
+		return ""
 	}
-	id := strings.TrimSpace(string(r[key]))
+	var v flex.String
+	_ = json.Unmarshal(r[key], &v) // a missing key leaves it empty
+	id := strings.TrimSpace(string(v))
 	if !cloud.ValidPathSegment(id) {
 		return ""
 	}
